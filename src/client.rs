@@ -1,0 +1,365 @@
+//! The client and its builder.
+
+use std::fmt;
+use std::ops::Index;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use url::Url;
+
+use crate::chain::Chain;
+use crate::error::{Error, Result};
+use crate::keyring::Keyring;
+use crate::keys::{PrivateKey, PublicKey};
+use crate::options::Options;
+use crate::request::{self, Prepared, Signer, Target};
+use crate::response::{self, Response};
+use crate::transport::{Settings, Transport};
+
+/// WeChat Pay's production endpoint.
+pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
+/// Default time allowed to connect: 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time allowed for a whole request, answer body included: 60 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap on an answer's body: 64 MiB. Larger answers are refused without being read whole.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
+/// The `Accept` header WeChat Pay's SDKs send.
+pub const ACCEPT: &str = "application/json, text/plain, application/x-gzip, application/pdf, image/png, image/*;q=0.5";
+/// The default `Content-Type`.
+pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// A WeChat Pay API v3 client: signs every request, verifies every answer.
+///
+/// `Send + Sync`, and cheap to clone (one `Arc`); clones share the connection pool and the `Index` cache.
+///
+/// ```no_run
+/// use serde_json::json;
+/// use wechatpay::Client;
+///
+/// let client = Client::builder()
+///     .mchid("1900000109")
+///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+///     .private_key("file:///path/to/apiclient_key.pem")
+///     .cert("PUB_KEY_ID_0114232134912410000000000000", "file:///path/to/pub_key.pem")
+///     .build()?;
+/// let res = client["v3/marketing/busifavor/coupons/use"].post(json!({"json": {"stock_id": "100088"}}))?;
+/// println!("{:#}", res.json::<serde_json::Value>()?);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    signer: Signer,
+    target: Target,
+    keyring: Keyring,
+    transport: Transport,
+    root: Chain,
+}
+
+impl Inner {
+    pub(crate) async fn execute(&self, method: Method, template: &str, options: &Options) -> Result<Response> {
+        let prepared = self.prepare(method, template, options)?;
+        let policy = prepared.policy;
+        let raw = self.transport.send(prepared).await?;
+        response::finish(&self.keyring, policy, raw, crate::formatter::timestamp())
+    }
+
+    fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
+        request::prepare(&self.signer, &self.target, method, template, options)
+    }
+}
+
+impl Client {
+    /// Starts configuring a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// An owned chain node for `key` (a PHP-style key, or a full path such as
+    /// `"v3/marketing/busifavor/coupons/use"`). Caches nothing; see [`Chain`].
+    pub fn chain(&self, key: &str) -> Chain {
+        self.inner.root.chain(key)
+    }
+
+    /// Builds and signs a request without sending it: what would go on the wire, for tools and dry runs.
+    pub fn prepare(&self, method: Method, template: &str, options: impl Into<Options>) -> Result<Prepared> {
+        self.inner.prepare(method, template, &options.into())
+    }
+
+    /// The merchant id.
+    pub fn mchid(&self) -> &str {
+        &self.inner.signer.mchid
+    }
+
+    /// The keys that verify answers.
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
+    }
+
+    /// The base URI requests go to.
+    pub fn base_uri(&self) -> String {
+        format!("{}{}", self.inner.target.origin, self.inner.target.base_path)
+    }
+}
+
+impl Index<&str> for Client {
+    type Output = Chain;
+
+    /// The cached chain node for `key`; see [`Chain`] for what is cached.
+    fn index(&self, key: &str) -> &Chain {
+        &self.inner.root[key]
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("mchid", &self.inner.signer.mchid)
+            .field("serial", &self.inner.signer.serial)
+            .field("base_uri", &self.base_uri())
+            .field("keyring", &self.inner.keyring.ids().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+enum KeySource {
+    Text(String),
+    Loaded(PrivateKey),
+}
+
+enum CertSource {
+    Text(String),
+    Loaded(PublicKey),
+}
+
+/// Configures a [`Client`]. Nothing is checked until [`ClientBuilder::build`], which checks everything.
+#[must_use = "a builder does nothing until `build()`"]
+pub struct ClientBuilder {
+    mchid: Option<String>,
+    serial: Option<String>,
+    private_key: Option<KeySource>,
+    certs: Vec<(String, CertSource)>,
+    base_uri: String,
+    connect_timeout: Duration,
+    timeout: Duration,
+    headers: Vec<(String, String)>,
+    proxy: Option<String>,
+    max_response_size: usize,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            mchid: None,
+            serial: None,
+            private_key: None,
+            certs: Vec::new(),
+            base_uri: DEFAULT_BASE_URI.to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            headers: Vec::new(),
+            proxy: None,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+        }
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("mchid", &self.mchid)
+            .field("serial", &self.serial)
+            .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
+            .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
+            .field("base_uri", &self.base_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Ids go inside a quoted header field, so keep them to the characters WeChat Pay uses.
+fn check_id(what: &str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::config(format!("`{what}` is empty")));
+    }
+    if let Some(c) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
+        return Err(Error::config(format!("`{what}` holds {c:?}; only letters, digits, `_` and `-` are allowed")));
+    }
+    Ok(())
+}
+
+fn user_agent() -> String {
+    format!(
+        "wechatpay-rs/{} ({}/{}) Rust/{} {}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        env!("WECHATPAY_RUSTC_VERSION"),
+        crate::crypto::BACKEND
+    )
+}
+
+impl ClientBuilder {
+    /// The merchant id (`mchid`). Required.
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
+        self
+    }
+
+    /// The serial number of the merchant's API certificate. Required.
+    pub fn serial(mut self, serial: impl Into<String>) -> Self {
+        self.serial = Some(serial.into());
+        self
+    }
+
+    /// The merchant's private key, in any form PHP's `Rsa::from` takes ([`crate::keys`]). Required.
+    pub fn private_key(mut self, key: &str) -> Self {
+        self.private_key = Some(KeySource::Text(key.to_owned()));
+        self
+    }
+
+    /// The merchant's private key, already loaded.
+    pub fn private_key_loaded(mut self, key: PrivateKey) -> Self {
+        self.private_key = Some(KeySource::Loaded(key));
+        self
+    }
+
+    /// A key that verifies WeChat Pay's answers: `id` is a platform certificate serial or a
+    /// `PUB_KEY_ID_…`, `key` a public key or X.509 certificate in any form [`crate::keys`] takes.
+    /// Repeatable; at least one is required.
+    pub fn cert(mut self, id: &str, key: &str) -> Self {
+        self.certs.push((id.to_owned(), CertSource::Text(key.to_owned())));
+        self
+    }
+
+    /// A verifying key, already loaded.
+    pub fn cert_loaded(mut self, id: &str, key: PublicKey) -> Self {
+        self.certs.push((id.to_owned(), CertSource::Loaded(key)));
+        self
+    }
+
+    /// Where requests go; default [`DEFAULT_BASE_URI`]. A base path (e.g. `https://host/hk/`) is kept and
+    /// signed as part of every request target.
+    pub fn base_uri(mut self, uri: &str) -> Self {
+        self.base_uri = uri.to_owned();
+        self
+    }
+
+    /// Time allowed to connect; default [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole request, answer body included; default [`DEFAULT_TIMEOUT`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// A header sent with every request (a request's own `headers` option wins).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sends every request through this proxy (`http://`, `https://` or `socks5://` URL).
+    pub fn proxy(mut self, url: &str) -> Self {
+        self.proxy = Some(url.to_owned());
+        self
+    }
+
+    /// The largest answer body accepted; default [`DEFAULT_MAX_RESPONSE_SIZE`].
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Checks everything and builds the client.
+    pub fn build(self) -> Result<Client> {
+        let mchid = self.mchid.ok_or_else(|| Error::config("`mchid` is required"))?;
+        check_id("mchid", &mchid)?;
+        let serial = self.serial.ok_or_else(|| Error::config("`serial` (the merchant certificate serial) is required"))?;
+        check_id("serial", &serial)?;
+        let key = match self.private_key {
+            None => return Err(Error::config("`private_key` (the merchant private key) is required")),
+            Some(KeySource::Loaded(key)) => key,
+            Some(KeySource::Text(text)) => PrivateKey::load(&text)?,
+        };
+        if self.certs.is_empty() {
+            return Err(Error::config(
+                "at least one `cert` is required: WeChat Pay's platform certificate or public key (PUB_KEY_ID_…), to verify its answers",
+            ));
+        }
+        let mut keys = Vec::with_capacity(self.certs.len());
+        for (id, source) in self.certs {
+            check_id("cert id", &id)?;
+            if id == serial {
+                return Err(Error::config(format!(
+                    "the cert id `{id}` is the merchant serial: `serial` names your own API certificate, while `cert` takes WeChat Pay's platform certificate or public key"
+                )));
+            }
+            let public = match source {
+                CertSource::Loaded(k) => k,
+                CertSource::Text(text) => PublicKey::load(&text)?,
+            };
+            if let Some(cert_serial) = public.certificate_serial() {
+                if !cert_serial.eq_ignore_ascii_case(&id) {
+                    return Err(Error::config(format!(
+                        "the certificate given as `{id}` has serial `{cert_serial}`; answers name keys by serial, so they must match"
+                    )));
+                }
+            }
+            keys.push((id, public));
+        }
+
+        let base = Url::parse(&self.base_uri)
+            .map_err(|e| Error::config(format!("`base_uri` {:?} is not a valid URL", self.base_uri)).with_source(e))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
+            return Err(Error::config(format!("`base_uri` {:?} must be an http(s) URL with a host", self.base_uri)));
+        }
+        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() || base.password().is_some() {
+            return Err(Error::config(format!("`base_uri` {:?} must not carry a query, fragment or credentials", self.base_uri)));
+        }
+        let origin = base.origin().ascii_serialization();
+        let mut base_path = base.path().to_owned();
+        if !base_path.ends_with('/') {
+            base_path.push('/');
+        }
+
+        let mut default_headers = HeaderMap::new();
+        default_headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        default_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        default_headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_str(&user_agent()).expect("the User-Agent is ASCII"),
+        );
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| Error::config(format!("the value of header `{name}` is not valid header text")))?;
+            default_headers.insert(name, value);
+        }
+
+        let transport = Transport::new(Settings {
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            proxy: self.proxy,
+            max_body: self.max_response_size,
+        })?;
+
+        let inner = Arc::new_cyclic(|weak| Inner {
+            signer: Signer { mchid, serial, key },
+            target: Target { origin, base_path, default_headers },
+            keyring: Keyring::new(keys),
+            transport,
+            root: Chain::root(weak.clone()),
+        });
+        Ok(Client { inner })
+    }
+}

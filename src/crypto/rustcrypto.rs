@@ -1,0 +1,75 @@
+//! RustCrypto backend (`rsa`, `sha2`, `sha1`): pure Rust.
+//!
+//! Note: the `rsa` crate carries RUSTSEC-2023-0071 (a timing side channel on private-key operations);
+//! prefer the default AWS-LC backend where that matters.
+
+use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
+use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use sha2::{Digest, Sha256};
+
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) const NAME: &str = "rust-crypto";
+
+/// An RSA private key ready to sign.
+pub(crate) struct RsaPrivate {
+    key: rsa::pkcs1v15::SigningKey<Sha256>,
+    public: rsa::RsaPublicKey,
+}
+
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+impl RsaPrivate {
+    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+        let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map_err(|e| format!("RustCrypto rejected the RSA private key ({e})"))?;
+        let public = key.to_public_key();
+        Ok(RsaPrivate {
+            key: rsa::pkcs1v15::SigningKey::new(key),
+            public,
+        })
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256; deterministic.
+    pub(crate) fn sign_sha256(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message).to_vec()
+    }
+
+    pub(crate) fn public_pkcs1_der(&self) -> Vec<u8> {
+        self.public
+            .to_pkcs1_der()
+            .expect("an RSA public key always encodes")
+            .into_vec()
+    }
+}
+
+/// An RSA public key ready to verify.
+pub(crate) struct RsaPublic {
+    key: rsa::pkcs1v15::VerifyingKey<Sha256>,
+}
+
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+impl RsaPublic {
+    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+        rsa::RsaPublicKey::from_pkcs1_der(der)
+            .map(|k| RsaPublic {
+                key: rsa::pkcs1v15::VerifyingKey::new(k),
+            })
+            .map_err(|e| format!("RustCrypto rejected the RSA public key ({e})"))
+    }
+
+    pub(crate) fn verify_sha256(&self, message: &[u8], sig: &[u8]) -> bool {
+        match rsa::pkcs1v15::Signature::try_from(sig) {
+            Ok(sig) => self.key.verify(message, &sig).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
+    sha1::Sha1::digest(data).into()
+}

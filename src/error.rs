@@ -1,0 +1,287 @@
+//! The one error type of the crate.
+//!
+//! Shaped after smithy-rs' error RFC: opaque, `#[non_exhaustive]` details, predicates instead of a public
+//! kind enum, `Display` that never repeats its `source()`, and no foreign error type in the public API.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// Every failure of this crate: configuration, keys, paths, transport, the API itself, or verification.
+///
+/// Ask what happened with the `is_*` predicates, and for an API error read [`Error::status`],
+/// [`Error::code`], [`Error::api_message`], [`Error::detail`] and [`Error::request_id`].
+///
+/// ```
+/// # fn demo(client: &wechatpay::Client) {
+/// match client["v3/marketing/busifavor/stocks/{stock_id}"].get(serde_json::json!({"stock_id": "1"})) {
+///     Ok(res) => println!("{}", res.text().unwrap_or_default()),
+///     Err(e) if e.is_api() => eprintln!("{} {:?} {:?}", e.status().unwrap_or(0), e.code(), e.request_id()),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    kind: Kind,
+    message: String,
+    source: Option<BoxError>,
+    api: Option<ApiDetails>,
+    verification: Option<Verification>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Config,
+    Key,
+    Path,
+    Request,
+    Transport,
+    Timeout,
+    Api,
+    Verification,
+    Decode,
+}
+
+impl Kind {
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Config => "configuration error",
+            Kind::Key => "key error",
+            Kind::Path => "path error",
+            Kind::Request => "request error",
+            Kind::Transport => "transport error",
+            Kind::Timeout => "timed out",
+            Kind::Api => "API error",
+            Kind::Verification => "verification failed",
+            Kind::Decode => "decode error",
+        }
+    }
+}
+
+/// What WeChat Pay said when it refused a request (a non-2xx answer).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ApiDetails {
+    pub(crate) status: u16,
+    pub(crate) code: Option<String>,
+    pub(crate) message: Option<String>,
+    pub(crate) detail: Option<serde_json::Value>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) body: bytes::Bytes,
+}
+
+/// Which step of verifying an answer (or a callback) failed.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// A required `Wechatpay-*` header is missing or not valid text.
+    MissingHeader,
+    /// `Wechatpay-Timestamp` is not a number of seconds.
+    MalformedTimestamp,
+    /// The timestamp is more than 300 seconds away from this machine's clock.
+    StaleTimestamp,
+    /// `Wechatpay-Serial` names no configured platform certificate or public key.
+    UnknownSerial,
+    /// The signature is not valid base64 or does not match the message.
+    BadSignature,
+    /// A digest announced by the answer (e.g. `Wechatpay-Statement-Sha1`) does not match its body.
+    DigestMismatch,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                source: None,
+                api: None,
+                verification: None,
+            }),
+        }
+    }
+
+    pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self::new(Kind::Config, message)
+    }
+    pub(crate) fn key(message: impl Into<String>) -> Self {
+        Self::new(Kind::Key, message)
+    }
+    pub(crate) fn path(message: impl Into<String>) -> Self {
+        Self::new(Kind::Path, message)
+    }
+    pub(crate) fn request(message: impl Into<String>) -> Self {
+        Self::new(Kind::Request, message)
+    }
+    pub(crate) fn transport(message: impl Into<String>) -> Self {
+        Self::new(Kind::Transport, message)
+    }
+    pub(crate) fn timeout(message: impl Into<String>) -> Self {
+        Self::new(Kind::Timeout, message)
+    }
+    pub(crate) fn decode(message: impl Into<String>) -> Self {
+        Self::new(Kind::Decode, message)
+    }
+    pub(crate) fn verify_failed(step: Verification, message: impl Into<String>) -> Self {
+        let mut e = Self::new(Kind::Verification, message);
+        e.inner.verification = Some(step);
+        e
+    }
+    pub(crate) fn api(details: ApiDetails) -> Self {
+        let mut message = format!("HTTP {}", details.status);
+        if let Some(code) = &details.code {
+            message.push(' ');
+            message.push_str(code);
+        }
+        if let Some(text) = &details.message {
+            message.push_str(": ");
+            message.push_str(text);
+        }
+        if let Some(id) = &details.request_id {
+            message.push_str(" (Request-ID ");
+            message.push_str(id);
+            message.push(')');
+        }
+        let mut e = Self::new(Kind::Api, message);
+        e.inner.api = Some(details);
+        e
+    }
+
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> Kind {
+        self.inner.kind
+    }
+
+    /// The client was configured wrongly (missing mchid, serial, key or certificate, bad base URI, …).
+    pub fn is_config(&self) -> bool {
+        self.inner.kind == Kind::Config
+    }
+    /// A key or certificate could not be loaded or used.
+    pub fn is_key(&self) -> bool {
+        self.inner.kind == Kind::Key
+    }
+    /// The path or its URI template could not be expanded: a missing placeholder, a hostile value, …
+    pub fn is_path(&self) -> bool {
+        self.inner.kind == Kind::Path
+    }
+    /// The request options were not valid: an unknown option key, a bad header, `json` and `body` both set, …
+    pub fn is_request(&self) -> bool {
+        self.inner.kind == Kind::Request
+    }
+    /// The request could not be sent or its answer not read (connection, TLS, redirect, size cap).
+    pub fn is_transport(&self) -> bool {
+        self.inner.kind == Kind::Transport
+    }
+    /// The connect or total timeout ran out.
+    pub fn is_timeout(&self) -> bool {
+        self.inner.kind == Kind::Timeout
+    }
+    /// WeChat Pay answered with a non-2xx status; see [`Error::status`], [`Error::code`] and friends.
+    pub fn is_api(&self) -> bool {
+        self.inner.kind == Kind::Api
+    }
+    /// A 2xx answer failed verification; [`Error::verification`] says which step.
+    pub fn is_verification(&self) -> bool {
+        self.inner.kind == Kind::Verification
+    }
+    /// An answer's body could not be decoded as asked (e.g. [`crate::Response::json`]).
+    pub fn is_decode(&self) -> bool {
+        self.inner.kind == Kind::Decode
+    }
+
+    /// The HTTP status of an API error (or of a refused redirect).
+    pub fn status(&self) -> Option<u16> {
+        self.inner.api.as_ref().map(|a| a.status)
+    }
+    /// WeChat Pay's error `code`, e.g. `PARAM_ERROR`.
+    pub fn code(&self) -> Option<&str> {
+        self.inner.api.as_ref()?.code.as_deref()
+    }
+    /// WeChat Pay's error `message`.
+    pub fn api_message(&self) -> Option<&str> {
+        self.inner.api.as_ref()?.message.as_deref()
+    }
+    /// WeChat Pay's error `detail` object, when it sent one.
+    pub fn detail(&self) -> Option<&serde_json::Value> {
+        self.inner.api.as_ref()?.detail.as_ref()
+    }
+    /// The `Request-ID` header of the answer, to quote to WeChat Pay support.
+    pub fn request_id(&self) -> Option<&str> {
+        self.inner.api.as_ref()?.request_id.as_deref()
+    }
+    /// The raw body of a non-2xx answer.
+    pub fn body(&self) -> Option<&[u8]> {
+        self.inner.api.as_ref().map(|a| &a.body[..])
+    }
+    /// Which verification step failed, for a verification error.
+    pub fn verification(&self) -> Option<Verification> {
+        self.inner.verification
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.inner.kind.label(), self.inner.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("wechatpay::Error");
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
+        if let Some(api) = &self.inner.api {
+            d.field("status", &api.status)
+                .field("code", &api.code)
+                .field("request_id", &api.request_id);
+        }
+        if let Some(step) = &self.inner.verification {
+            d.field("verification", step);
+        }
+        if let Some(source) = &self.inner.source {
+            d.field("source", source);
+        }
+        d.finish()
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|s| &**s as &(dyn StdError + 'static))
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_does_not_repeat_the_source() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = Error::key("could not read `file://` path /x").with_source(io);
+        assert_eq!(e.to_string(), "key error: could not read `file://` path /x");
+        assert_eq!(e.source().unwrap().to_string(), "no such file");
+    }
+
+    #[test]
+    fn error_is_send_sync_and_small() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}

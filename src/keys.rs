@@ -1,0 +1,483 @@
+//! RSA keys and certificates, loaded from every form PHP's `Rsa::from` takes.
+//!
+//! | form | example |
+//! |---|---|
+//! | a file | `file:///path/to/apiclient_key.pem` (the file holds any PEM form below) |
+//! | PEM text | `-----BEGIN PRIVATE KEY-----` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1), `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1), `CERTIFICATE` (X.509) |
+//! | base64 DER | `private.pkcs1://…`, `private.pkcs8://…`, `public.pkcs1://…`, `public.spki://…` |
+//!
+//! Every key is checked once, when loaded; an error names the form that was tried and never echoes key
+//! material. Internally every key is kept as PKCS#1 DER, the one shape both crypto backends take.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use pkcs8::der::{Decode, Encode};
+
+use crate::crypto::{RsaPrivate, RsaPublic};
+use crate::error::{Error, Result};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
+    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const MIN_BITS: usize = 2048;
+const MAX_BITS: usize = 4096;
+
+/// A merchant's RSA private key, ready to sign. Its `Debug` never shows the key.
+///
+/// ```
+/// # let pem = include_str!("../tests/fixtures/merchant_key.pem");
+/// let key = wechatpay::PrivateKey::load(pem)?;            // or "file:///path/to/apiclient_key.pem"
+/// let signature = key.sign(b"hello");                      // base64, like PHP's Rsa::sign
+/// assert!(key.public_key().verify(b"hello", &signature));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct PrivateKey {
+    inner: Arc<PrivateInner>,
+}
+
+struct PrivateInner {
+    rsa: RsaPrivate,
+    pkcs1: Vec<u8>,
+    bits: usize,
+}
+
+/// An RSA public key (WeChat Pay's platform key or certificate, or a merchant's), ready to verify.
+#[derive(Clone)]
+pub struct PublicKey {
+    inner: Arc<PublicInner>,
+}
+
+struct PublicInner {
+    rsa: RsaPublic,
+    pkcs1: Vec<u8>,
+    bits: usize,
+    serial: Option<String>,
+}
+
+/// What a key string turned out to hold, before it becomes a key.
+enum Material {
+    Pkcs1Private(Vec<u8>),
+    Pkcs8Private(Vec<u8>),
+    EncryptedPkcs8,
+    Pkcs1Public(Vec<u8>),
+    Spki(Vec<u8>),
+    Certificate(Vec<u8>),
+}
+
+impl Material {
+    fn is_private(&self) -> bool {
+        matches!(
+            self,
+            Material::Pkcs1Private(_) | Material::Pkcs8Private(_) | Material::EncryptedPkcs8
+        )
+    }
+}
+
+/// Reads a key string into its material; `form` is set to a description of what was tried, for errors.
+fn read(thing: &str, form: &mut String) -> Result<Material> {
+    let thing = thing.trim();
+    if let Some(path) = thing.strip_prefix("file://") {
+        *form = format!("file `{path}`");
+        let text = std::fs::read(path).map_err(|e| {
+            Error::key(format!("could not read the key file `{path}`")).with_source(e)
+        })?;
+        let text = String::from_utf8(text)
+            .map_err(|_| Error::key(format!("the key file `{path}` is not PEM text")))?;
+        if !text.contains("-----BEGIN ") {
+            return Err(Error::key(format!(
+                "the key file `{path}` holds no PEM block (`-----BEGIN …-----`)"
+            )));
+        }
+        return read_pem(&text, form);
+    }
+    for (scheme, build) in [
+        ("private.pkcs1://", Material::Pkcs1Private as fn(Vec<u8>) -> Material),
+        ("private.pkcs8://", Material::Pkcs8Private),
+        ("public.pkcs1://", Material::Pkcs1Public),
+        ("public.spki://", Material::Spki),
+    ] {
+        if let Some(b64) = thing.strip_prefix(scheme) {
+            *form = format!("`{scheme}` base64");
+            let compact: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let der = B64
+                .decode(compact)
+                .map_err(|_| Error::key(format!("the `{scheme}` key is not valid base64")))?;
+            return Ok(build(der));
+        }
+    }
+    if thing.contains("-----BEGIN ") {
+        return read_pem(thing, form);
+    }
+    *form = "unrecognized text".into();
+    Err(Error::key(
+        "not a recognized key form: expected `file://PATH`, PEM text, or base64 DER after \
+         `private.pkcs1://`, `private.pkcs8://`, `public.pkcs1://` or `public.spki://`",
+    ))
+}
+
+/// Decodes the first PEM block of `text`. Lax about line wrapping, since keys pasted into environment
+/// variables or config files often lose theirs.
+fn read_pem(text: &str, form: &mut String) -> Result<Material> {
+    let start = text.find("-----BEGIN ").expect("caller checked");
+    let rest = &text[start + "-----BEGIN ".len()..];
+    let label_end = rest
+        .find("-----")
+        .ok_or_else(|| Error::key("malformed PEM: the BEGIN line does not end with `-----`"))?;
+    let label = &rest[..label_end];
+    *form = format!("PEM `{label}`");
+    let body_and_end = &rest[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let end = body_and_end
+        .find(&end_marker)
+        .ok_or_else(|| Error::key(format!("malformed PEM: no `{end_marker}` line")))?;
+    let body = &body_and_end[..end];
+    if body.contains(':') {
+        return Err(Error::key(format!(
+            "PEM `{label}` has headers (legacy OpenSSL encryption?); convert it to PKCS#8 with \
+             `openssl pkcs8 -topk8`"
+        )));
+    }
+    let compact: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let der = B64
+        .decode(compact)
+        .map_err(|_| Error::key(format!("PEM `{label}` is not valid base64")))?;
+    Ok(match label {
+        "RSA PRIVATE KEY" => Material::Pkcs1Private(der),
+        "PRIVATE KEY" => Material::Pkcs8Private(der),
+        "ENCRYPTED PRIVATE KEY" => Material::EncryptedPkcs8,
+        "RSA PUBLIC KEY" => Material::Pkcs1Public(der),
+        "PUBLIC KEY" => Material::Spki(der),
+        "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Material::Certificate(der),
+        other => {
+            return Err(Error::key(format!(
+                "PEM `{other}` is not an RSA key or certificate"
+            )))
+        }
+    })
+}
+
+/// Bits of an RSA modulus given as big-endian bytes (leading zeros ignored).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let trimmed: &[u8] = match modulus.iter().position(|&b| b != 0) {
+        Some(i) => &modulus[i..],
+        None => &[],
+    };
+    match trimmed.first() {
+        Some(&top) => trimmed.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    }
+}
+
+fn check_bits(bits: usize, form: &str) -> Result<()> {
+    if (MIN_BITS..=MAX_BITS).contains(&bits) {
+        Ok(())
+    } else {
+        Err(Error::key(format!(
+            "{form} is a {bits}-bit RSA key; WeChat Pay uses RSA-2048 ({MIN_BITS} to {MAX_BITS} bits accepted)"
+        )))
+    }
+}
+
+fn rsa_oid_check(oid: pkcs8::ObjectIdentifier, form: &str) -> Result<()> {
+    if oid == RSA_ENCRYPTION {
+        Ok(())
+    } else {
+        Err(Error::key(format!("{form} is not an RSA key (algorithm {oid})")))
+    }
+}
+
+/// Unwraps a PKCS#8 `PrivateKeyInfo` to the PKCS#1 `RSAPrivateKey` inside.
+fn pkcs8_to_pkcs1(der: &[u8], form: &str) -> Result<Vec<u8>> {
+    let info = pkcs8::PrivateKeyInfo::from_der(der)
+        .map_err(|e| Error::key(format!("{form} is not valid PKCS#8 DER ({e})")))?;
+    rsa_oid_check(info.algorithm.oid, form)?;
+    Ok(info.private_key.to_vec())
+}
+
+/// Unwraps an SPKI `SubjectPublicKeyInfo` to the PKCS#1 `RSAPublicKey` inside.
+fn spki_to_pkcs1(der: &[u8], form: &str) -> Result<Vec<u8>> {
+    let info = spki::SubjectPublicKeyInfoRef::from_der(der)
+        .map_err(|e| Error::key(format!("{form} is not valid SPKI DER ({e})")))?;
+    rsa_oid_check(info.algorithm.oid, form)?;
+    info.subject_public_key
+        .as_bytes()
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| Error::key(format!("{form} has a malformed public key bit string")))
+}
+
+/// The serial number of a certificate as WeChat Pay prints it: upper-case hex, no leading zero bytes.
+fn serial_hex(serial: &[u8]) -> String {
+    let start = serial
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or(serial.len().saturating_sub(1));
+    serial[start..].iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl PrivateKey {
+    /// Loads a private key from any form PHP's `Rsa::from` takes (see the [module docs](crate::keys)):
+    /// `file://` path, PEM text (PKCS#1 or PKCS#8), `private.pkcs1://` or `private.pkcs8://` base64.
+    pub fn load(thing: &str) -> Result<Self> {
+        let mut form = String::new();
+        let material = read(thing, &mut form)?;
+        match material {
+            Material::Pkcs1Private(der) => Self::from_pkcs1_der_named(&der, &form),
+            Material::Pkcs8Private(der) => {
+                let pkcs1 = pkcs8_to_pkcs1(&der, &form)?;
+                Self::from_pkcs1_der_named(&pkcs1, &form)
+            }
+            Material::EncryptedPkcs8 => Err(Error::key(format!(
+                "{form} is encrypted; decrypt it first (`openssl pkcs8 -in key.pem -nocrypt`)"
+            ))),
+            _ => Err(Error::key(format!(
+                "expected a private key, but {form} holds a public key or certificate"
+            ))),
+        }
+    }
+
+    /// Loads a PKCS#1 `RSAPrivateKey` DER.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
+        Self::from_pkcs1_der_named(der, "PKCS#1 DER")
+    }
+
+    /// Loads a PKCS#8 `PrivateKeyInfo` DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let pkcs1 = pkcs8_to_pkcs1(der, "PKCS#8 DER")?;
+        Self::from_pkcs1_der_named(&pkcs1, "PKCS#8 DER")
+    }
+
+    fn from_pkcs1_der_named(der: &[u8], form: &str) -> Result<Self> {
+        let parsed = pkcs1::RsaPrivateKey::from_der(der)
+            .map_err(|e| Error::key(format!("{form} is not a valid PKCS#1 RSA private key ({e})")))?;
+        let bits = modulus_bits(parsed.modulus.as_bytes());
+        check_bits(bits, form)?;
+        let rsa = RsaPrivate::from_pkcs1_der(der).map_err(|e| Error::key(format!("{form}: {e}")))?;
+        Ok(PrivateKey {
+            inner: Arc::new(PrivateInner {
+                rsa,
+                pkcs1: der.to_vec(),
+                bits,
+            }),
+        })
+    }
+
+    /// The size of the modulus in bits.
+    pub fn bits(&self) -> usize {
+        self.inner.bits
+    }
+
+    /// Signs `message` with RSASSA-PKCS1-v1_5 / SHA-256 and returns the base64 signature
+    /// (PHP's `Rsa::sign`).
+    pub fn sign(&self, message: &[u8]) -> String {
+        B64.encode(self.sign_raw(message))
+    }
+
+    /// Signs `message` and returns the raw signature bytes.
+    pub fn sign_raw(&self, message: &[u8]) -> Vec<u8> {
+        self.inner.rsa.sign_sha256(message)
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_pkcs1_der(&self.inner.rsa.public_pkcs1_der())
+            .expect("the public half of a valid private key is valid")
+    }
+
+    /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. to hand a sandbox key to another program.
+    /// This is secret material: handle it like the key file itself.
+    pub fn to_pkcs8_pem(&self) -> String {
+        let info = pkcs8::PrivateKeyInfo::new(
+            pkcs8::AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
+            },
+            &self.inner.pkcs1,
+        );
+        let der = info.to_der().expect("PrivateKeyInfo always encodes");
+        pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der)
+            .expect("PEM encoding of DER cannot fail")
+    }
+
+    #[cfg(test)]
+    pub(crate) fn pkcs1_der(&self) -> &[u8] {
+        &self.inner.pkcs1
+    }
+}
+
+impl std::str::FromStr for PrivateKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::load(s)
+    }
+}
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateKey")
+            .field("bits", &self.inner.bits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublicKey {
+    /// Loads a public key from any form PHP's `Rsa::from` takes (see the [module docs](crate::keys)):
+    /// `file://` path, PEM text (SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`, X.509 `CERTIFICATE`),
+    /// `public.pkcs1://` or `public.spki://` base64.
+    pub fn load(thing: &str) -> Result<Self> {
+        let mut form = String::new();
+        let material = read(thing, &mut form)?;
+        if material.is_private() {
+            return Err(Error::key(format!(
+                "expected a public key or certificate, but {form} holds a private key"
+            )));
+        }
+        match material {
+            Material::Pkcs1Public(der) => Self::from_pkcs1_der_named(&der, &form, None),
+            Material::Spki(der) => {
+                let pkcs1 = spki_to_pkcs1(&der, &form)?;
+                Self::from_pkcs1_der_named(&pkcs1, &form, None)
+            }
+            Material::Certificate(der) => Self::from_certificate_der_named(&der, &form),
+            _ => unreachable!("private forms handled above"),
+        }
+    }
+
+    /// Loads a PKCS#1 `RSAPublicKey` DER.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
+        Self::from_pkcs1_der_named(der, "PKCS#1 DER", None)
+    }
+
+    /// Loads an SPKI `SubjectPublicKeyInfo` DER.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        let pkcs1 = spki_to_pkcs1(der, "SPKI DER")?;
+        Self::from_pkcs1_der_named(&pkcs1, "SPKI DER", None)
+    }
+
+    /// Loads the public key of an X.509 certificate given as DER.
+    pub fn from_certificate_der(der: &[u8]) -> Result<Self> {
+        Self::from_certificate_der_named(der, "certificate DER")
+    }
+
+    fn from_certificate_der_named(der: &[u8], form: &str) -> Result<Self> {
+        let cert = x509_cert::Certificate::from_der(der)
+            .map_err(|e| Error::key(format!("{form} is not a valid X.509 certificate ({e})")))?;
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| Error::key(format!("{form} has a malformed public key ({e})")))?;
+        let pkcs1 = spki_to_pkcs1(&spki, form)?;
+        let serial = serial_hex(cert.tbs_certificate.serial_number.as_bytes());
+        Self::from_pkcs1_der_named(&pkcs1, form, Some(serial))
+    }
+
+    fn from_pkcs1_der_named(der: &[u8], form: &str, serial: Option<String>) -> Result<Self> {
+        let parsed = pkcs1::RsaPublicKey::from_der(der)
+            .map_err(|e| Error::key(format!("{form} is not a valid RSA public key ({e})")))?;
+        let bits = modulus_bits(parsed.modulus.as_bytes());
+        check_bits(bits, form)?;
+        let rsa = RsaPublic::from_pkcs1_der(der).map_err(|e| Error::key(format!("{form}: {e}")))?;
+        Ok(PublicKey {
+            inner: Arc::new(PublicInner {
+                rsa,
+                pkcs1: der.to_vec(),
+                bits,
+                serial,
+            }),
+        })
+    }
+
+    /// The size of the modulus in bits.
+    pub fn bits(&self) -> usize {
+        self.inner.bits
+    }
+
+    /// The serial number of the certificate this key came from, as WeChat Pay prints it (upper-case hex);
+    /// `None` for a bare public key.
+    pub fn certificate_serial(&self) -> Option<&str> {
+        self.inner.serial.as_deref()
+    }
+
+    /// Verifies a base64 RSASSA-PKCS1-v1_5 / SHA-256 signature (PHP's `Rsa::verify`).
+    pub fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
+        match B64.decode(signature_b64.trim()) {
+            Ok(sig) => self.verify_raw(message, &sig),
+            Err(_) => false,
+        }
+    }
+
+    /// Verifies a raw RSASSA-PKCS1-v1_5 / SHA-256 signature.
+    pub fn verify_raw(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.inner.rsa.verify_sha256(message, signature)
+    }
+
+    /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form WeChat Pay's public-key mode ships.
+    pub fn to_spki_pem(&self) -> String {
+        let info = spki::SubjectPublicKeyInfoRef {
+            algorithm: spki::AlgorithmIdentifierRef {
+                oid: RSA_ENCRYPTION,
+                parameters: Some(spki::der::asn1::AnyRef::NULL),
+            },
+            subject_public_key: spki::der::asn1::BitStringRef::from_bytes(&self.inner.pkcs1)
+                .expect("a byte string is a valid bit string"),
+        };
+        let der = info.to_der().expect("SubjectPublicKeyInfo always encodes");
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der)
+            .expect("PEM encoding of DER cannot fail")
+    }
+}
+
+impl std::str::FromStr for PublicKey {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::load(s)
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("bits", &self.inner.bits)
+            .field("certificate_serial", &self.inner.serial)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = include_str!("../tests/fixtures/merchant_key.pem");
+
+    #[test]
+    fn modulus_bits_ignores_leading_zeros() {
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        assert_eq!(modulus_bits(&[0x01]), 1);
+        assert_eq!(modulus_bits(&[]), 0);
+    }
+
+    #[test]
+    fn serial_is_upper_hex_without_sign_byte() {
+        assert_eq!(serial_hex(&[0x00, 0x9a, 0x0b]), "9A0B");
+        assert_eq!(serial_hex(&[0x00]), "00");
+    }
+
+    #[test]
+    fn pem_round_trips() {
+        let key = PrivateKey::load(KEY).unwrap();
+        let again = PrivateKey::load(&key.to_pkcs8_pem()).unwrap();
+        assert_eq!(key.pkcs1_der(), again.pkcs1_der());
+        let public = PublicKey::load(&key.public_key().to_spki_pem()).unwrap();
+        assert!(public.verify(b"x", &key.sign(b"x")));
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let key = PrivateKey::load(KEY).unwrap();
+        let shown = format!("{key:?}");
+        assert_eq!(shown, "PrivateKey { bits: 2048, .. }");
+    }
+}

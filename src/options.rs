@@ -1,0 +1,249 @@
+//! Request options: PHP's options array as a `serde_json::Value`, or a typed builder.
+//!
+//! ```
+//! use serde_json::json;
+//! use wechatpay::Options;
+//!
+//! // PHP: ['stock_id' => '100088', 'query' => ['limit' => 10], 'json' => [...]]
+//! let php_like: Options = json!({"stock_id": "100088", "query": {"limit": 10}, "json": {"a": 1}}).into();
+//!
+//! #[derive(serde::Serialize)]
+//! struct Body { a: u32 }
+//! let typed = Options::new().param("stock_id", "100088").query("limit", 10).json(&Body { a: 1 });
+//! # let _ = (php_like, typed);
+//! ```
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+
+/// The option keys understood at the top level of a `Value`; every other key is a placeholder value.
+pub const KNOWN_KEYS: [&str; 5] = ["json", "query", "headers", "body", "timeout"];
+
+/// What to send with a request: placeholder values, query, headers, and a body.
+#[must_use = "options do nothing until passed to a verb such as `post`"]
+#[derive(Clone, Default, Debug)]
+pub struct Options {
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Body>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) unverified_download: bool,
+    /// An error found while building, reported when the request is made (`From` cannot fail).
+    pub(crate) invalid: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    Json(Vec<u8>),
+    Raw(Vec<u8>),
+}
+
+impl Body {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Body::Json(b) | Body::Raw(b) => b,
+        }
+    }
+}
+
+impl Options {
+    /// No options: no placeholders, query, extra headers or body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn fail(mut self, why: String) -> Self {
+        self.invalid.get_or_insert(why);
+        self
+    }
+
+    fn set_body(mut self, body: Body) -> Self {
+        if self.body.is_some() {
+            return self.fail("both `json` and `body` are set; send one of them".into());
+        }
+        self.body = Some(body);
+        self
+    }
+
+    /// Sends `value` serialized as JSON (PHP's `'json' => [...]`).
+    pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(bytes) => self.set_body(Body::Json(bytes)),
+            Err(e) => self.fail(format!("the `json` body could not be serialized: {e}")),
+        }
+    }
+
+    /// Sends these bytes as the body, exactly (PHP's `'body' => '...'`).
+    pub fn body(self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.set_body(Body::Raw(bytes.into()))
+    }
+
+    /// Adds a query parameter (PHP's `'query' => [name => value]`), sent in the order added.
+    pub fn query(mut self, name: impl Into<String>, value: impl Display) -> Self {
+        self.query.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// Adds or replaces a request header (PHP's `'headers' => [name => value]`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Gives the value of the path placeholder `{name}` (PHP's top-level `'name' => value`).
+    pub fn param(mut self, name: impl Into<String>, value: impl Display) -> Self {
+        self.params.push((name.into(), value.to_string()));
+        self
+    }
+
+    /// A total timeout for this request, instead of the client's.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Accepts the answer without verifying its signature.
+    ///
+    /// Only for downloads that WeChat Pay does not sign and that this crate does not already recognize
+    /// (bill files and merchant-service images are recognized). Check the download against the digest
+    /// its signed metadata gave (e.g. a bill's `hash_value`) instead.
+    pub fn unverified_download(mut self) -> Self {
+        self.unverified_download = true;
+        self
+    }
+
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.invalid {
+            Some(why) => Err(Error::request(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn param_value(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl From<Value> for Options {
+    /// Reads PHP's options array: `json`, `body`, `query`, `headers`, `timeout` (seconds), and placeholder
+    /// values (strings or numbers) at the top level. Problems are reported when the request is made.
+    fn from(value: Value) -> Self {
+        let mut opts = Options::new();
+        let map = match value {
+            Value::Object(map) => map,
+            Value::Null => return opts,
+            other => return opts.fail(format!("options must be a JSON object, not {}", kind_of(&other))),
+        };
+        for (key, v) in map {
+            opts = match key.as_str() {
+                "json" => opts.json(&v),
+                "body" => match v {
+                    Value::String(s) => opts.body(s),
+                    other => opts.fail(format!("`body` must be a string, not {}", kind_of(&other))),
+                },
+                "query" | "headers" => {
+                    let Value::Object(pairs) = v else {
+                        let why = format!("`{key}` must be an object, not {}", kind_of(&v));
+                        opts = opts.fail(why);
+                        continue;
+                    };
+                    for (name, v) in pairs {
+                        opts = match (scalar(&v), key.as_str()) {
+                            (Some(s), "query") => opts.query(name, s),
+                            (Some(s), _) => opts.header(name, s),
+                            (None, _) => {
+                                opts.fail(format!("`{key}.{name}` must be a string or number, not {}", kind_of(&v)))
+                            }
+                        };
+                    }
+                    opts
+                }
+                "timeout" => match v.as_f64().filter(|s| s.is_finite() && *s > 0.0) {
+                    Some(secs) => opts.timeout(Duration::from_secs_f64(secs)),
+                    None => opts.fail("`timeout` must be a positive number of seconds".into()),
+                },
+                _ => match v {
+                    Value::String(_) | Value::Number(_) => {
+                        let s = scalar(&v).expect("string or number");
+                        opts.param(key, s)
+                    }
+                    other => opts.fail(format!(
+                        "the placeholder value `{key}` must be a string or number, not {}",
+                        kind_of(&other)
+                    )),
+                },
+            };
+        }
+        opts
+    }
+}
+
+impl From<()> for Options {
+    fn from(_: ()) -> Self {
+        Options::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_php_shaped_values() {
+        let o: Options = json!({"stock_id": "100088", "n": 5, "query": {"limit": 10, "offset": "0"},
+            "headers": {"X-A": "b"}, "json": {"k": "中/文"}, "timeout": 1.5})
+        .into();
+        o.check().unwrap();
+        assert_eq!(o.param_value("stock_id"), Some("100088"));
+        assert_eq!(o.param_value("n"), Some("5"));
+        assert_eq!(o.query, [("limit".to_owned(), "10".to_owned()), ("offset".to_owned(), "0".to_owned())]);
+        assert_eq!(o.body.unwrap().bytes(), r#"{"k":"中/文"}"#.as_bytes());
+        assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn bad_shapes_are_request_errors_naming_the_key() {
+        for (v, needle) in [
+            (json!([1]), "JSON object"),
+            (json!({"json": {}, "body": "x"}), "both"),
+            (json!({"query": "a=b"}), "`query`"),
+            (json!({"headers": {"X": null}}), "`headers.X`"),
+            (json!({"stock_id": {"a": 1}}), "`stock_id`"),
+            (json!({"timeout": -1}), "`timeout`"),
+        ] {
+            let e = Options::from(v).check().unwrap_err();
+            assert!(e.is_request() && e.to_string().contains(needle), "{e}");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The future every `*_async` call returns, with `.then(..)` and `.wait()` so that PHP's
+//! `->postAsync([...])->then(function ($response) {...})->wait()` ports line by line.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::future::BoxFuture;
+use futures::FutureExt as _;
+
+use crate::error::{Error, Result};
+use crate::response::Response;
+
+/// A pending result: `Send + 'static`, runs on any executor, and can be waited on from blocking code.
+#[must_use = "a request is sent only when its future is awaited or waited on"]
+pub struct Pending<T> {
+    fut: BoxFuture<'static, Result<T>>,
+}
+
+/// What the `*_async` verbs return.
+pub type ResponseFuture = Pending<Response>;
+
+impl<T: Send + 'static> Pending<T> {
+    pub(crate) fn new(fut: impl Future<Output = Result<T>> + Send + 'static) -> Self {
+        Pending { fut: fut.boxed() }
+    }
+
+    /// Runs `on_fulfilled` with the value once it arrives (PHP's promise `->then()`); errors pass through.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &wechatpay::Client) -> Result<(), wechatpay::Error> {
+    /// client["v3/marketing/busifavor/stocks/{stock_id}"]
+    ///     .get_async(serde_json::json!({"stock_id": "100088"}))
+    ///     .then(|res| {
+    ///         println!("{:#}", res.json::<serde_json::Value>()?);
+    ///         Ok(())
+    ///     })
+    ///     .wait()
+    /// # }
+    /// ```
+    pub fn then<U, F>(self, on_fulfilled: F) -> Pending<U>
+    where
+        U: Send + 'static,
+        F: FnOnce(T) -> Result<U> + Send + 'static,
+    {
+        Pending::new(self.fut.map(|r| r.and_then(on_fulfilled)))
+    }
+
+    /// Runs `on_rejected` with the error, if there is one (PHP's promise `->otherwise()`).
+    pub fn otherwise<F>(self, on_rejected: F) -> Pending<T>
+    where
+        F: FnOnce(Error) -> Result<T> + Send + 'static,
+    {
+        Pending::new(self.fut.map(|r| r.or_else(on_rejected)))
+    }
+
+    /// Blocks the current thread until the result is ready (PHP's promise `->wait()`).
+    ///
+    /// Safe outside any runtime and inside tokio of either flavour: the I/O runs on this crate's own
+    /// runtime, so blocking here cannot starve it.
+    pub fn wait(self) -> Result<T> {
+        block_on(self.fut)
+    }
+}
+
+/// Blocks on `fut`; inside a multi-thread tokio runtime, tells tokio first so other tasks can move.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            return tokio::task::block_in_place(|| futures::executor::block_on(fut));
+        }
+    }
+    futures::executor::block_on(fut)
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.fut.as_mut().poll(cx)
+    }
+}
+
+impl<T> fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pending")
+    }
+}

@@ -1,0 +1,146 @@
+//! Building a signed request (sans-IO): template expansion, query, headers, body and `Authorization`.
+//!
+//! What is signed is exactly what is sent: the request target is built here, encoded once, and then
+//! checked to survive URL parsing unchanged.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
+use crate::options::{Options, KNOWN_KEYS};
+use crate::sign::Authorization;
+use crate::template;
+use crate::verify::{self, Policy};
+
+/// What signs requests: the merchant id, its certificate serial and its private key.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    pub(crate) mchid: String,
+    pub(crate) serial: String,
+    pub(crate) key: PrivateKey,
+}
+
+/// Where requests go and what every request carries.
+pub(crate) struct Target {
+    /// `scheme://host[:port]`.
+    pub(crate) origin: String,
+    /// The base path, always ending in `/` (e.g. `/` or `/hk/`).
+    pub(crate) base_path: String,
+    pub(crate) default_headers: HeaderMap,
+}
+
+/// A request ready to go on the wire.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The HTTP method.
+    pub method: Method,
+    /// The full URL.
+    pub url: Url,
+    /// The request target that was signed: path and `?query`, exactly as sent.
+    pub target: String,
+    /// Every header, `Authorization` included.
+    pub headers: HeaderMap,
+    /// The body, exactly as sent and signed.
+    pub body: Bytes,
+    /// How the answer will be verified.
+    pub policy: Policy,
+    /// A timeout for this request only.
+    pub timeout: Option<Duration>,
+}
+
+pub(crate) fn prepare(
+    signer: &Signer,
+    target: &Target,
+    method: Method,
+    path_template: &str,
+    options: &Options,
+) -> Result<Prepared> {
+    options.check()?;
+    if path_template == "v2" || path_template.starts_with("v2/") {
+        return Err(Error::path(format!(
+            "`{path_template}` is an APIv2 (XML) path, which this version does not support yet"
+        )));
+    }
+    let placeholders = template::placeholders(path_template)?;
+    for (name, _) in &options.params {
+        if name != template::EMPTY && !placeholders.iter().any(|p| p.name == name) {
+            let names: Vec<&str> = placeholders.iter().map(|p| p.name).collect();
+            return Err(Error::request(format!(
+                "unknown option `{name}`: neither an option ({}) nor a placeholder of `{path_template}` (placeholders: [{}])",
+                KNOWN_KEYS.join(", "),
+                names.join(", ")
+            )));
+        }
+    }
+    let path = template::expand(path_template, |name| options.param_value(name).map(Cow::Borrowed))?;
+
+    let mut request_target = String::with_capacity(target.base_path.len() + path.len() + 16);
+    request_target.push_str(&target.base_path);
+    request_target.push_str(&path);
+    let path_len = request_target.len();
+    for (i, (name, value)) in options.query.iter().enumerate() {
+        request_target.push(if i == 0 { '?' } else { '&' });
+        template::encode_component(&mut request_target, name);
+        request_target.push('=');
+        template::encode_component(&mut request_target, value);
+    }
+
+    let url = Url::parse(&format!("{}{}", target.origin, request_target))
+        .map_err(|e| Error::path(format!("`{path_template}` does not make a valid URL ({e})")))?;
+    let sent = match url.query() {
+        Some(q) => format!("{}?{}", url.path(), q),
+        None => url.path().to_owned(),
+    };
+    if sent != request_target {
+        // Never sign one target and send another.
+        return Err(Error::path(format!(
+            "`{path_template}` would be rewritten by URL parsing (`{}` became `{sent}`)",
+            &request_target[..path_len]
+        )));
+    }
+
+    let mut headers = target.default_headers.clone();
+    for (name, value) in &options.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::request(format!("`{name}` is not a valid header name")))?;
+        if name == header::AUTHORIZATION {
+            return Err(Error::request(
+                "the `Authorization` header is computed by the client and cannot be set",
+            ));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::request(format!("the value of header `{name}` is not valid header text")))?;
+        headers.insert(name, value);
+    }
+
+    let body = options
+        .body
+        .as_ref()
+        .map(|b| Bytes::copy_from_slice(b.bytes()))
+        .unwrap_or_default();
+    let auth = Authorization::sign(&signer.key, &signer.mchid, &signer.serial, method.as_str(), &request_target, &body);
+    headers.insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_str(&auth.to_string()).map_err(|_| Error::config("mchid or serial is not valid header text"))?,
+    );
+
+    let policy = if options.unverified_download {
+        Policy::Unsigned
+    } else {
+        verify::policy_for(url.path())
+    };
+    Ok(Prepared {
+        method,
+        url,
+        target: request_target,
+        headers,
+        body,
+        policy,
+        timeout: options.timeout,
+    })
+}

@@ -1,0 +1,99 @@
+//! A verified answer, and how answers become `Ok(Response)` or an [`Error`].
+
+use std::fmt;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiDetails, Error, Result};
+use crate::keyring::Keyring;
+use crate::transport::Raw;
+use crate::verify::{self, Policy};
+
+/// A 2xx answer whose signature has been verified (or that WeChat Pay does not sign; see
+/// [`verify::Policy`]).
+#[derive(Clone)]
+pub struct Response {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Response {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status.as_u16()
+    }
+
+    /// All headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One header as text, if present and valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The `Request-ID` WeChat Pay gave this answer.
+    pub fn request_id(&self) -> Option<&str> {
+        self.header("request-id")
+    }
+
+    /// The raw body.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as UTF-8 text (PHP's `(string) $response->getBody()`).
+    pub fn text(&self) -> Result<&str> {
+        std::str::from_utf8(&self.body).map_err(|e| Error::decode("the answer's body is not UTF-8").with_source(e))
+    }
+
+    /// The body deserialized from JSON into any `T` (PHP's `json_decode(...)`); `serde_json::Value` works.
+    /// An empty body (e.g. 204) reads as JSON `null`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
+        let body: &[u8] = if self.body.is_empty() { b"null" } else { &self.body };
+        serde_json::from_slice(body).map_err(|e| {
+            Error::decode(format!("the answer's body is not the JSON expected ({})", std::any::type_name::<T>()))
+                .with_source(e)
+        })
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status.as_u16())
+            .field("request_id", &self.request_id())
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Turns a raw answer into a verified [`Response`] or an [`Error`].
+pub(crate) fn finish(keyring: &Keyring, policy: Policy, raw: Raw, now: i64) -> Result<Response> {
+    let Raw { status, headers, body } = raw;
+    if status.is_success() {
+        verify::verify_signed(keyring, policy, &headers, &body, now)?;
+        return Ok(Response { status, headers, body });
+    }
+    if status.is_redirection() {
+        let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+        return Err(Error::transport(format!(
+            "the answer is a redirect ({} to {location}), which is not followed: WeChat Pay does not redirect API calls, so check `base_uri`",
+            status.as_u16()
+        )));
+    }
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+    let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name));
+    Err(Error::api(ApiDetails {
+        status: status.as_u16(),
+        code: field("code").and_then(|v| v.as_str()).map(str::to_owned),
+        message: field("message").and_then(|v| v.as_str()).map(str::to_owned),
+        detail: field("detail").cloned(),
+        request_id: headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        body,
+    }))
+}

@@ -1,0 +1,125 @@
+//! The HTTP transport: reqwest on one background tokio runtime, shared by the blocking and async calls.
+//!
+//! Every request runs on this runtime, whatever runs the caller (tokio of either flavour,
+//! `futures::executor::block_on`, or plain blocking code), so the futures we hand out are executor-agnostic
+//! and one connection pool serves both styles. Signing and verification stay on the caller's side.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, StatusCode};
+use tokio::runtime::Runtime;
+
+use crate::error::{Error, Result};
+use crate::request::Prepared;
+
+/// The runtime that drives all I/O of all clients of this process.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("wechatpay-io")
+            .enable_all()
+            .build()
+            .expect("the wechatpay I/O runtime could not start (out of threads?)")
+    })
+}
+
+/// An answer as read off the wire, not yet verified.
+pub(crate) struct Raw {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+}
+
+#[derive(Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    max_body: usize,
+}
+
+pub(crate) struct Settings {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) proxy: Option<String>,
+    pub(crate) max_body: usize,
+}
+
+impl Transport {
+    pub(crate) fn new(settings: Settings) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout);
+        if let Some(proxy) = &settings.proxy {
+            let proxy = reqwest::Proxy::all(proxy)
+                .map_err(|e| Error::config(format!("the proxy `{proxy}` is not a valid URL")).with_source(e))?;
+            builder = builder.proxy(proxy);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?;
+        Ok(Transport {
+            http,
+            max_body: settings.max_body,
+        })
+    }
+
+    /// Sends `req` on the background runtime and reads the answer, refusing bodies over the cap.
+    pub(crate) async fn send(&self, req: Prepared) -> Result<Raw> {
+        let this = self.clone();
+        runtime()
+            .spawn(async move { this.send_here(req).await })
+            .await
+            .map_err(|e| Error::transport("the request task ended abnormally").with_source(e))?
+    }
+
+    async fn send_here(self, req: Prepared) -> Result<Raw> {
+        let mut builder = self
+            .http
+            .request(req.method, req.url)
+            .headers(req.headers)
+            .body(req.body);
+        if let Some(t) = req.timeout {
+            builder = builder.timeout(t);
+        }
+        let mut res = builder.send().await.map_err(map_reqwest)?;
+        let too_big = |n: String| {
+            Error::transport(format!(
+                "the answer's body ({n}) is larger than the {} byte cap; raise `max_response_size` if it is expected",
+                self.max_body
+            ))
+        };
+        if let Some(len) = res.content_length() {
+            if len > self.max_body as u64 {
+                return Err(too_big(format!("{len} bytes")));
+            }
+        }
+        let status = res.status();
+        let headers = std::mem::take(res.headers_mut());
+        let mut body = BytesMut::new();
+        while let Some(chunk) = res.chunk().await.map_err(map_reqwest)? {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(too_big("at least that".into()));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Raw {
+            status,
+            headers,
+            body: body.freeze(),
+        })
+    }
+}
+
+fn map_reqwest(e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::timeout("the request took longer than its timeout").with_source(e)
+    } else if e.is_connect() {
+        Error::transport("could not connect").with_source(e)
+    } else {
+        Error::transport("the request failed on the wire").with_source(e)
+    }
+}

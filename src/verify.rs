@@ -1,0 +1,224 @@
+//! Verifying what WeChat Pay signed (sans-IO): answers to our requests, and (later) its callbacks.
+//!
+//! A signed message is `TIMESTAMP\nNONCE\nBODY\n`, taken from the `Wechatpay-Timestamp`,
+//! `Wechatpay-Nonce` headers and the raw body; `Wechatpay-Signature` carries the base64 signature and
+//! `Wechatpay-Serial` names the key (a platform certificate serial or a `PUB_KEY_ID_…`).
+
+use base64::Engine as _;
+use http::HeaderMap;
+
+use crate::error::{Error, Result, Verification};
+use crate::formatter;
+use crate::keyring::Keyring;
+
+/// How far (in seconds) a signed timestamp may be from this machine's clock.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// `Wechatpay-Timestamp`.
+pub const TIMESTAMP: &str = "wechatpay-timestamp";
+/// `Wechatpay-Nonce`.
+pub const NONCE: &str = "wechatpay-nonce";
+/// `Wechatpay-Signature`.
+pub const SIGNATURE: &str = "wechatpay-signature";
+/// `Wechatpay-Serial`.
+pub const SERIAL: &str = "wechatpay-serial";
+/// `Wechatpay-Statement-Sha1`, sent with CSV statements instead of signing the CSV itself.
+pub const STATEMENT_SHA1: &str = "wechatpay-statement-sha1";
+
+/// What to do with an answer, decided by the request path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Verify the signature over the body (every answer but the ones below).
+    Verify,
+    /// Not signed by WeChat Pay: bill files and merchant-service image downloads.
+    Unsigned,
+    /// Statements: with `Wechatpay-Statement-Sha1`, the signature covers `{"sha1":"…"}` and the CSV's SHA-1
+    /// must match that header.
+    Statement,
+}
+
+/// The policy for a request to URL path `path` (with its leading `/`, and any base path such as `/hk`).
+pub fn policy_for(path: &str) -> Policy {
+    if path == "/v3/billdownload/file"
+        || (path.starts_with("/v3/merchant-service/images/") && !path.ends_with("/upload"))
+    {
+        Policy::Unsigned
+    } else if path == "/hk/v3/statements" || path == "/v3/global/statements" {
+        Policy::Statement
+    } else {
+        Policy::Verify
+    }
+}
+
+/// The message an answer's (or callback's) signature covers.
+pub fn answer_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
+    formatter::joined_by_line_feed([timestamp.as_bytes(), nonce.as_bytes(), body])
+}
+
+fn header<'h>(headers: &'h HeaderMap, name: &'static str, display: &str) -> Result<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| {
+            Error::verify_failed(
+                Verification::MissingHeader,
+                format!("the answer has no valid `{display}` header"),
+            )
+        })
+}
+
+/// Verifies headers + body signed by WeChat Pay against `keyring`, at Unix time `now`.
+///
+/// `policy` says whether the body itself is signed or, for statements, a SHA-1 header stands in for it.
+pub fn verify_signed(
+    keyring: &Keyring,
+    policy: Policy,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<()> {
+    if policy == Policy::Unsigned {
+        return Ok(());
+    }
+    let timestamp = header(headers, TIMESTAMP, "Wechatpay-Timestamp")?;
+    let nonce = header(headers, NONCE, "Wechatpay-Nonce")?;
+    let signature = header(headers, SIGNATURE, "Wechatpay-Signature")?;
+    let serial = header(headers, SERIAL, "Wechatpay-Serial")?;
+
+    let ts: i64 = timestamp.trim().parse().map_err(|_| {
+        Error::verify_failed(
+            Verification::MalformedTimestamp,
+            format!("`Wechatpay-Timestamp` {timestamp:?} is not a number of seconds"),
+        )
+    })?;
+    let skew = now.saturating_sub(ts).saturating_abs();
+    if skew > MAX_SKEW_SECS {
+        return Err(Error::verify_failed(
+            Verification::StaleTimestamp,
+            format!(
+                "`Wechatpay-Timestamp` {ts} is {skew} s away from this machine's clock ({now}); at most {MAX_SKEW_SECS} s is accepted"
+            ),
+        ));
+    }
+
+    let key = keyring.get(serial).ok_or_else(|| {
+        let known: Vec<&str> = keyring.ids().collect();
+        Error::verify_failed(
+            Verification::UnknownSerial,
+            format!(
+                "`Wechatpay-Serial` {serial:?} names no configured key; configured: [{}]",
+                known.join(", ")
+            ),
+        )
+    })?;
+
+    let statement_sha1 = match policy {
+        Policy::Statement => headers.get(STATEMENT_SHA1).and_then(|v| v.to_str().ok()),
+        _ => None,
+    };
+    let stand_in;
+    let signed_body: &[u8] = match statement_sha1 {
+        Some(sha1) => {
+            stand_in = serde_json::json!({ "sha1": sha1 }).to_string();
+            stand_in.as_bytes()
+        }
+        None => body,
+    };
+
+    let bad_sig = || {
+        Error::verify_failed(
+            Verification::BadSignature,
+            format!("the signature does not match the answer (key {serial})"),
+        )
+    };
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .map_err(|_| bad_sig())?;
+    if !key.verify_raw(&answer_message(timestamp, nonce, signed_body), &sig) {
+        return Err(bad_sig());
+    }
+
+    if let Some(expected) = statement_sha1 {
+        let actual: String = crate::crypto::sha1(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if !actual.eq_ignore_ascii_case(expected.trim()) {
+            return Err(Error::verify_failed(
+                Verification::DigestMismatch,
+                format!("the statement's SHA-1 is {actual}, but `Wechatpay-Statement-Sha1` says {expected}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::PrivateKey;
+
+    fn setup() -> (PrivateKey, Keyring) {
+        let key = PrivateKey::load(include_str!("../tests/fixtures/platform_key.pem")).unwrap();
+        let ring = Keyring::new([("PUB_KEY_ID_1".to_owned(), key.public_key())]);
+        (key, ring)
+    }
+
+    fn signed(key: &PrivateKey, ts: i64, body: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        let ts = ts.to_string();
+        h.insert(TIMESTAMP, ts.parse().unwrap());
+        h.insert(NONCE, "abc".parse().unwrap());
+        h.insert(SERIAL, "PUB_KEY_ID_1".parse().unwrap());
+        h.insert(SIGNATURE, key.sign(&answer_message(&ts, "abc", body)).parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn accepts_good_and_names_each_failure() {
+        let (key, ring) = setup();
+        let now = 1_700_000_000;
+        let h = signed(&key, now, b"{}");
+        verify_signed(&ring, Policy::Verify, &h, b"{}", now).unwrap();
+        verify_signed(&ring, Policy::Verify, &h, b"{}", now + 300).unwrap();
+        let step = |r: Result<()>| r.unwrap_err().verification().unwrap();
+        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{ }", now)), Verification::BadSignature);
+        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{}", now + 301)), Verification::StaleTimestamp);
+        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{}", now - 301)), Verification::StaleTimestamp);
+        let mut unknown = h.clone();
+        unknown.insert(SERIAL, "PUB_KEY_ID_2".parse().unwrap());
+        let e = verify_signed(&ring, Policy::Verify, &unknown, b"{}", now).unwrap_err();
+        assert_eq!(e.verification(), Some(Verification::UnknownSerial));
+        assert!(e.to_string().contains("configured: [PUB_KEY_ID_1]"), "{e}");
+        for name in [TIMESTAMP, NONCE, SIGNATURE, SERIAL] {
+            let mut missing = h.clone();
+            missing.remove(name);
+            assert_eq!(step(verify_signed(&ring, Policy::Verify, &missing, b"{}", now)), Verification::MissingHeader);
+        }
+        verify_signed(&ring, Policy::Unsigned, &HeaderMap::new(), b"x", now).unwrap();
+    }
+
+    #[test]
+    fn statements_sign_the_sha1_stand_in() {
+        let (key, ring) = setup();
+        let now = 1_700_000_000;
+        let csv = b"a,b\n1,2\n";
+        let sha1: String = crate::crypto::sha1(csv).iter().map(|b| format!("{b:02x}")).collect();
+        let stand_in = format!(r#"{{"sha1":"{sha1}"}}"#);
+        let mut h = signed(&key, now, stand_in.as_bytes());
+        h.insert(STATEMENT_SHA1, sha1.parse().unwrap());
+        verify_signed(&ring, Policy::Statement, &h, csv, now).unwrap();
+        let e = verify_signed(&ring, Policy::Statement, &h, b"a,b\n1,3\n", now).unwrap_err();
+        assert_eq!(e.verification(), Some(Verification::DigestMismatch));
+    }
+
+    #[test]
+    fn policy_by_path() {
+        assert_eq!(policy_for("/v3/billdownload/file"), Policy::Unsigned);
+        assert_eq!(policy_for("/v3/merchant-service/images/abc"), Policy::Unsigned);
+        assert_eq!(policy_for("/v3/merchant-service/images/upload"), Policy::Verify);
+        assert_eq!(policy_for("/hk/v3/statements"), Policy::Statement);
+        assert_eq!(policy_for("/v3/global/statements"), Policy::Statement);
+        assert_eq!(policy_for("/v3/certificates"), Policy::Verify);
+    }
+}
