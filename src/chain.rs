@@ -58,7 +58,9 @@ impl Chain {
         match &self.client {
             ClientRef::Strong(arc) => Ok(Arc::clone(arc)),
             // A borrowed node cannot outlive its owner, so this only fails if that invariant is broken.
-            ClientRef::Weak(weak) => weak.upgrade().ok_or_else(|| Error::config("the client of this chain was dropped")),
+            ClientRef::Weak(weak) => weak
+                .upgrade()
+                .ok_or_else(|| Error::config("the client of this chain was dropped")),
         }
     }
 

@@ -186,8 +186,13 @@ fn check_id(what: &str, value: &str) -> Result<()> {
     if value.is_empty() {
         return Err(Error::config(format!("`{what}` is empty")));
     }
-    if let Some(c) = value.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')) {
-        return Err(Error::config(format!("`{what}` holds {c:?}; only letters, digits, `_` and `-` are allowed")));
+    if let Some(c) = value
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(Error::config(format!(
+            "`{what}` holds {c:?}; only letters, digits, `_` and `-` are allowed"
+        )));
     }
     Ok(())
 }
@@ -283,7 +288,9 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let mchid = self.mchid.ok_or_else(|| Error::config("`mchid` is required"))?;
         check_id("mchid", &mchid)?;
-        let serial = self.serial.ok_or_else(|| Error::config("`serial` (the merchant certificate serial) is required"))?;
+        let serial = self
+            .serial
+            .ok_or_else(|| Error::config("`serial` (the merchant certificate serial) is required"))?;
         check_id("serial", &serial)?;
         let key = match self.private_key {
             None => return Err(Error::config("`private_key` (the merchant private key) is required")),
@@ -320,10 +327,20 @@ impl ClientBuilder {
         let base = Url::parse(&self.base_uri)
             .map_err(|e| Error::config(format!("`base_uri` {:?} is not a valid URL", self.base_uri)).with_source(e))?;
         if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none() {
-            return Err(Error::config(format!("`base_uri` {:?} must be an http(s) URL with a host", self.base_uri)));
+            return Err(Error::config(format!(
+                "`base_uri` {:?} must be an http(s) URL with a host",
+                self.base_uri
+            )));
         }
-        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() || base.password().is_some() {
-            return Err(Error::config(format!("`base_uri` {:?} must not carry a query, fragment or credentials", self.base_uri)));
+        if base.query().is_some()
+            || base.fragment().is_some()
+            || !base.username().is_empty()
+            || base.password().is_some()
+        {
+            return Err(Error::config(format!(
+                "`base_uri` {:?} must not carry a query, fragment or credentials",
+                self.base_uri
+            )));
         }
         let origin = base.origin().ascii_serialization();
         let mut base_path = base.path().to_owned();
@@ -355,7 +372,11 @@ impl ClientBuilder {
 
         let inner = Arc::new_cyclic(|weak| Inner {
             signer: Signer { mchid, serial, key },
-            target: Target { origin, base_path, default_headers },
+            target: Target {
+                origin,
+                base_path,
+                default_headers,
+            },
             keyring: Keyring::new(keys),
             transport,
             root: Chain::root(weak.clone()),

@@ -156,11 +156,6 @@ impl Error {
         e
     }
 
-    #[cfg(test)]
-    pub(crate) fn kind(&self) -> Kind {
-        self.inner.kind
-    }
-
     /// The client was configured wrongly (missing mchid, serial, key or certificate, bad base URI, …).
     pub fn is_config(&self) -> bool {
         self.inner.kind == Kind::Config
@@ -237,8 +232,7 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("wechatpay::Error");
-        d.field("kind", &self.inner.kind)
-            .field("message", &self.inner.message);
+        d.field("kind", &self.inner.kind).field("message", &self.inner.message);
         if let Some(api) = &self.inner.api {
             d.field("status", &api.status)
                 .field("code", &api.code)
@@ -256,10 +250,7 @@ impl fmt::Debug for Error {
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.inner
-            .source
-            .as_ref()
-            .map(|s| &**s as &(dyn StdError + 'static))
+        self.inner.source.as_ref().map(|s| &**s as &(dyn StdError + 'static))
     }
 }
 

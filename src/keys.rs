@@ -19,8 +19,7 @@ use crate::crypto::{RsaPrivate, RsaPublic};
 use crate::error::{Error, Result};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-const RSA_ENCRYPTION: pkcs8::ObjectIdentifier =
-    pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
 
@@ -81,11 +80,9 @@ fn read(thing: &str, form: &mut String) -> Result<Material> {
     let thing = thing.trim();
     if let Some(path) = thing.strip_prefix("file://") {
         *form = format!("file `{path}`");
-        let text = std::fs::read(path).map_err(|e| {
-            Error::key(format!("could not read the key file `{path}`")).with_source(e)
-        })?;
-        let text = String::from_utf8(text)
-            .map_err(|_| Error::key(format!("the key file `{path}` is not PEM text")))?;
+        let text = std::fs::read(path)
+            .map_err(|e| Error::key(format!("could not read the key file `{path}`")).with_source(e))?;
+        let text = String::from_utf8(text).map_err(|_| Error::key(format!("the key file `{path}` is not PEM text")))?;
         if !text.contains("-----BEGIN ") {
             return Err(Error::key(format!(
                 "the key file `{path}` holds no PEM block (`-----BEGIN …-----`)"
@@ -151,11 +148,7 @@ fn read_pem(text: &str, form: &mut String) -> Result<Material> {
         "RSA PUBLIC KEY" => Material::Pkcs1Public(der),
         "PUBLIC KEY" => Material::Spki(der),
         "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Material::Certificate(der),
-        other => {
-            return Err(Error::key(format!(
-                "PEM `{other}` is not an RSA key or certificate"
-            )))
-        }
+        other => return Err(Error::key(format!("PEM `{other}` is not an RSA key or certificate"))),
     })
 }
 
@@ -236,6 +229,11 @@ impl PrivateKey {
                 "expected a private key, but {form} holds a public key or certificate"
             ))),
         }
+    }
+
+    /// A fresh RSA-2048 key from the operating system's CSPRNG (for sandboxes and tests).
+    pub fn generate() -> Self {
+        Self::from_pkcs8_der(&RsaPrivate::generate_pkcs8()).expect("a generated key loads")
     }
 
     /// Loads a PKCS#1 `RSAPrivateKey` DER.

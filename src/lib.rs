@@ -43,6 +43,8 @@ mod error;
 pub mod formatter;
 pub mod keyring;
 pub mod keys;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod options;
 pub mod path;
 mod pending;

@@ -181,9 +181,10 @@ impl From<Value> for Options {
                         opts = match (scalar(&v), key.as_str()) {
                             (Some(s), "query") => opts.query(name, s),
                             (Some(s), _) => opts.header(name, s),
-                            (None, _) => {
-                                opts.fail(format!("`{key}.{name}` must be a string or number, not {}", kind_of(&v)))
-                            }
+                            (None, _) => opts.fail(format!(
+                                "`{key}.{name}` must be a string or number, not {}",
+                                kind_of(&v)
+                            )),
                         };
                     }
                     opts
@@ -227,7 +228,13 @@ mod tests {
         o.check().unwrap();
         assert_eq!(o.param_value("stock_id"), Some("100088"));
         assert_eq!(o.param_value("n"), Some("5"));
-        assert_eq!(o.query, [("limit".to_owned(), "10".to_owned()), ("offset".to_owned(), "0".to_owned())]);
+        assert_eq!(
+            o.query,
+            [
+                ("limit".to_owned(), "10".to_owned()),
+                ("offset".to_owned(), "0".to_owned())
+            ]
+        );
         assert_eq!(o.body.unwrap().bytes(), r#"{"k":"中/文"}"#.as_bytes());
         assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
     }

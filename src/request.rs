@@ -123,10 +123,18 @@ pub(crate) fn prepare(
         .as_ref()
         .map(|b| Bytes::copy_from_slice(b.bytes()))
         .unwrap_or_default();
-    let auth = Authorization::sign(&signer.key, &signer.mchid, &signer.serial, method.as_str(), &request_target, &body);
+    let auth = Authorization::sign(
+        &signer.key,
+        &signer.mchid,
+        &signer.serial,
+        method.as_str(),
+        &request_target,
+        &body,
+    );
     headers.insert(
         header::AUTHORIZATION,
-        HeaderValue::from_str(&auth.to_string()).map_err(|_| Error::config("mchid or serial is not valid header text"))?,
+        HeaderValue::from_str(&auth.to_string())
+            .map_err(|_| Error::config("mchid or serial is not valid header text"))?,
     );
 
     let policy = if options.unverified_download {

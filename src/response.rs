@@ -56,8 +56,11 @@ impl Response {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         let body: &[u8] = if self.body.is_empty() { b"null" } else { &self.body };
         serde_json::from_slice(body).map_err(|e| {
-            Error::decode(format!("the answer's body is not the JSON expected ({})", std::any::type_name::<T>()))
-                .with_source(e)
+            Error::decode(format!(
+                "the answer's body is not the JSON expected ({})",
+                std::any::type_name::<T>()
+            ))
+            .with_source(e)
         })
     }
 }
@@ -80,7 +83,10 @@ pub(crate) fn finish(keyring: &Keyring, policy: Policy, raw: Raw, now: i64) -> R
         return Ok(Response { status, headers, body });
     }
     if status.is_redirection() {
-        let location = headers.get(http::header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("nowhere");
+        let location = headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("nowhere");
         return Err(Error::transport(format!(
             "the answer is a redirect ({} to {location}), which is not followed: WeChat Pay does not redirect API calls, so check `base_uri`",
             status.as_u16()
@@ -93,7 +99,10 @@ pub(crate) fn finish(keyring: &Keyring, policy: Policy, raw: Raw, now: i64) -> R
         code: field("code").and_then(|v| v.as_str()).map(str::to_owned),
         message: field("message").and_then(|v| v.as_str()).map(str::to_owned),
         detail: field("detail").cloned(),
-        request_id: headers.get("request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        request_id: headers
+            .get("request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         body,
     }))
 }

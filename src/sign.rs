@@ -15,7 +15,13 @@ pub const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 /// The message a request signature covers.
 pub fn request_message(method: &str, target: &str, timestamp: i64, nonce: &str, body: &[u8]) -> Vec<u8> {
     let ts = timestamp.to_string();
-    formatter::joined_by_line_feed([method.as_bytes(), target.as_bytes(), ts.as_bytes(), nonce.as_bytes(), body])
+    formatter::joined_by_line_feed([
+        method.as_bytes(),
+        target.as_bytes(),
+        ts.as_bytes(),
+        nonce.as_bytes(),
+        body,
+    ])
 }
 
 /// The parts of an `Authorization: WECHATPAY2-SHA256-RSA2048 …` header.
@@ -36,7 +42,16 @@ pub struct Authorization {
 impl Authorization {
     /// Signs a request now, with a fresh nonce and the current time.
     pub fn sign(key: &PrivateKey, mchid: &str, serial: &str, method: &str, target: &str, body: &[u8]) -> Self {
-        Self::sign_at(key, mchid, serial, method, target, body, formatter::timestamp(), formatter::nonce())
+        Self::sign_at(
+            key,
+            mchid,
+            serial,
+            method,
+            target,
+            body,
+            formatter::timestamp(),
+            formatter::nonce(),
+        )
     }
 
     /// Signs a request with a given timestamp and nonce (deterministic; for tests and tools).
@@ -70,7 +85,10 @@ impl Authorization {
             .ok_or_else(|| bad("it must start with `WECHATPAY2-SHA256-RSA2048 `"))?;
         let (mut mchid, mut serial, mut ts, mut nonce, mut sig) = (None, None, None, None, None);
         for pair in rest.split(',') {
-            let (k, v) = pair.trim().split_once('=').ok_or_else(|| bad("a field is not `key=\"value\"`"))?;
+            let (k, v) = pair
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| bad("a field is not `key=\"value\"`"))?;
             let v = v
                 .strip_prefix('"')
                 .and_then(|v| v.strip_suffix('"'))
@@ -127,9 +145,20 @@ mod tests {
     #[test]
     fn header_round_trips_and_matches_documented_shape() {
         let key = PrivateKey::load(include_str!("../tests/fixtures/merchant_key.pem")).unwrap();
-        let a = Authorization::sign_at(&key, "1900000109", "ABC", "GET", "/v3/certificates", b"", 1554208460, "N".repeat(32));
+        let a = Authorization::sign_at(
+            &key,
+            "1900000109",
+            "ABC",
+            "GET",
+            "/v3/certificates",
+            b"",
+            1554208460,
+            "N".repeat(32),
+        );
         let header = a.to_string();
-        assert!(header.starts_with(r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",serial_no="ABC",timestamp="1554208460",nonce_str="NNNN"#));
+        assert!(header.starts_with(
+            r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",serial_no="ABC",timestamp="1554208460",nonce_str="NNNN"#
+        ));
         assert_eq!(Authorization::parse(&header).unwrap(), a);
         let msg = request_message("GET", "/v3/certificates", 1554208460, &"N".repeat(32), b"");
         assert!(key.public_key().verify(&msg, &a.signature));

@@ -41,7 +41,9 @@ fn pieces(template: &str) -> impl Iterator<Item = Result<Piece<'_>>> {
             Some(0) => {
                 let Some(end) = rest.find('}') else {
                     rest = "";
-                    return Some(Err(Error::path(format!("unclosed `{{` in the path template `{template}`"))));
+                    return Some(Err(Error::path(format!(
+                        "unclosed `{{` in the path template `{template}`"
+                    ))));
                 };
                 let body = &rest[1..end];
                 rest = &rest[end + 1..];
@@ -49,7 +51,11 @@ fn pieces(template: &str) -> impl Iterator<Item = Result<Piece<'_>>> {
                     Some(name) => (true, name),
                     None => (false, body),
                 };
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') {
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+                {
                     Err(Error::path(format!(
                         "unsupported expression `{{{body}}}` in the path template `{template}`: only `{{name}}` and `{{+name}}` are supported"
                     )))
@@ -95,7 +101,23 @@ fn is_unreserved(b: u8) -> bool {
 fn is_reserved(b: u8) -> bool {
     matches!(
         b,
-        b':' | b'/' | b'?' | b'#' | b'[' | b']' | b'@' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+        b':' | b'/'
+            | b'?'
+            | b'#'
+            | b'['
+            | b']'
+            | b'@'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
     )
 }
 
@@ -207,7 +229,11 @@ mod tests {
     #[test]
     fn reserved_expansion_keeps_pct_triplets() {
         let v = "ChsyMDAyMDgwMjAyMjAyMTgxMTA0NDEzMTEwMzASGzMwMDIwMDAyMDIyMDIxODE1MDQ0MTcwOTI5NhgAIO%2FFR1pAGKAMwAjgB";
-        let out = expand("v3/merchant-service/images/{+media_slot_url}", with(&[("media_slot_url", v)])).unwrap();
+        let out = expand(
+            "v3/merchant-service/images/{+media_slot_url}",
+            with(&[("media_slot_url", v)]),
+        )
+        .unwrap();
         assert_eq!(out, format!("v3/merchant-service/images/{v}"));
         // `{var}` encodes the `%` instead.
         let out = expand("x/{v}", with(&[("v", "a%2Fb")])).unwrap();
@@ -237,8 +263,14 @@ mod tests {
         assert!(expand("v3/{a", with(&[])).unwrap_err().is_path());
         assert!(expand("v3/{?a}", with(&[])).unwrap_err().is_path());
         assert!(expand("v3/x?y=1", with(&[])).unwrap_err().is_path());
-        assert_eq!(expand("v3/applyment4sub/applyment/{empty}", with(&[])).unwrap(), "v3/applyment4sub/applyment/");
+        assert_eq!(
+            expand("v3/applyment4sub/applyment/{empty}", with(&[])).unwrap(),
+            "v3/applyment4sub/applyment/"
+        );
         assert!(expand("v3/a/{empty}", with(&[("empty", "x")])).unwrap_err().is_path());
-        assert_eq!(expand("v3/a/{n}", with(&[("n", "中文")])).unwrap(), "v3/a/%E4%B8%AD%E6%96%87");
+        assert_eq!(
+            expand("v3/a/{n}", with(&[("n", "中文")])).unwrap(),
+            "v3/a/%E4%B8%AD%E6%96%87"
+        );
     }
 }

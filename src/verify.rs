@@ -56,27 +56,18 @@ pub fn answer_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &'static str, display: &str) -> Result<&'h str> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| {
-            Error::verify_failed(
-                Verification::MissingHeader,
-                format!("the answer has no valid `{display}` header"),
-            )
-        })
+    headers.get(name).and_then(|v| v.to_str().ok()).ok_or_else(|| {
+        Error::verify_failed(
+            Verification::MissingHeader,
+            format!("the answer has no valid `{display}` header"),
+        )
+    })
 }
 
 /// Verifies headers + body signed by WeChat Pay against `keyring`, at Unix time `now`.
 ///
 /// `policy` says whether the body itself is signed or, for statements, a SHA-1 header stands in for it.
-pub fn verify_signed(
-    keyring: &Keyring,
-    policy: Policy,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-) -> Result<()> {
+pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, body: &[u8], now: i64) -> Result<()> {
     if policy == Policy::Unsigned {
         return Ok(());
     }
@@ -139,10 +130,7 @@ pub fn verify_signed(
     }
 
     if let Some(expected) = statement_sha1 {
-        let actual: String = crate::crypto::sha1(body)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let actual: String = crate::crypto::sha1(body).iter().map(|b| format!("{b:02x}")).collect();
         if !actual.eq_ignore_ascii_case(expected.trim()) {
             return Err(Error::verify_failed(
                 Verification::DigestMismatch,
@@ -182,9 +170,18 @@ mod tests {
         verify_signed(&ring, Policy::Verify, &h, b"{}", now).unwrap();
         verify_signed(&ring, Policy::Verify, &h, b"{}", now + 300).unwrap();
         let step = |r: Result<()>| r.unwrap_err().verification().unwrap();
-        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{ }", now)), Verification::BadSignature);
-        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{}", now + 301)), Verification::StaleTimestamp);
-        assert_eq!(step(verify_signed(&ring, Policy::Verify, &h, b"{}", now - 301)), Verification::StaleTimestamp);
+        assert_eq!(
+            step(verify_signed(&ring, Policy::Verify, &h, b"{ }", now)),
+            Verification::BadSignature
+        );
+        assert_eq!(
+            step(verify_signed(&ring, Policy::Verify, &h, b"{}", now + 301)),
+            Verification::StaleTimestamp
+        );
+        assert_eq!(
+            step(verify_signed(&ring, Policy::Verify, &h, b"{}", now - 301)),
+            Verification::StaleTimestamp
+        );
         let mut unknown = h.clone();
         unknown.insert(SERIAL, "PUB_KEY_ID_2".parse().unwrap());
         let e = verify_signed(&ring, Policy::Verify, &unknown, b"{}", now).unwrap_err();
@@ -193,7 +190,10 @@ mod tests {
         for name in [TIMESTAMP, NONCE, SIGNATURE, SERIAL] {
             let mut missing = h.clone();
             missing.remove(name);
-            assert_eq!(step(verify_signed(&ring, Policy::Verify, &missing, b"{}", now)), Verification::MissingHeader);
+            assert_eq!(
+                step(verify_signed(&ring, Policy::Verify, &missing, b"{}", now)),
+                Verification::MissingHeader
+            );
         }
         verify_signed(&ring, Policy::Unsigned, &HeaderMap::new(), b"x", now).unwrap();
     }

@@ -25,6 +25,14 @@ impl RsaPrivate {
         sig
     }
 
+    /// A fresh RSA-2048 key, as PKCS#8 DER.
+    pub(crate) fn generate_pkcs8() -> Vec<u8> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let key = rsa::KeyPair::generate(rsa::KeySize::Rsa2048).expect("RSA key generation failed");
+        let der: Pkcs8V1Der<'_> = key.as_der().expect("a generated key encodes");
+        der.as_ref().to_vec()
+    }
+
     pub(crate) fn public_pkcs1_der(&self) -> Vec<u8> {
         use aws_lc_rs::signature::KeyPair as _;
         // `public_key().as_ref()` is the PKCS#1 RSAPublicKey, as in ring.

@@ -18,6 +18,7 @@ pub(crate) use rustcrypto as backend;
 #[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
 compile_error!("wechatpay needs a crypto backend: enable the `aws-lc-rs` (default) or `rust-crypto` feature");
 
+#[allow(unused_imports)] // sha256 serves media uploads and the sandbox
 pub(crate) use backend::{sha1, sha256, RsaPrivate, RsaPublic};
 
 /// Fills `buf` from the operating system's CSPRNG.
@@ -44,13 +45,21 @@ mod tests {
         let der = pkcs1_der();
         let a = aws::RsaPrivate::from_pkcs1_der(&der).unwrap();
         let r = rustcrypto::RsaPrivate::from_pkcs1_der(&der).unwrap();
-        for msg in [&b""[..], b"GET\n/v3/certificates\n1554208460\nnonce\n\n", "你好".as_bytes()] {
+        for msg in [
+            &b""[..],
+            b"GET\n/v3/certificates\n1554208460\nnonce\n\n",
+            "你好".as_bytes(),
+        ] {
             let sa = a.sign_sha256(msg);
             assert_eq!(sa, r.sign_sha256(msg));
             let pub_der = a.public_pkcs1_der();
             assert_eq!(pub_der, r.public_pkcs1_der());
-            assert!(aws::RsaPublic::from_pkcs1_der(&pub_der).unwrap().verify_sha256(msg, &sa));
-            assert!(rustcrypto::RsaPublic::from_pkcs1_der(&pub_der).unwrap().verify_sha256(msg, &sa));
+            assert!(aws::RsaPublic::from_pkcs1_der(&pub_der)
+                .unwrap()
+                .verify_sha256(msg, &sa));
+            assert!(rustcrypto::RsaPublic::from_pkcs1_der(&pub_der)
+                .unwrap()
+                .verify_sha256(msg, &sa));
         }
         assert_eq!(aws::sha1(b"abc"), rustcrypto::sha1(b"abc"));
         assert_eq!(aws::sha256(b"abc"), rustcrypto::sha256(b"abc"));

@@ -33,6 +33,13 @@ impl RsaPrivate {
         self.key.sign(message).to_vec()
     }
 
+    /// A fresh RSA-2048 key, as PKCS#8 DER.
+    pub(crate) fn generate_pkcs8() -> Vec<u8> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("RSA key generation failed");
+        key.to_pkcs8_der().expect("a generated key encodes").as_bytes().to_vec()
+    }
+
     pub(crate) fn public_pkcs1_der(&self) -> Vec<u8> {
         self.public
             .to_pkcs1_der()

@@ -1,0 +1,131 @@
+//! What the sandbox does to every request and answer, as WeChat Pay does (sans-IO): authenticate the
+//! request, and sign the answer.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+use serde_json::json;
+
+use super::Answer;
+use crate::keys::{PrivateKey, PublicKey};
+use crate::sign::{request_message, Authorization};
+use crate::verify::{answer_message, MAX_SKEW_SECS};
+
+/// Who the sandbox is and who it accepts: one merchant, one platform key.
+pub(crate) struct Identity {
+    pub(crate) mchid: String,
+    pub(crate) merchant_serial: String,
+    pub(crate) merchant_key: PrivateKey,
+    pub(crate) merchant_public: PublicKey,
+    pub(crate) platform_key: PrivateKey,
+    pub(crate) public_key_id: String,
+}
+
+/// Nonces seen inside the window, so a replayed request is refused.
+#[derive(Default)]
+pub(crate) struct Nonces {
+    seen: HashMap<String, i64>,
+}
+
+impl Nonces {
+    /// Records `nonce` at `ts`; false if it was already seen inside the window.
+    fn fresh(&mut self, nonce: &str, ts: i64, now: i64) -> bool {
+        if self.seen.len() >= 4096 {
+            self.seen.retain(|_, &mut seen| now - seen <= MAX_SKEW_SECS);
+        }
+        match self.seen.get(nonce) {
+            Some(&seen) if now - seen <= MAX_SKEW_SECS => false,
+            _ => {
+                self.seen.insert(nonce.to_owned(), ts.max(now));
+                true
+            }
+        }
+    }
+}
+
+fn sign_error(field: &str, issue: String) -> Answer {
+    Answer::error_with_detail(
+        401,
+        "SIGN_ERROR",
+        "错误的签名，验签失败",
+        json!({"location": "authorization", "field": field, "issue": issue}),
+    )
+}
+
+/// Checks a request's `Authorization` exactly as WeChat Pay does; any failure is a 401 `SIGN_ERROR`.
+pub(crate) fn authenticate(
+    identity: &Identity,
+    nonces: &std::sync::Mutex<Nonces>,
+    method: &str,
+    target: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(), Answer> {
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| sign_error("authorization", "the Authorization header is missing".into()))?;
+    let auth = Authorization::parse(header).map_err(|e| sign_error("authorization", e.to_string()))?;
+    if auth.mchid != identity.mchid {
+        return Err(sign_error(
+            "mchid",
+            format!("mchid {} is not this merchant", auth.mchid),
+        ));
+    }
+    if auth.serial_no != identity.merchant_serial {
+        return Err(sign_error(
+            "serial_no",
+            format!("serial_no {} is not the merchant certificate serial", auth.serial_no),
+        ));
+    }
+    if (now - auth.timestamp).abs() > MAX_SKEW_SECS {
+        return Err(sign_error(
+            "timestamp",
+            format!(
+                "timestamp {} is more than {MAX_SKEW_SECS} s from the server clock",
+                auth.timestamp
+            ),
+        ));
+    }
+    let message = request_message(method, target, auth.timestamp, &auth.nonce_str, body);
+    if !identity.merchant_public.verify(&message, &auth.signature) {
+        return Err(sign_error(
+            "signature",
+            "the signature does not match the request".into(),
+        ));
+    }
+    let mut nonces = nonces.lock().unwrap_or_else(|p| p.into_inner());
+    if !nonces.fresh(&auth.nonce_str, auth.timestamp, now) {
+        return Err(sign_error("nonce_str", "nonce_str was already used".into()));
+    }
+    Ok(())
+}
+
+/// How an answer's signature should be made, normally or (under a fault) wrongly.
+pub(crate) struct Signing {
+    pub(crate) timestamp: i64,
+    pub(crate) serial: String,
+    pub(crate) signed_body: Option<Bytes>,
+    pub(crate) corrupt: bool,
+}
+
+/// The `Wechatpay-*` headers for an answer.
+pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -> Vec<(&'static str, HeaderValue)> {
+    let nonce = crate::formatter::nonce();
+    let ts = signing.timestamp.to_string();
+    let signed: &[u8] = signing.signed_body.as_deref().unwrap_or(body);
+    let mut signature = identity.platform_key.sign(&answer_message(&ts, &nonce, signed));
+    if signing.corrupt {
+        // Same length, still base64, wrong bytes.
+        signature = identity.platform_key.sign(&answer_message(&ts, &nonce, b"corrupted"));
+    }
+    let value = |s: &str| HeaderValue::from_str(s).expect("ASCII header value");
+    vec![
+        (crate::verify::TIMESTAMP, value(&ts)),
+        (crate::verify::NONCE, value(&nonce)),
+        (crate::verify::SIGNATURE, value(&signature)),
+        (crate::verify::SERIAL, value(&signing.serial)),
+    ]
+}

@@ -1,0 +1,659 @@
+//! An embedded WeChat Pay gateway for tests, scripts and first runs: a real HTTP server on 127.0.0.1.
+//!
+//! It checks every request as WeChat Pay does (the `Authorization` format, mchid, merchant serial, the
+//! 300 s window, nonce replay, and the RSA signature over the exact target and body; anything else gets
+//! 401 `SIGN_ERROR`), signs every answer (errors included) with its platform key in public-key mode
+//! (`PUB_KEY_ID_…`), and answers unknown paths with a signed 404. Endpoints register through one handler
+//! table ([`MockServer::route`]); faults can be injected for tests ([`MockServer::inject`]).
+//!
+//! ```
+//! use serde_json::json;
+//! use wechatpay::mock::{Answer, MockServer};
+//!
+//! let server = MockServer::start()?;
+//! server.route(wechatpay::Method::GET, "v3/hello/{name}", |req| {
+//!     Answer::json(200, &json!({"hello": req.param("name")}))
+//! });
+//! let client = server.client()?;
+//! let res = client["v3/hello/{name}"].get(json!({"name": "世界"}))?;
+//! assert_eq!(res.json::<serde_json::Value>()?, json!({"hello": "世界"}));
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+mod gateway;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+
+use crate::client::{Client, ClientBuilder};
+use crate::error::{Error, Result};
+use crate::keys::PrivateKey;
+use gateway::{Identity, Nonces, Signing};
+
+/// The sandbox merchant id.
+pub const MCHID: &str = "1900000109";
+/// The sandbox merchant certificate serial.
+pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
+/// The sandbox platform public key id.
+pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+/// The largest request body the sandbox reads.
+pub const MAX_REQUEST_BODY: usize = 16 << 20;
+
+/// A request as an endpoint handler sees it, after authentication.
+#[derive(Debug)]
+pub struct MockRequest {
+    /// The method.
+    pub method: Method,
+    /// The raw path, as sent.
+    pub path: String,
+    /// Placeholder values of the matched route, percent-decoded.
+    pub params: Vec<(String, String)>,
+    /// Query parameters, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+impl MockRequest {
+    /// A placeholder value of the matched route.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// A query parameter.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, or the 400 `PARAM_ERROR` WeChat Pay would answer.
+    pub fn json(&self) -> std::result::Result<Value, Answer> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Answer::error(400, "PARAM_ERROR", &format!("请求体不是合法的JSON: {e}")))
+    }
+}
+
+/// An answer from an endpoint handler; the gateway signs it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    status: u16,
+    body: Bytes,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Answer {
+    /// A JSON answer.
+    pub fn json(status: u16, body: &Value) -> Self {
+        Answer::bytes(status, "application/json", body.to_string())
+    }
+
+    /// Any body with a content type.
+    pub fn bytes(status: u16, content_type: &str, body: impl Into<Bytes>) -> Self {
+        let ct = HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"));
+        Answer {
+            status,
+            body: body.into(),
+            headers: vec![(http::header::CONTENT_TYPE, ct)],
+        }
+    }
+
+    /// 204 No Content.
+    pub fn no_content() -> Self {
+        Answer {
+            status: 204,
+            body: Bytes::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// A WeChat Pay error: `{"code", "message"}`.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        Answer::json(status, &json!({"code": code, "message": message}))
+    }
+
+    /// A WeChat Pay error with a `detail` object (e.g. `{"field": "stock_id"}`).
+    pub fn error_with_detail(status: u16, code: &str, message: &str, detail: Value) -> Self {
+        Answer::json(status, &json!({"code": code, "message": message, "detail": detail}))
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            self.headers.push((n, v));
+        }
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+}
+
+/// A fault the sandbox can inject into its answers, for tests.
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Wait this long before answering.
+    Delay(Duration),
+    /// Answer with this status and a WeChat-shaped error (`SYSTEM_ERROR`, `FREQUENCY_LIMITED`, …).
+    Status(u16),
+    /// Close the connection without answering.
+    Drop,
+    /// Sign the answer wrongly.
+    BadSignature,
+    /// Sign with a timestamp this many seconds off.
+    SkewTimestamp(i64),
+    /// Leave out this header (e.g. `Wechatpay-Nonce`).
+    MissingHeader(&'static str),
+    /// Name a key the client does not know in `Wechatpay-Serial`.
+    UnknownSerial,
+    /// Change the body after signing it.
+    TamperBody,
+    /// Sign these bytes instead of the body sent (e.g. a 204 whose signature covers a body).
+    SignBody(Bytes),
+    /// Send the body in chunks, without `Content-Length`.
+    Chunked,
+}
+
+/// Which answers a fault applies to.
+#[derive(Debug, Clone)]
+struct FaultRule {
+    fault: Fault,
+    path: Option<String>,
+    remaining: Option<usize>,
+}
+
+/// An endpoint handler.
+pub type Handler = Arc<dyn Fn(&MockRequest) -> Answer + Send + Sync>;
+
+#[derive(Default)]
+struct Routes {
+    table: Vec<(Method, String, Handler)>,
+    index: HashMap<Method, matchit::Router<usize>>,
+}
+
+impl Routes {
+    fn insert(&mut self, method: Method, template: &str, handler: Handler) {
+        let template = template.trim_start_matches('/').to_owned();
+        if let Some(slot) = self.table.iter_mut().find(|(m, t, _)| *m == method && *t == template) {
+            slot.2 = handler;
+            return;
+        }
+        self.table.push((method, template, handler));
+        self.index.clear();
+        for (i, (m, t, _)) in self.table.iter().enumerate() {
+            // Conflicting templates are a programming error in the sandbox's own table; first one wins.
+            let _ = self.index.entry(m.clone()).or_default().insert(format!("/{t}"), i);
+        }
+    }
+
+    fn find(&self, method: &Method, path: &str) -> Option<(Handler, Vec<(String, String)>)> {
+        let m = self.index.get(method)?.at(path).ok()?;
+        let params = m
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+            .collect();
+        Some((Arc::clone(&self.table[*m.value].2), params))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+struct Shared {
+    identity: Identity,
+    nonces: Mutex<Nonces>,
+    routes: RwLock<Routes>,
+    faults: Mutex<Vec<FaultRule>>,
+    requests: AtomicU64,
+}
+
+impl Shared {
+    fn take_fault(&self, path: &str) -> Option<Fault> {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let i = faults
+            .iter()
+            .position(|r| r.path.as_deref().is_none_or(|p| p == path))?;
+        let fault = faults[i].fault.clone();
+        if let Some(n) = &mut faults[i].remaining {
+            *n -= 1;
+            if *n == 0 {
+                faults.remove(i);
+            }
+        }
+        Some(fault)
+    }
+}
+
+/// Keys generated once per process, so many sandboxes in one test binary start fast.
+fn default_keys() -> &'static (PrivateKey, PrivateKey) {
+    static KEYS: OnceLock<(PrivateKey, PrivateKey)> = OnceLock::new();
+    KEYS.get_or_init(|| (PrivateKey::generate(), PrivateKey::generate()))
+}
+
+/// Configures a [`MockServer`].
+#[must_use = "a builder does nothing until `start()`"]
+#[derive(Debug)]
+pub struct MockBuilder {
+    addr: SocketAddr,
+    merchant_key: Option<PrivateKey>,
+    platform_key: Option<PrivateKey>,
+}
+
+impl MockBuilder {
+    /// The address to listen on; default `127.0.0.1:0` (any free port).
+    pub fn addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    /// The merchant key the sandbox accepts (its public half verifies requests). Default: generated.
+    pub fn merchant_key(mut self, key: PrivateKey) -> Self {
+        self.merchant_key = Some(key);
+        self
+    }
+
+    /// The platform key the sandbox signs answers with. Default: generated.
+    pub fn platform_key(mut self, key: PrivateKey) -> Self {
+        self.platform_key = Some(key);
+        self
+    }
+
+    /// Binds the address and starts serving on a thread of its own.
+    pub fn start(self) -> Result<MockServer> {
+        let (default_merchant, default_platform) = match (&self.merchant_key, &self.platform_key) {
+            (Some(m), Some(p)) => (m.clone(), p.clone()),
+            _ => default_keys().clone(),
+        };
+        let merchant_key = self.merchant_key.unwrap_or(default_merchant);
+        let platform_key = self.platform_key.unwrap_or(default_platform);
+        let shared = Arc::new(Shared {
+            identity: Identity {
+                mchid: MCHID.to_owned(),
+                merchant_serial: MERCHANT_SERIAL.to_owned(),
+                merchant_public: merchant_key.public_key(),
+                merchant_key,
+                platform_key,
+                public_key_id: PUBLIC_KEY_ID.to_owned(),
+            },
+            nonces: Mutex::default(),
+            routes: RwLock::default(),
+            faults: Mutex::default(),
+            requests: AtomicU64::new(0),
+        });
+        let listener = std::net::TcpListener::bind(self.addr)
+            .map_err(|e| Error::transport(format!("the sandbox could not listen on {}", self.addr)).with_source(e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::transport("the sandbox socket could not be set up").with_source(e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::transport("the sandbox socket has no address").with_source(e))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("wechatpay-mock".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("wechatpay-mock")
+                    .enable_all()
+                    .build()
+                    .expect("the sandbox runtime could not start");
+                rt.block_on(accept_loop(listener, serving, stopped));
+            })
+            .map_err(|e| Error::transport("the sandbox thread could not start").with_source(e))?;
+        Ok(MockServer {
+            addr,
+            shared,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running sandbox. Stops when dropped.
+pub struct MockServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl MockServer {
+    /// Configures a sandbox.
+    pub fn builder() -> MockBuilder {
+        MockBuilder {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            merchant_key: None,
+            platform_key: None,
+        }
+    }
+
+    /// Starts a sandbox on `127.0.0.1` with a free port.
+    pub fn start() -> Result<MockServer> {
+        Self::builder().start()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT/`.
+    pub fn base_uri(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// The merchant id it accepts.
+    pub fn mchid(&self) -> &str {
+        &self.shared.identity.mchid
+    }
+
+    /// The merchant certificate serial it accepts.
+    pub fn merchant_serial(&self) -> &str {
+        &self.shared.identity.merchant_serial
+    }
+
+    /// The merchant private key a client must sign with.
+    pub fn merchant_key(&self) -> &PrivateKey {
+        &self.shared.identity.merchant_key
+    }
+
+    /// The id of the platform public key that signs its answers.
+    pub fn public_key_id(&self) -> &str {
+        &self.shared.identity.public_key_id
+    }
+
+    /// The platform key that signs its answers.
+    pub fn platform_key(&self) -> &PrivateKey {
+        &self.shared.identity.platform_key
+    }
+
+    /// A client builder already pointed at this sandbox, with its merchant and platform keys.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .mchid(self.mchid())
+            .serial(self.merchant_serial())
+            .private_key_loaded(self.merchant_key().clone())
+            .cert_loaded(self.public_key_id(), self.platform_key().public_key())
+            .base_uri(&self.base_uri())
+    }
+
+    /// A client for this sandbox.
+    pub fn client(&self) -> Result<Client> {
+        self.client_builder().build()
+    }
+
+    /// Registers (or replaces) the handler of `method` + `template` (e.g. `"v3/users/{openid}"`).
+    pub fn route<F>(&self, method: Method, template: &str, handler: F)
+    where
+        F: Fn(&MockRequest) -> Answer + Send + Sync + 'static,
+    {
+        let mut routes = self.shared.routes.write().unwrap_or_else(|p| p.into_inner());
+        routes.insert(method, template, Arc::new(handler));
+    }
+
+    /// Injects `fault` into the next `times` answers.
+    pub fn inject(&self, fault: Fault, times: usize) {
+        self.push_fault(FaultRule {
+            fault,
+            path: None,
+            remaining: Some(times.max(1)),
+        });
+    }
+
+    /// Injects `fault` into every answer to requests for `path` (e.g. `/v3/certificates`), until cleared.
+    pub fn inject_path(&self, path: &str, fault: Fault) {
+        self.push_fault(FaultRule {
+            fault,
+            path: Some(path.to_owned()),
+            remaining: None,
+        });
+    }
+
+    /// Removes every injected fault.
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    fn push_fault(&self, rule: FaultRule) {
+        self.shared.faults.lock().unwrap_or_else(|p| p.into_inner()).push(rule);
+    }
+
+    /// How many requests it has received.
+    pub fn requests(&self) -> u64 {
+        self.shared.requests.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(_) => return,
+    };
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
+            },
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| serve(Arc::clone(&shared), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// Returned to hyper to close the connection without an answer.
+#[derive(Debug)]
+struct DroppedByFault;
+impl fmt::Display for DroppedByFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+impl std::error::Error for DroppedByFault {}
+
+async fn serve(
+    shared: Arc<Shared>,
+    req: http::Request<Incoming>,
+) -> std::result::Result<http::Response<Body>, DroppedByFault> {
+    let seq = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let (parts, body) = req.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let path = parts.uri.path().to_owned();
+    let fault = shared.take_fault(&path);
+    if let Some(Fault::Delay(d)) = &fault {
+        tokio::time::sleep(*d).await;
+    }
+    if let Some(Fault::Drop) = &fault {
+        return Err(DroppedByFault);
+    }
+
+    let answer = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Err(_) => Answer::error(400, "PARAM_ERROR", "请求体过大或读取失败"),
+        Ok(collected) => {
+            let body = collected.to_bytes();
+            let now = crate::formatter::timestamp();
+            match gateway::authenticate(
+                &shared.identity,
+                &shared.nonces,
+                parts.method.as_str(),
+                &target,
+                &parts.headers,
+                &body,
+                now,
+            ) {
+                Err(refused) => refused,
+                Ok(()) => dispatch(
+                    &shared,
+                    parts.method,
+                    path.clone(),
+                    parts.uri.query(),
+                    parts.headers,
+                    body,
+                ),
+            }
+        }
+    };
+    Ok(respond(&shared, answer, fault, seq))
+}
+
+fn dispatch(
+    shared: &Shared,
+    method: Method,
+    path: String,
+    query: Option<&str>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let found = shared
+        .routes
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .find(&method, &path);
+    let Some((handler, params)) = found else {
+        return Answer::error_with_detail(404, "RESOURCE_NOT_EXISTS", "请求的资源不存在", json!({"path": path}));
+    };
+    let query = query
+        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let req = MockRequest {
+        method,
+        path,
+        params,
+        query,
+        headers,
+        body,
+    };
+    // A panicking handler must not take the gateway down; WeChat would answer 500.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(&req)))
+        .unwrap_or_else(|_| Answer::error(500, "SYSTEM_ERROR", "系统错误"))
+}
+
+fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) -> http::Response<Body> {
+    let identity = &shared.identity;
+    let mut signing = Signing {
+        timestamp: crate::formatter::timestamp(),
+        serial: identity.public_key_id.clone(),
+        signed_body: None,
+        corrupt: false,
+    };
+    let mut missing: Option<&'static str> = None;
+    let mut tamper = false;
+    let mut chunked = false;
+    match fault {
+        Some(Fault::Status(status)) => {
+            let (code, message) = match status {
+                400 => ("PARAM_ERROR", "参数错误"),
+                401 => ("SIGN_ERROR", "错误的签名，验签失败"),
+                403 => ("NO_AUTH", "商户无权限"),
+                404 => ("RESOURCE_NOT_EXISTS", "请求的资源不存在"),
+                429 => ("FREQUENCY_LIMITED", "频率超限"),
+                _ => ("SYSTEM_ERROR", "系统错误"),
+            };
+            answer = Answer::error(status, code, message);
+            if (300..400).contains(&status) {
+                answer = answer.header("location", "http://127.0.0.1:9/elsewhere");
+            }
+        }
+        Some(Fault::BadSignature) => signing.corrupt = true,
+        Some(Fault::SkewTimestamp(secs)) => signing.timestamp += secs,
+        Some(Fault::MissingHeader(name)) => missing = Some(name),
+        Some(Fault::UnknownSerial) => signing.serial = "PUB_KEY_ID_0000000000000000000000000000".into(),
+        Some(Fault::TamperBody) => tamper = true,
+        Some(Fault::SignBody(bytes)) => signing.signed_body = Some(bytes),
+        Some(Fault::Chunked) => chunked = true,
+        Some(Fault::Delay(_) | Fault::Drop) | None => {}
+    }
+
+    let signature_headers = gateway::sign_answer(identity, &signing, &answer.body);
+    let mut body = answer.body.clone();
+    if tamper {
+        let mut changed = body.to_vec();
+        changed.push(b' ');
+        body = changed.into();
+    }
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let boxed: Body = if chunked {
+        let chunks: Vec<std::result::Result<Frame<Bytes>, Infallible>> = body
+            .chunks(8192)
+            .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
+            .collect();
+        StreamBody::new(futures::stream::iter(chunks)).boxed()
+    } else {
+        Full::new(body).boxed()
+    };
+    let mut res = http::Response::new(boxed);
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    for (name, value) in answer.headers {
+        headers.insert(name, value);
+    }
+    for (name, value) in signature_headers {
+        if missing.is_none_or(|m| !m.eq_ignore_ascii_case(name)) {
+            headers.insert(name, value);
+        }
+    }
+    let request_id = format!("08{:010X}{:016X}", std::process::id(), seq);
+    headers.insert("request-id", HeaderValue::from_str(&request_id).expect("hex is ASCII"));
+    res
+}
