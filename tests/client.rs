@@ -1,0 +1,356 @@
+//! The client against the sandbox gateway on 127.0.0.1: every request signature checked by the server,
+//! every answer signature checked by the client.
+#![cfg(feature = "mock")]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use wechatpay::mock::{Answer, Fault, MockRequest, MockServer};
+use wechatpay::{Client, Method, Options, Verification};
+
+/// What arrived at the server, echoed back.
+fn echo(req: &MockRequest) -> Answer {
+    let body: Value = if req.body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&req.body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&req.body).into()))
+    };
+    Answer::json(
+        200,
+        &json!({
+            "method": req.method.as_str(),
+            "path": req.path,
+            "params": req.params,
+            "query": req.query,
+            "body": body,
+            "serial": req.headers.get("wechatpay-serial").and_then(|v| v.to_str().ok()),
+        }),
+    )
+}
+
+fn sandbox() -> (MockServer, Client) {
+    let server = MockServer::start().expect("sandbox starts");
+    for method in [Method::GET, Method::PUT, Method::POST, Method::PATCH, Method::DELETE] {
+        server.route(method.clone(), "v3/echo/{id}", echo);
+        server.route(method, "v3/echo", echo);
+    }
+    server.route(Method::POST, "v3/marketing/busifavor/coupons/use", echo);
+    server.route(Method::DELETE, "v3/nothing", |_| Answer::no_content());
+    let client = server.client().expect("client builds");
+    (server, client)
+}
+
+fn body_of(res: &wechatpay::Response) -> Value {
+    res.json().expect("JSON answer")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn six_call_styles_reach_the_same_endpoint() {
+    let (_server, client) = sandbox();
+    let payload = json!({"json": {
+        "coupon_code": "sxxe34343434", "stock_id": "100088", "appid": "wx1234567889999",
+        "use_time": "2015-05-20T13:29:35+08:00", "use_request_no": "1002600620019090123143254435",
+        "openid": "xsd3434454567676"}});
+    let answers = vec![
+        client["v3"]["marketing"]["busifavor"]["coupons"]["use"].post_async(payload.clone()).await.unwrap(),
+        client.chain("v3/marketing/busifavor/coupons/use").post_async(payload.clone()).await.unwrap(),
+        client["v3/marketing/busifavor/coupons/use"].post_async(payload.clone()).await.unwrap(),
+        client["v3"]["marketing"]["busifavor"]["coupons"]["use"].post(payload.clone()).unwrap(),
+        client.chain("v3/marketing/busifavor/coupons/use").post(payload.clone()).unwrap(),
+        client["v3/marketing/busifavor/coupons/use"].post(payload.clone()).unwrap(),
+    ];
+    for res in answers {
+        let echoed = body_of(&res);
+        assert_eq!(echoed["path"], "/v3/marketing/busifavor/coupons/use");
+        assert_eq!(echoed["body"], payload["json"]);
+        assert!(res.request_id().is_some());
+    }
+}
+
+#[test]
+fn all_five_verbs_sync_and_async() {
+    let (_server, client) = sandbox();
+    let node = &client["v3/echo/{id}"];
+    let opts = || json!({"id": "42", "json": {"k": "v"}});
+    let sync = [
+        ("GET", node.get(json!({"id": "42"})).unwrap()),
+        ("PUT", node.put(opts()).unwrap()),
+        ("POST", node.post(opts()).unwrap()),
+        ("PATCH", node.patch(opts()).unwrap()),
+        ("DELETE", node.delete(opts()).unwrap()),
+    ];
+    let asyncs = futures::executor::block_on(async {
+        [
+            ("GET", node.get_async(json!({"id": "42"})).await.unwrap()),
+            ("PUT", node.put_async(opts()).await.unwrap()),
+            ("POST", node.post_async(opts()).await.unwrap()),
+            ("PATCH", node.patch_async(opts()).await.unwrap()),
+            ("DELETE", node.delete_async(opts()).await.unwrap()),
+        ]
+    });
+    for (method, res) in sync.into_iter().chain(asyncs) {
+        let echoed = body_of(&res);
+        assert_eq!(echoed["method"], method);
+        assert_eq!(echoed["path"], "/v3/echo/42");
+        if method == "GET" {
+            assert_eq!(echoed["body"], Value::Null, "GET sends no body");
+        } else {
+            assert_eq!(echoed["body"], json!({"k": "v"}));
+        }
+    }
+}
+
+#[test]
+fn placeholders_and_query_are_encoded_and_signed_as_sent() {
+    let (_server, client) = sandbox();
+    let res = client["v3/echo/{id}"]
+        .get(json!({"id": "a b/中", "query": {"limit": 10, "q": "x&y=z 中"}}))
+        .unwrap();
+    let echoed = body_of(&res);
+    assert_eq!(echoed["path"], "/v3/echo/a%20b%2F%E4%B8%AD");
+    assert_eq!(echoed["params"], json!([["id", "a b/中"]]));
+    assert_eq!(echoed["query"], json!([["limit", "10"], ["q", "x&y=z 中"]]));
+
+    // The typed builder says the same thing.
+    let typed = Options::new().param("id", "a b/中").query("limit", 10).query("q", "x&y=z 中");
+    assert_eq!(body_of(&client["v3/echo/{id}"].get(typed).unwrap()), echoed);
+
+    // `{+var}` keeps a pre-encoded id as it is (the vectors' media_slot_url).
+    let pre = "ChsyMDAyMDgwMjAyMjAyMTgxMTA0NDEzMTEwMzASGzMwMDIwMDAyMDIyMDIxODE1MDQ0MTcwOTI5NhgAIO%2FFR1pAGKAMwAjgB";
+    let res = client["v3/echo/{+id}"].get(json!({"id": pre})).unwrap();
+    assert_eq!(body_of(&res)["path"], format!("/v3/echo/{pre}"));
+}
+
+#[test]
+fn non_ascii_and_slash_bodies_round_trip() {
+    let (_server, client) = sandbox();
+    let payload = json!({"备注": "商家券 / 满100减10", "url": "https://example.com/a/b?c=d", "emoji": "🎫"});
+    let res = client["v3/echo"].post(json!({"json": payload})).unwrap();
+    assert_eq!(body_of(&res)["body"], payload);
+
+    #[derive(serde::Serialize)]
+    struct Typed<'a> {
+        name: &'a str,
+    }
+    let res = client["v3/echo"].post(Options::new().json(&Typed { name: "张三/李四" })).unwrap();
+    assert_eq!(body_of(&res)["body"], json!({"name": "张三/李四"}));
+
+    let res = client["v3/echo"].post(json!({"body": "{\"raw\":\"原样/发送\"}"})).unwrap();
+    assert_eq!(body_of(&res)["body"], json!({"raw": "原样/发送"}));
+}
+
+#[test]
+fn no_content_answers_verify_over_an_empty_body() {
+    let (server, client) = sandbox();
+    let res = client["v3/nothing"].delete(()).unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(res.bytes().is_empty());
+    assert_eq!(res.json::<Value>().unwrap(), Value::Null);
+
+    // A 204 whose signature covers a non-empty body is refused.
+    server.inject(Fault::SignBody(Bytes::from_static(b"{\"a\":1}")), 1);
+    let e = client["v3/nothing"].delete(()).unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::BadSignature), "{e}");
+}
+
+#[test]
+fn every_forged_answer_is_refused_with_its_step() {
+    let (server, client) = sandbox();
+    let call = || client["v3/echo"].get(());
+    call().unwrap();
+    let cases: Vec<(Fault, Verification)> = vec![
+        (Fault::TamperBody, Verification::BadSignature),
+        (Fault::BadSignature, Verification::BadSignature),
+        (Fault::SkewTimestamp(301), Verification::StaleTimestamp),
+        (Fault::SkewTimestamp(-301), Verification::StaleTimestamp),
+        (Fault::UnknownSerial, Verification::UnknownSerial),
+        (Fault::MissingHeader("wechatpay-timestamp"), Verification::MissingHeader),
+        (Fault::MissingHeader("wechatpay-nonce"), Verification::MissingHeader),
+        (Fault::MissingHeader("wechatpay-signature"), Verification::MissingHeader),
+        (Fault::MissingHeader("wechatpay-serial"), Verification::MissingHeader),
+    ];
+    for (fault, step) in cases {
+        server.inject(fault.clone(), 1);
+        let e = call().unwrap_err();
+        assert!(e.is_verification(), "{fault:?}: {e}");
+        assert_eq!(e.verification(), Some(step), "{fault:?}: {e}");
+    }
+    // 300 s off is still inside the window.
+    server.inject(Fault::SkewTimestamp(299), 1);
+    call().unwrap();
+
+    server.inject(Fault::UnknownSerial, 1);
+    let e = call().unwrap_err();
+    assert!(e.to_string().contains(server.public_key_id()), "lists the configured ids: {e}");
+}
+
+#[test]
+fn api_errors_carry_status_code_message_and_request_id() {
+    let (server, client) = sandbox();
+    let e = client["v3/nowhere/at/all"].get(()).unwrap_err();
+    assert!(e.is_api());
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(e.code(), Some("RESOURCE_NOT_EXISTS"));
+    assert!(e.api_message().is_some());
+    assert_eq!(e.detail().unwrap()["path"], "/v3/nowhere/at/all");
+    let id = e.request_id().expect("Request-ID").to_owned();
+    assert!(e.to_string().contains(&id), "{e}");
+
+    for (status, code) in [(400, "PARAM_ERROR"), (403, "NO_AUTH"), (429, "FREQUENCY_LIMITED"), (500, "SYSTEM_ERROR")] {
+        server.inject(Fault::Status(status), 1);
+        let e = client["v3/echo"].get(()).unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
+    }
+}
+
+#[test]
+fn redirects_are_not_followed() {
+    let (server, client) = sandbox();
+    server.inject(Fault::Status(302), 1);
+    let e = client["v3/echo"].get(()).unwrap_err();
+    assert!(e.is_transport() && e.to_string().contains("redirect"), "{e}");
+}
+
+#[test]
+fn oversized_answers_are_refused_with_or_without_content_length() {
+    let (server, _) = sandbox();
+    server.route(Method::GET, "v3/big", |_| Answer::bytes(200, "text/plain", vec![b'x'; 300_000]));
+    let client = server.client_builder().max_response_size(100_000).build().unwrap();
+    let e = client["v3/big"].get(()).unwrap_err();
+    assert!(e.is_transport() && e.to_string().contains("cap"), "{e}");
+    server.inject(Fault::Chunked, 1);
+    let e = client["v3/big"].get(()).unwrap_err();
+    assert!(e.is_transport() && e.to_string().contains("cap"), "{e}");
+    // Under the cap, chunked answers are read whole and verified.
+    server.route(Method::GET, "v3/small", |_| Answer::bytes(200, "text/plain", vec![b'y'; 50_000]));
+    server.inject(Fault::Chunked, 1);
+    assert_eq!(client["v3/small"].get(()).unwrap().bytes().len(), 50_000);
+}
+
+#[test]
+fn timeouts_and_dropped_connections_are_typed() {
+    let (server, _) = sandbox();
+    let client = server.client_builder().timeout(Duration::from_millis(300)).build().unwrap();
+    server.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    let e = client["v3/echo"].get(()).unwrap_err();
+    assert!(e.is_timeout(), "{e}");
+
+    server.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    let e = client["v3/echo"].get(Options::new().timeout(Duration::from_millis(100))).unwrap_err();
+    assert!(e.is_timeout(), "per-request timeout: {e}");
+
+    server.inject(Fault::Drop, 1);
+    let e = client["v3/echo"].get(()).unwrap_err();
+    assert!(e.is_transport(), "{e}");
+    assert!(std::error::Error::source(&e).is_some(), "keeps the cause");
+}
+
+#[test]
+fn hostile_placeholder_values_never_change_the_endpoint() {
+    let (server, client) = sandbox();
+    for value in ["../../v2/pay", "a/../../b", "x?y=1", "x#frag", "a\r\nX-Injected: 1", "%2e%2e", "..%2F"] {
+        match client["v3/echo/{id}"].get(json!({"id": value})) {
+            Ok(res) => {
+                let echoed = body_of(&res);
+                assert_eq!(echoed["params"], json!([["id", value]]), "{value:?} arrives as one segment");
+                assert!(echoed["path"].as_str().unwrap().starts_with("/v3/echo/"));
+            }
+            Err(e) => assert!(e.is_path(), "{value:?}: {e}"),
+        }
+    }
+    for value in ["", ".", ".."] {
+        let e = client["v3/echo/{id}"].get(json!({"id": value})).unwrap_err();
+        assert!(e.is_path(), "{value:?}: {e}");
+    }
+    for value in ["a/b", "a?b", "a#b", "..", "%2E%2e"] {
+        let e = client["v3/echo/{+id}"].get(json!({"id": value})).unwrap_err();
+        assert!(e.is_path(), "{{+id}} = {value:?}: {e}");
+    }
+    let e = client["v3/echo"].get(json!({"headers": {"X-A": "a\r\nX-B: b"}})).unwrap_err();
+    assert!(e.is_request(), "{e}");
+    let e = client["v3/echo"].get(json!({"headers": {"Authorization": "forged"}})).unwrap_err();
+    assert!(e.is_request(), "{e}");
+    // Nothing above reached any other endpoint.
+    assert!(server.requests() > 0);
+}
+
+#[test]
+fn missing_placeholders_and_unknown_options_are_errors_naming_them() {
+    let (server, client) = sandbox();
+    let before = server.requests();
+    let e = client["v3/echo/{id}"].get(()).unwrap_err();
+    assert!(e.is_path() && e.to_string().contains("{id}"), "{e}");
+    let e = client["v3/echo"].post(json!({"jsno": {"a": 1}})).unwrap_err();
+    assert!(e.is_request() && e.to_string().contains("`jsno`"), "{e}");
+    let e = client["v3/echo/{id}"].get(json!({"id": "1", "stock_idd": "2"})).unwrap_err();
+    assert!(e.to_string().contains("placeholders: [id]"), "{e}");
+    let e = client["v2/pay/micropay"].post(()).unwrap_err();
+    assert!(e.is_path() && e.to_string().contains("APIv2"), "{e}");
+    assert_eq!(server.requests(), before, "nothing was sent");
+}
+
+#[test]
+fn the_sandbox_refuses_wrong_key_stale_and_replayed_requests() {
+    let (server, client) = sandbox();
+    // A client signing with another key.
+    let stranger = server
+        .client_builder()
+        .private_key(include_str!("fixtures/merchant_key.pem"))
+        .build()
+        .unwrap();
+    let e = stranger["v3/echo"].get(()).unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(401), Some("SIGN_ERROR")), "{e}");
+
+    // Replay and staleness, with hand-built requests.
+    let prepared = client.prepare(Method::GET, "v3/echo", ()).unwrap();
+    let send = |p: &wechatpay::Prepared| {
+        let http = reqwest::blocking::Client::new();
+        let mut req = http.get(p.url.clone());
+        for (k, v) in &p.headers {
+            req = req.header(k, v);
+        }
+        req.send().unwrap().status().as_u16()
+    };
+    assert_eq!(send(&prepared), 200);
+    assert_eq!(send(&prepared), 401, "the same nonce again is a replay");
+
+    let key = server.merchant_key();
+    let stale = wechatpay::sign::Authorization::sign_at(
+        key,
+        server.mchid(),
+        server.merchant_serial(),
+        "GET",
+        "/v3/echo",
+        b"",
+        wechatpay::formatter::timestamp() - 301,
+        wechatpay::formatter::nonce(),
+    );
+    let mut p = client.prepare(Method::GET, "v3/echo", ()).unwrap();
+    p.headers.insert("authorization", stale.to_string().parse().unwrap());
+    assert_eq!(send(&p), 401, "301 s old");
+
+    // The body is part of what is signed.
+    let p = client.prepare(Method::POST, "v3/echo", json!({"json": {"a": 1}})).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let mut req = http.post(p.url.clone()).body(r#"{"a":2}"#);
+    for (k, v) in &p.headers {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().unwrap().status().as_u16(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_four_concurrent_async_calls() {
+    let (server, client) = sandbox();
+    let calls = (0..64).map(|i| client["v3/echo/{id}"].get_async(json!({ "id": i })));
+    let answers = futures::future::join_all(calls).await;
+    let mut ids = std::collections::HashSet::new();
+    for (i, res) in answers.into_iter().enumerate() {
+        let res = res.unwrap();
+        assert_eq!(body_of(&res)["path"], format!("/v3/echo/{i}"));
+        ids.insert(res.request_id().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 64);
+    assert_eq!(server.requests(), 64);
+}
