@@ -314,12 +314,18 @@ impl ClientBuilder {
                 CertSource::Loaded(k) => k,
                 CertSource::Text(text) => PublicKey::load(&text)?,
             };
-            if let Some(cert_serial) = public.certificate_serial() {
-                if !cert_serial.eq_ignore_ascii_case(&id) {
+            // Answers name certificates by their upper-case serial, so store it as such.
+            let id = match public.certificate_serial() {
+                Some(cert_serial) if cert_serial.eq_ignore_ascii_case(&id) => cert_serial.to_owned(),
+                Some(cert_serial) => {
                     return Err(Error::config(format!(
                         "the certificate given as `{id}` has serial `{cert_serial}`; answers name keys by serial, so they must match"
-                    )));
+                    )))
                 }
+                None => id,
+            };
+            if keys.iter().any(|(known, _)| *known == id) {
+                return Err(Error::config(format!("the cert id `{id}` is given twice")));
             }
             keys.push((id, public));
         }

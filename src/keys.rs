@@ -124,7 +124,12 @@ fn read_pem(text: &str, form: &mut String) -> Result<Material> {
         .find("-----")
         .ok_or_else(|| Error::key("malformed PEM: the BEGIN line does not end with `-----`"))?;
     let label = &rest[..label_end];
-    *form = format!("PEM `{label}`");
+    // Keep the file name, if any, so an error says which of several key files failed.
+    *form = if form.is_empty() {
+        format!("PEM `{label}`")
+    } else {
+        format!("{form} (PEM `{label}`)")
+    };
     let body_and_end = &rest[label_end + 5..];
     let end_marker = format!("-----END {label}-----");
     let end = body_and_end

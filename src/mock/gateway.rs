@@ -20,6 +20,22 @@ pub(crate) struct Identity {
     pub(crate) merchant_public: PublicKey,
     pub(crate) platform_key: PrivateKey,
     pub(crate) public_key_id: String,
+    pub(crate) platform_cert_der: Vec<u8>,
+    pub(crate) platform_cert_serial: String,
+    /// Sign answers naming the certificate serial instead of the `PUB_KEY_ID_…`.
+    pub(crate) certificate_mode: bool,
+    pub(crate) apiv3_key: String,
+}
+
+impl Identity {
+    /// The id answers name in `Wechatpay-Serial`.
+    pub(crate) fn signing_serial(&self) -> &str {
+        if self.certificate_mode {
+            &self.platform_cert_serial
+        } else {
+            &self.public_key_id
+        }
+    }
 }
 
 /// Nonces seen inside the window, so a replayed request is refused.

@@ -20,12 +20,15 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 
+mod certificate;
 mod gateway;
+mod state;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
@@ -40,8 +43,9 @@ use serde_json::{json, Value};
 
 use crate::client::{Client, ClientBuilder};
 use crate::error::{Error, Result};
-use crate::keys::PrivateKey;
+use crate::keys::{PrivateKey, PublicKey};
 use gateway::{Identity, Nonces, Signing};
+use state::StateDir;
 
 /// The sandbox merchant id.
 pub const MCHID: &str = "1900000109";
@@ -260,6 +264,18 @@ pub struct MockBuilder {
     addr: SocketAddr,
     merchant_key: Option<PrivateKey>,
     platform_key: Option<PrivateKey>,
+    state_dir: Option<PathBuf>,
+    certificate_mode: bool,
+}
+
+/// What `identity.json` of a state dir holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedIdentity {
+    mchid: String,
+    merchant_serial: String,
+    public_key_id: String,
+    apiv3_key: String,
+    platform_cert_serial: String,
 }
 
 impl MockBuilder {
@@ -281,23 +297,97 @@ impl MockBuilder {
         self
     }
 
+    /// Keeps keys, ids and business state in `dir` (created if needed), so a restarted sandbox keeps its
+    /// stocks, coupons and keys. Keys already in `dir` win over [`MockBuilder::merchant_key`] and
+    /// [`MockBuilder::platform_key`].
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Signs answers in platform-certificate mode (`Wechatpay-Serial` is the certificate serial) instead
+    /// of public-key mode (`PUB_KEY_ID_…`).
+    pub fn certificate_mode(mut self, on: bool) -> Self {
+        self.certificate_mode = on;
+        self
+    }
+
+    fn identity(&self, dir: Option<&StateDir>) -> Result<Identity> {
+        let pick =
+            |explicit: &Option<PrivateKey>, default: fn() -> PrivateKey| explicit.clone().unwrap_or_else(default);
+        let fallback_merchant = || default_keys().0.clone();
+        let fallback_platform = || default_keys().1.clone();
+        let (merchant_key, platform_key) = match dir {
+            Some(d) => (
+                d.key("merchant_key.pem", || pick(&self.merchant_key, PrivateKey::generate))?,
+                d.key("platform_key.pem", || pick(&self.platform_key, PrivateKey::generate))?,
+            ),
+            None => (
+                self.merchant_key.clone().unwrap_or_else(fallback_merchant),
+                self.platform_key.clone().unwrap_or_else(fallback_platform),
+            ),
+        };
+        let saved: Option<SavedIdentity> = match dir {
+            Some(d) => d.read_json("identity.json")?,
+            None => None,
+        };
+        let cert_pem = dir.map(|d| d.path("platform_cert.pem")).filter(|p| p.exists());
+        let (platform_cert_der, platform_cert_serial) = match (&saved, cert_pem) {
+            (Some(saved), Some(path)) => {
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| Error::config(format!("cannot read `{}`", path.display())).with_source(e))?;
+                let (_, der) = pem_rfc7468::decode_vec(pem.as_bytes())
+                    .map_err(|_| Error::config(format!("`{}` is not a PEM certificate", path.display())))?;
+                (der, saved.platform_cert_serial.clone())
+            }
+            _ => certificate::self_signed(&platform_key, 3650),
+        };
+        let identity = Identity {
+            mchid: MCHID.to_owned(),
+            merchant_serial: MERCHANT_SERIAL.to_owned(),
+            merchant_public: merchant_key.public_key(),
+            merchant_key,
+            platform_key,
+            public_key_id: PUBLIC_KEY_ID.to_owned(),
+            platform_cert_der,
+            platform_cert_serial,
+            certificate_mode: self.certificate_mode,
+            apiv3_key: saved
+                .map(|s| s.apiv3_key)
+                .unwrap_or_else(|| crate::formatter::nonce_of_len(32)),
+        };
+        if let Some(d) = dir {
+            d.write_json(
+                "identity.json",
+                &SavedIdentity {
+                    mchid: identity.mchid.clone(),
+                    merchant_serial: identity.merchant_serial.clone(),
+                    public_key_id: identity.public_key_id.clone(),
+                    apiv3_key: identity.apiv3_key.clone(),
+                    platform_cert_serial: identity.platform_cert_serial.clone(),
+                },
+                true,
+            )?;
+            d.write(
+                "platform_public_key.pem",
+                identity.platform_key.public_key().to_spki_pem().as_bytes(),
+                false,
+            )?;
+            d.write(
+                "platform_cert.pem",
+                certificate::to_pem(&identity.platform_cert_der).as_bytes(),
+                false,
+            )?;
+        }
+        Ok(identity)
+    }
+
     /// Binds the address and starts serving on a thread of its own.
     pub fn start(self) -> Result<MockServer> {
-        let (default_merchant, default_platform) = match (&self.merchant_key, &self.platform_key) {
-            (Some(m), Some(p)) => (m.clone(), p.clone()),
-            _ => default_keys().clone(),
-        };
-        let merchant_key = self.merchant_key.unwrap_or(default_merchant);
-        let platform_key = self.platform_key.unwrap_or(default_platform);
+        let dir = self.state_dir.as_deref().map(StateDir::open).transpose()?;
+        let identity = self.identity(dir.as_ref())?;
         let shared = Arc::new(Shared {
-            identity: Identity {
-                mchid: MCHID.to_owned(),
-                merchant_serial: MERCHANT_SERIAL.to_owned(),
-                merchant_public: merchant_key.public_key(),
-                merchant_key,
-                platform_key,
-                public_key_id: PUBLIC_KEY_ID.to_owned(),
-            },
+            identity,
             nonces: Mutex::default(),
             routes: RwLock::default(),
             faults: Mutex::default(),
@@ -328,6 +418,7 @@ impl MockBuilder {
         Ok(MockServer {
             addr,
             shared,
+            dir,
             stop: Some(stop),
             thread: Some(thread),
         })
@@ -338,6 +429,7 @@ impl MockBuilder {
 pub struct MockServer {
     addr: SocketAddr,
     shared: Arc<Shared>,
+    dir: Option<StateDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -349,6 +441,8 @@ impl MockServer {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             merchant_key: None,
             platform_key: None,
+            state_dir: None,
+            certificate_mode: false,
         }
     }
 
@@ -392,14 +486,65 @@ impl MockServer {
         &self.shared.identity.platform_key
     }
 
-    /// A client builder already pointed at this sandbox, with its merchant and platform keys.
+    /// The serial of its platform certificate (named in answers in certificate mode).
+    pub fn platform_certificate_serial(&self) -> &str {
+        &self.shared.identity.platform_cert_serial
+    }
+
+    /// Its platform certificate, PEM.
+    pub fn platform_certificate_pem(&self) -> String {
+        certificate::to_pem(&self.shared.identity.platform_cert_der)
+    }
+
+    /// The APIv3 key it encrypts callbacks and certificates with (32 characters).
+    pub fn apiv3_key(&self) -> &str {
+        &self.shared.identity.apiv3_key
+    }
+
+    /// The state dir, if it has one.
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.dir.as_ref().map(StateDir::root)
+    }
+
+    /// Everything a client in any language needs, as `wxpay mock serve` prints it: `base_uri`, `mchid`,
+    /// `serial`, `private_key` and `public_key` (PEM file paths in the state dir), `public_key_id`,
+    /// `apiv3_key`; in certificate mode also `certs` (`{serial: path}`). Needs a state dir for the files.
+    pub fn connection_info(&self) -> Result<Value> {
+        let dir = self
+            .dir
+            .as_ref()
+            .ok_or_else(|| Error::config("connection info names key files, so the sandbox needs a state dir"))?;
+        let path = |name: &str| dir.path(name).display().to_string();
+        let mut info = json!({
+            "base_uri": self.base_uri(),
+            "mchid": self.mchid(),
+            "serial": self.merchant_serial(),
+            "private_key": path("merchant_key.pem"),
+            "public_key_id": self.public_key_id(),
+            "public_key": path("platform_public_key.pem"),
+            "apiv3_key": self.apiv3_key(),
+        });
+        if self.shared.identity.certificate_mode {
+            info["certs"] = json!({ self.platform_certificate_serial(): path("platform_cert.pem") });
+        }
+        Ok(info)
+    }
+
+    /// A client builder already pointed at this sandbox, with its merchant and platform keys (the
+    /// platform certificate in certificate mode).
     pub fn client_builder(&self) -> ClientBuilder {
-        Client::builder()
+        let identity = &self.shared.identity;
+        let builder = Client::builder()
             .mchid(self.mchid())
             .serial(self.merchant_serial())
             .private_key_loaded(self.merchant_key().clone())
-            .cert_loaded(self.public_key_id(), self.platform_key().public_key())
-            .base_uri(&self.base_uri())
+            .base_uri(&self.base_uri());
+        if identity.certificate_mode {
+            let cert = PublicKey::from_certificate_der(&identity.platform_cert_der).expect("our own certificate loads");
+            builder.cert_loaded(&identity.platform_cert_serial, cert)
+        } else {
+            builder.cert_loaded(self.public_key_id(), self.platform_key().public_key())
+        }
     }
 
     /// A client for this sandbox.
@@ -593,7 +738,7 @@ fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) 
     let identity = &shared.identity;
     let mut signing = Signing {
         timestamp: crate::formatter::timestamp(),
-        serial: identity.public_key_id.clone(),
+        serial: identity.signing_serial().to_owned(),
         signed_body: None,
         corrupt: false,
     };

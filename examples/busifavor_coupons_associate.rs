@@ -1,0 +1,59 @@
+//! 000 关联订单信息 — `POST v3/marketing/busifavor/coupons/associate` in the six call styles of its seed page (`shared/seeds/000_ee7cb507492dead5.txt`), against the sandbox.
+//! Each style sends the same payload; the request number makes the repeats idempotent, as on WeChat Pay.
+//!
+//! Run: `cargo run --example busifavor_coupons_associate --features mock`
+
+use serde_json::{json, Value};
+use wechatpay::mock::MockServer;
+
+fn print_r(res: wechatpay::Response) -> wechatpay::Result<()> {
+    println!("{:#}", res.json::<Value>()?);
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sandbox = MockServer::start()?;
+    let client = sandbox.client()?;
+    // The coupon the lifecycle works on (seed 003 payload).
+    client["v3/marketing/busifavor/coupons/send"].post(json!({"json": {
+        "openid": "xsd3434454567676", "appid": "wx1234567889999", "stock_id": "100088",
+        "out_request_no": "1002600620019090123143254435", "coupon_code": "sxxe34343434",
+    }}))?;
+    let payload = || {
+        json!({"json": {
+            "stock_id": "100088",
+            "coupon_code": "sxxe34343434",
+            "out_trade_no": "MCH_ORDER_20240520001",
+            "out_request_no": "1002600620019090123143254436",
+        }})
+    };
+
+    // 异步纯链式
+    client["v3"]["marketing"]["busifavor"]["coupons"]["associate"]
+        .post_async(payload())
+        .then(print_r)
+        .wait()?;
+    // 异步声明式
+    client
+        .chain("v3/marketing/busifavor/coupons/associate")
+        .post_async(payload())
+        .then(print_r)
+        .wait()?;
+    // 异步属性式
+    client["v3/marketing/busifavor/coupons/associate"]
+        .post_async(payload())
+        .then(print_r)
+        .wait()?;
+    // 同步纯链式
+    let response = client["v3"]["marketing"]["busifavor"]["coupons"]["associate"].post(payload())?;
+    print_r(response)?;
+    // 同步声明式
+    let response = client
+        .chain("v3/marketing/busifavor/coupons/associate")
+        .post(payload())?;
+    print_r(response)?;
+    // 同步属性式
+    let response = client["v3/marketing/busifavor/coupons/associate"].post(payload())?;
+    print_r(response)?;
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! `wxpay mock serve`: run the sandbox as a process, for clients in any language.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use wechatpay::mock::MockServer;
+
+#[derive(Subcommand)]
+pub(crate) enum MockCommand {
+    /// Serve the sandbox until SIGINT/SIGTERM. Prints one JSON line with everything a client needs
+    /// (base_uri, mchid, serial, private_key and public_key PEM paths, public_key_id, apiv3_key).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: SocketAddr,
+        /// Keep keys, stocks and coupons here across restarts (default: a temporary dir, removed on exit).
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Sign answers with the platform certificate serial instead of the PUB_KEY_ID_….
+        #[arg(long)]
+        certificate_mode: bool,
+    },
+}
+
+pub(crate) fn run(command: MockCommand) -> crate::CliResult {
+    match command {
+        MockCommand::Serve {
+            addr,
+            state_dir,
+            certificate_mode,
+        } => serve(addr, state_dir, certificate_mode),
+    }
+}
+
+fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -> crate::CliResult {
+    let (dir, temporary) = match state_dir {
+        Some(dir) => (dir, false),
+        None => {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            (
+                std::env::temp_dir().join(format!("wxpay-mock-{}-{nanos}", std::process::id())),
+                true,
+            )
+        }
+    };
+    let server = MockServer::builder()
+        .addr(addr)
+        .state_dir(&dir)
+        .certificate_mode(certificate_mode)
+        .start()?;
+    let info = server.connection_info()?;
+    let mut out = std::io::stdout().lock();
+    // One line, then flush: callers read it to learn where we listen.
+    let _ = writeln!(out, "{info}");
+    let _ = out.flush();
+    drop(out);
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        Ok::<(), std::io::Error>(())
+    })?;
+    drop(server);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}

@@ -1,0 +1,1588 @@
+//! The sandbox's busifavor (商家券) family: stocks, the coupons sent from them, and their life cycle.
+//!
+//! Endpoints (under `v3/marketing/busifavor/`): create a stock (`POST stocks`), query one
+//! (`GET stocks/{stock_id}`), send a coupon (`POST coupons/send`), associate it with an order and undo that
+//! (`POST coupons/associate`, `POST coupons/disassociate`), use it (`POST coupons/use`), deactivate it
+//! (`POST coupons/deactivate`), and read a user's coupons (`GET users/{openid}/coupons/{coupon_code}/appids/{appid}`
+//! and `GET users/{openid}/coupons`).
+//!
+//! Rules, as WeChat Pay applies them:
+//! - a coupon is `SENDED` until it is `USED` or `DEACTIVATED`; a `SENDED` coupon past its `expire_time`
+//!   reads as `EXPIRED`. Only a `SENDED` coupon can be used, deactivated or associated with an order;
+//! - a coupon is associated with one order at a time, and only that order can be disassociated;
+//! - sends stay within the stock's `max_coupons`, `max_coupons_per_user` and `max_coupons_by_day`
+//!   (403 `RULE_LIMIT`);
+//! - `WECHATPAY_MODE` stocks get generated codes; `MERCHANT_API` / `MERCHANT_UPLOAD` stocks take the code
+//!   the request gives, or get a generated one when it gives none. Codes are unique in the sandbox;
+//! - request numbers (`out_request_no`, `use_request_no`, `deactivate_request_no`) are idempotency keys,
+//!   one namespace per endpoint: the same number with the same body answers the original answer again,
+//!   with another body it is refused (400 `PARAM_ERROR` naming the field) and changes nothing;
+//! - a missing or empty required field is 400 `PARAM_ERROR` whose `detail.field` and message name it;
+//!   an unknown stock or coupon is 404 `RESOURCE_NOT_EXISTS`; a coupon in the wrong state is
+//!   400 `INVALID_REQUEST`.
+//!
+//! Times are RFC 3339 in Beijing time (`+08:00`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{Answer, MockRequest, MockServer, MCHID};
+
+/// Where every busifavor endpoint lives.
+const BASE: &str = "v3/marketing/busifavor";
+/// The stock that exists from the start (the seed pages' `100088`).
+pub(crate) const SEEDED_STOCK_ID: &str = "100088";
+/// The largest page the list endpoint serves.
+const MAX_LIMIT: u64 = 50;
+/// The page size when the request names none.
+const DEFAULT_LIMIT: u64 = 20;
+
+type Body = Map<String, Value>;
+
+/// The sandbox's busifavor (商家券) state; serde-serializable so it can be persisted.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Busifavor {
+    /// Stocks by `stock_id`.
+    #[serde(default)]
+    stocks: BTreeMap<String, Stock>,
+    /// Coupons by `coupon_code` (unique across the sandbox).
+    #[serde(default)]
+    coupons: BTreeMap<String, Coupon>,
+    /// Answered requests: endpoint → request number → receipt.
+    #[serde(default)]
+    receipts: BTreeMap<String, BTreeMap<String, Receipt>>,
+    /// The last generated coupon code's serial.
+    #[serde(default)]
+    code_serial: u64,
+}
+
+/// A stock (批次): the definition it was created with, plus what the sandbox enforces from it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Stock {
+    stock_id: String,
+    /// The create request without `out_request_no`: the fields the query answers echo.
+    definition: Body,
+    code_mode: CodeMode,
+    limits: SendLimits,
+    validity: Validity,
+    /// The face value of a `NORMAL` coupon, in fen (0 for the other types).
+    face_value: u64,
+    create_time: i64,
+}
+
+/// `coupon_code_mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum CodeMode {
+    WechatpayMode,
+    MerchantApi,
+    MerchantUpload,
+}
+
+impl CodeMode {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "WECHATPAY_MODE" => Some(CodeMode::WechatpayMode),
+            "MERCHANT_API" => Some(CodeMode::MerchantApi),
+            "MERCHANT_UPLOAD" => Some(CodeMode::MerchantUpload),
+            _ => None,
+        }
+    }
+}
+
+/// `stock_send_rule`'s limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SendLimits {
+    max_coupons: u64,
+    max_coupons_per_user: u64,
+    max_coupons_by_day: Option<u64>,
+}
+
+/// `coupon_use_rule.coupon_available_time`, as Unix seconds and counts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Validity {
+    begin: i64,
+    end: i64,
+    wait_days_after_receive: Option<u64>,
+    available_day_after_receive: Option<u64>,
+    available_second_after_receive: Option<u64>,
+}
+
+impl Validity {
+    /// `(available_start_time, expire_time)` of a coupon received at `receive`.
+    fn window(&self, receive: i64) -> (i64, i64) {
+        let days = |n: u64| i64::try_from(n).unwrap_or(i64::MAX / 2).saturating_mul(86_400);
+        let wait = self.wait_days_after_receive.map_or(0, days);
+        let start = self.begin.max(receive.saturating_add(wait));
+        let mut expire = self.end;
+        if let Some(n) = self.available_day_after_receive {
+            expire = expire.min(start.saturating_add(days(n)));
+        }
+        if let Some(n) = self.available_second_after_receive {
+            expire = expire.min(start.saturating_add(i64::try_from(n).unwrap_or(i64::MAX / 2)));
+        }
+        (start, expire)
+    }
+}
+
+/// A coupon's stored state; `EXPIRED` is derived from the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum CouponState {
+    Sended,
+    Used,
+    Expired,
+    Deactivated,
+}
+
+impl CouponState {
+    const ALL: [CouponState; 4] = [
+        CouponState::Sended,
+        CouponState::Used,
+        CouponState::Expired,
+        CouponState::Deactivated,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            CouponState::Sended => "SENDED",
+            CouponState::Used => "USED",
+            CouponState::Expired => "EXPIRED",
+            CouponState::Deactivated => "DEACTIVATED",
+        }
+    }
+}
+
+/// A coupon in a user's card bag.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Coupon {
+    coupon_code: String,
+    stock_id: String,
+    openid: String,
+    appid: String,
+    state: CouponState,
+    send_request_no: String,
+    receive_time: i64,
+    available_start_time: i64,
+    expire_time: i64,
+    /// The order it is associated with.
+    out_trade_no: Option<String>,
+    use_request_no: Option<String>,
+    use_time: Option<i64>,
+    deactivate_time: Option<i64>,
+    deactivate_reason: Option<String>,
+}
+
+impl Coupon {
+    /// The state as of `now`: a `SENDED` coupon past its expiry is `EXPIRED`.
+    fn state_at(&self, now: i64) -> CouponState {
+        match self.state {
+            CouponState::Sended if now >= self.expire_time => CouponState::Expired,
+            state => state,
+        }
+    }
+
+    /// Refuses anything but a coupon usable at `now`.
+    fn ensure_usable(&self, now: i64, action: &str) -> Result<(), Answer> {
+        match self.state_at(now) {
+            CouponState::Sended => Ok(()),
+            state => Err(invalid_request(&format!(
+                "券 {} 当前状态为 {}，不可{action}",
+                self.coupon_code,
+                state.as_str()
+            ))),
+        }
+    }
+}
+
+/// A request answered once, kept to answer its retries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Receipt {
+    request: Value,
+    answer: Value,
+}
+
+/// A mutating endpoint's answer, and whether it changed the state (a replayed request does not).
+#[derive(Debug)]
+struct Done {
+    answer: Value,
+    changed: bool,
+}
+
+impl Busifavor {
+    /// The state a fresh sandbox starts with: stock `100088`, taking merchant-chosen codes
+    /// (`MERCHANT_API`), valid until 2099, with room for a million coupons and a thousand per user.
+    pub(crate) fn seeded() -> Self {
+        let definition = json!({
+            "stock_name": "沙箱商家券",
+            "belong_merchant": MCHID,
+            "comment": "沙箱预置批次",
+            "goods_name": "全场通用",
+            "stock_type": "NORMAL",
+            "coupon_use_rule": {
+                "coupon_available_time": {
+                    "available_begin_time": "2015-05-20T00:00:00+08:00",
+                    "available_end_time": "2099-12-31T23:59:59+08:00"
+                },
+                "fixed_normal_coupon": {"discount_amount": 500, "transaction_minimum": 1000},
+                "use_method": "OFF_LINE"
+            },
+            "stock_send_rule": {
+                "max_amount": 500_000_000,
+                "max_coupons": 1_000_000,
+                "max_coupons_per_user": 1000,
+                "natural_person_limit": false,
+                "prevent_api_abuse": false,
+                "transferable": false,
+                "shareable": false
+            },
+            "display_pattern_info": {"description": "沙箱门店可用", "merchant_name": "微信支付沙箱", "background_color": "Color020"},
+            "coupon_code_mode": "MERCHANT_API",
+            "out_request_no": "seed-100088"
+        });
+        let Value::Object(body) = definition else {
+            unreachable!("a json! object is an object")
+        };
+        let stock = Stock::define(SEEDED_STOCK_ID, &body, 1_432_051_200).expect("the seeded stock is valid");
+        let mut state = Busifavor::default();
+        state.stocks.insert(stock.stock_id.clone(), stock);
+        state
+    }
+
+    /// `POST stocks`: creates a stock; answers `{stock_id, create_time}`.
+    fn create_stock(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        // Validate the whole definition before the request number decides anything.
+        Stock::define("", body, now)?;
+        self.once("stocks", "out_request_no", body, |state| {
+            let stock_id = (100_089u64..)
+                .map(|n| n.to_string())
+                .find(|id| !state.stocks.contains_key(id))
+                .expect("an unused id exists");
+            let stock = Stock::define(&stock_id, body, now)?;
+            state.stocks.insert(stock_id.clone(), stock);
+            Ok(json!({"stock_id": stock_id, "create_time": rfc3339(now)}))
+        })
+    }
+
+    /// `GET stocks/{stock_id}`.
+    fn stock_view(&self, stock_id: &str, now: i64) -> Result<Value, Answer> {
+        let stock = self.stock(stock_id)?;
+        let mut view = stock.definition.clone();
+        view.insert("stock_id".into(), json!(stock.stock_id));
+        view.insert("stock_state".into(), json!("RUNNING"));
+        let today = beijing_day(now);
+        let (mut total, mut today_num) = (0u64, 0u64);
+        for coupon in self.coupons.values().filter(|c| c.stock_id == stock_id) {
+            total += 1;
+            if beijing_day(coupon.receive_time) == today {
+                today_num += 1;
+            }
+        }
+        view.insert(
+            "send_count_information".into(),
+            json!({
+                "total_send_num": total,
+                "total_send_amount": total * stock.face_value,
+                "today_send_num": today_num,
+                "today_send_amount": today_num * stock.face_value,
+            }),
+        );
+        Ok(Value::Object(view))
+    }
+
+    /// `POST coupons/send`: answers `{stock_id, coupon_code, out_request_no}`.
+    fn send(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let openid = required(body, "openid")?;
+        let appid = required(body, "appid")?;
+        let stock_id = required(body, "stock_id")?;
+        let out_request_no = required(body, "out_request_no")?;
+        let coupon_code = optional(body, "coupon_code")?;
+        self.once("coupons/send", "out_request_no", body, |state| {
+            let stock = state.stock(stock_id)?;
+            if stock.code_mode == CodeMode::WechatpayMode && coupon_code.is_some() {
+                return Err(param_error(
+                    "coupon_code",
+                    "body",
+                    "WECHATPAY_MODE 批次的券code由微信支付生成，不可指定",
+                ));
+            }
+            if let Some(code) = coupon_code.filter(|code| state.coupons.contains_key(*code)) {
+                return Err(invalid_request(&format!("券code {code} 已存在，不可重复发放")));
+            }
+            state.check_limits(stock, openid, now)?;
+            let (available_start_time, expire_time) = stock.validity.window(now);
+            let code = match coupon_code {
+                Some(code) => code.to_owned(),
+                None => state.fresh_code(),
+            };
+            state.coupons.insert(
+                code.clone(),
+                Coupon {
+                    coupon_code: code.clone(),
+                    stock_id: stock_id.to_owned(),
+                    openid: openid.to_owned(),
+                    appid: appid.to_owned(),
+                    state: CouponState::Sended,
+                    send_request_no: out_request_no.to_owned(),
+                    receive_time: now,
+                    available_start_time,
+                    expire_time,
+                    out_trade_no: None,
+                    use_request_no: None,
+                    use_time: None,
+                    deactivate_time: None,
+                    deactivate_reason: None,
+                },
+            );
+            Ok(json!({"stock_id": stock_id, "coupon_code": code, "out_request_no": out_request_no}))
+        })
+    }
+
+    /// Refuses a send past the stock's `max_coupons`, `max_coupons_by_day` or `max_coupons_per_user`.
+    fn check_limits(&self, stock: &Stock, openid: &str, now: i64) -> Result<(), Answer> {
+        let today = beijing_day(now);
+        let (mut total, mut by_user, mut by_day) = (0u64, 0u64, 0u64);
+        for coupon in self.coupons.values().filter(|c| c.stock_id == stock.stock_id) {
+            total += 1;
+            by_user += u64::from(coupon.openid == openid);
+            by_day += u64::from(beijing_day(coupon.receive_time) == today);
+        }
+        let limits = &stock.limits;
+        if total >= limits.max_coupons {
+            return Err(rule_limit(&format!(
+                "批次 {} 已发放 {total} 张，达到批次最大发放个数 max_coupons",
+                stock.stock_id
+            )));
+        }
+        if limits.max_coupons_by_day.is_some_and(|max| by_day >= max) {
+            return Err(rule_limit(&format!(
+                "批次 {} 今日已发放 {by_day} 张，达到单天发放上限 max_coupons_by_day",
+                stock.stock_id
+            )));
+        }
+        if by_user >= limits.max_coupons_per_user {
+            return Err(rule_limit(&format!(
+                "用户 {openid} 已领取批次 {} 的券 {by_user} 张，达到用户最大可领个数 max_coupons_per_user",
+                stock.stock_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// A generated coupon code no coupon has.
+    fn fresh_code(&mut self) -> String {
+        loop {
+            self.code_serial += 1;
+            let code = format!("{:012}", 880_000_000_000 + self.code_serial);
+            if !self.coupons.contains_key(&code) {
+                return code;
+            }
+        }
+    }
+
+    /// `POST coupons/associate`: answers `{wechatpay_associate_time}`.
+    fn associate(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let link = OrderLink::parse(body)?;
+        self.once("coupons/associate", "out_request_no", body, |state| {
+            let coupon = state.coupon_in_stock(link.stock_id, link.coupon_code)?;
+            coupon.ensure_usable(now, "关联订单")?;
+            if let Some(order) = &coupon.out_trade_no {
+                return Err(invalid_request(&format!(
+                    "券 {} 已关联订单 {order}，请先取消关联",
+                    coupon.coupon_code
+                )));
+            }
+            coupon.out_trade_no = Some(link.out_trade_no.to_owned());
+            Ok(json!({"wechatpay_associate_time": rfc3339(now)}))
+        })
+    }
+
+    /// `POST coupons/disassociate`: answers `{wechatpay_disassociate_time}`.
+    fn disassociate(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let link = OrderLink::parse(body)?;
+        self.once("coupons/disassociate", "out_request_no", body, |state| {
+            let coupon = state.coupon_in_stock(link.stock_id, link.coupon_code)?;
+            match coupon.out_trade_no.as_deref() {
+                Some(order) if order == link.out_trade_no => {}
+                Some(order) => {
+                    return Err(invalid_request(&format!(
+                        "券 {} 关联的是订单 {order}，不是订单 {}",
+                        coupon.coupon_code, link.out_trade_no
+                    )))
+                }
+                None => return Err(invalid_request(&format!("券 {} 未关联任何订单", coupon.coupon_code))),
+            }
+            coupon.out_trade_no = None;
+            Ok(json!({"wechatpay_disassociate_time": rfc3339(now)}))
+        })
+    }
+
+    /// `POST coupons/use`: answers `{stock_id, openid, wechatpay_use_time}`.
+    fn use_coupon(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let coupon_code = required(body, "coupon_code")?;
+        let stock_id = optional(body, "stock_id")?;
+        let appid = required(body, "appid")?;
+        let use_time = required(body, "use_time")?;
+        let use_request_no = required(body, "use_request_no")?;
+        let openid = optional(body, "openid")?;
+        optional(body, "out_trade_no")?;
+        if parse_rfc3339(use_time).is_none() {
+            return Err(param_error("use_time", "body", "应为 RFC 3339 格式的时间，如 2015-05-20T13:29:35+08:00"));
+        }
+        self.once("coupons/use", "use_request_no", body, |state| {
+            if let Some(stock_id) = stock_id {
+                state.stock(stock_id)?;
+            }
+            let coupon = state
+                .coupons
+                .get_mut(coupon_code)
+                .filter(|c| stock_id.is_none_or(|s| c.stock_id == s))
+                .filter(|c| openid.is_none_or(|o| c.openid == o) && c.appid == appid)
+                .ok_or_else(|| {
+                    not_found(&format!("用户在公众账号 {appid} 下不存在券 {coupon_code}（或它不属于所给批次）"))
+                })?;
+            coupon.ensure_usable(now, "核销")?;
+            coupon.state = CouponState::Used;
+            coupon.use_request_no = Some(use_request_no.to_owned());
+            coupon.use_time = Some(now);
+            Ok(json!({"stock_id": coupon.stock_id, "openid": coupon.openid, "wechatpay_use_time": rfc3339(now)}))
+        })
+    }
+
+    /// `POST coupons/deactivate`: answers `{wechatpay_deactivate_time}`.
+    fn deactivate(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let coupon_code = required(body, "coupon_code")?;
+        let stock_id = required(body, "stock_id")?;
+        required(body, "deactivate_request_no")?;
+        let reason = optional(body, "deactivate_reason")?;
+        self.once("coupons/deactivate", "deactivate_request_no", body, |state| {
+            let coupon = state.coupon_in_stock(stock_id, coupon_code)?;
+            coupon.ensure_usable(now, "失效")?;
+            coupon.state = CouponState::Deactivated;
+            coupon.deactivate_time = Some(now);
+            coupon.deactivate_reason = reason.map(str::to_owned);
+            Ok(json!({"wechatpay_deactivate_time": rfc3339(now)}))
+        })
+    }
+
+    /// `GET users/{openid}/coupons/{coupon_code}/appids/{appid}`.
+    fn user_coupon(&self, openid: &str, coupon_code: &str, appid: &str, now: i64) -> Result<Value, Answer> {
+        self.coupons
+            .get(coupon_code)
+            .filter(|c| c.openid == openid && c.appid == appid)
+            .map(|c| self.coupon_view(c, now))
+            .ok_or_else(|| not_found(&format!("用户 {openid} 在公众账号 {appid} 下不存在券 {coupon_code}")))
+    }
+
+    /// `GET users/{openid}/coupons?appid=…`: filters by `stock_id`, `coupon_state`, `creator_merchant`,
+    /// `belong_merchant` and `sender_merchant`; pages by `offset` (records to skip) and `limit` (≤ 50).
+    fn user_coupons(&self, openid: &str, query: &[(String, String)], now: i64) -> Result<Value, Answer> {
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        let appid = param("appid").ok_or_else(|| missing("appid", "query"))?;
+        let state = match param("coupon_state") {
+            None => None,
+            Some(s) => Some(
+                CouponState::ALL
+                    .into_iter()
+                    .find(|state| state.as_str() == s)
+                    .ok_or_else(|| param_error("coupon_state", "query", "应为 SENDED、USED、EXPIRED、DEACTIVATED 之一"))?,
+            ),
+        };
+        let number = |name: &str, default: u64| -> Result<u64, Answer> {
+            param(name).map_or(Ok(default), |v| {
+                v.parse()
+                    .map_err(|_| param_error(name, "query", "应为非负整数"))
+            })
+        };
+        let offset = number("offset", 0)?;
+        let limit = number("limit", DEFAULT_LIMIT)?;
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(param_error("limit", "query", &format!("应在 1 到 {MAX_LIMIT} 之间")));
+        }
+        let matches = |name: &str, value: &str| param(name).is_none_or(|wanted| wanted == value);
+        let found: Vec<&Coupon> = self
+            .coupons
+            .values()
+            .filter(|c| c.openid == openid && c.appid == appid)
+            .filter(|c| matches("stock_id", &c.stock_id))
+            .filter(|c| state.is_none_or(|s| c.state_at(now) == s))
+            .filter(|c| matches("creator_merchant", MCHID) && matches("sender_merchant", MCHID))
+            .filter(|c| {
+                let belong = self.stocks.get(&c.stock_id).and_then(|s| s.definition.get("belong_merchant"));
+                matches("belong_merchant", belong.and_then(Value::as_str).unwrap_or_default())
+            })
+            .collect();
+        let data: Vec<Value> = found
+            .iter()
+            .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|c| self.coupon_view(c, now))
+            .collect();
+        Ok(json!({"data": data, "total_count": found.len(), "offset": offset, "limit": limit}))
+    }
+
+    /// A coupon as the query endpoints answer it: its stock's description, then its own fields.
+    fn coupon_view(&self, coupon: &Coupon, now: i64) -> Value {
+        let mut view = Map::new();
+        let definition = self.stocks.get(&coupon.stock_id).map(|s| &s.definition);
+        for key in [
+            "stock_name",
+            "belong_merchant",
+            "comment",
+            "goods_name",
+            "stock_type",
+            "coupon_use_rule",
+            "custom_entrance",
+            "display_pattern_info",
+        ] {
+            if let Some(value) = definition.and_then(|d| d.get(key)) {
+                view.insert(key.into(), value.clone());
+            }
+        }
+        view.entry("display_pattern_info").or_insert_with(|| json!({}));
+        let send_rule = definition.and_then(|d| d.get("stock_send_rule"));
+        let flag = |name: &str| send_rule.and_then(|r| r.get(name)).and_then(Value::as_bool).unwrap_or(false);
+        view.insert("coupon_code".into(), json!(coupon.coupon_code));
+        view.insert("coupon_state".into(), json!(coupon.state_at(now).as_str()));
+        view.insert("stock_id".into(), json!(coupon.stock_id));
+        view.insert("transferable".into(), json!(flag("transferable")));
+        view.insert("shareable".into(), json!(flag("shareable")));
+        view.insert("send_request_no".into(), json!(coupon.send_request_no));
+        if let Some(no) = &coupon.use_request_no {
+            view.insert("use_request_no".into(), json!(no));
+        }
+        view.insert("available_start_time".into(), json!(rfc3339(coupon.available_start_time)));
+        view.insert("expire_time".into(), json!(rfc3339(coupon.expire_time)));
+        view.insert("receive_time".into(), json!(rfc3339(coupon.receive_time)));
+        if let Some(t) = coupon.use_time {
+            view.insert("use_time".into(), json!(rfc3339(t)));
+        }
+        Value::Object(view)
+    }
+
+    fn stock(&self, stock_id: &str) -> Result<&Stock, Answer> {
+        self.stocks
+            .get(stock_id)
+            .ok_or_else(|| not_found(&format!("批次 {stock_id} 不存在")))
+    }
+
+    /// The coupon `coupon_code` of stock `stock_id`, or 404.
+    fn coupon_in_stock(&mut self, stock_id: &str, coupon_code: &str) -> Result<&mut Coupon, Answer> {
+        self.stock(stock_id)?;
+        self.coupons
+            .get_mut(coupon_code)
+            .filter(|c| c.stock_id == stock_id)
+            .ok_or_else(|| not_found(&format!("批次 {stock_id} 下不存在券 {coupon_code}")))
+    }
+
+    /// Runs `op` once per request number `body[field]` of `endpoint`: a retry with the same body gets the
+    /// first answer again; another body under the same number is refused. `op` must change nothing when
+    /// it fails.
+    fn once(
+        &mut self,
+        endpoint: &str,
+        field: &str,
+        body: &Body,
+        op: impl FnOnce(&mut Self) -> Result<Value, Answer>,
+    ) -> Result<Done, Answer> {
+        let no = required(body, field)?;
+        let request = Value::Object(body.clone());
+        if let Some(receipt) = self.receipts.get(endpoint).and_then(|r| r.get(no)) {
+            return if receipt.request == request {
+                Ok(Done {
+                    answer: receipt.answer.clone(),
+                    changed: false,
+                })
+            } else {
+                Err(param_error(field, "body", &format!("{no} 已用于另一笔参数不同的请求，请更换单号")))
+            };
+        }
+        let answer = op(self)?;
+        let receipt = Receipt {
+            request,
+            answer: answer.clone(),
+        };
+        self.receipts.entry(endpoint.to_owned()).or_default().insert(no.to_owned(), receipt);
+        Ok(Done { answer, changed: true })
+    }
+}
+
+impl Stock {
+    /// Validates a create-stock request into a stock named `stock_id`.
+    fn define(stock_id: &str, body: &Body, now: i64) -> Result<Stock, Answer> {
+        required(body, "stock_name")?;
+        required(body, "belong_merchant")?;
+        optional(body, "comment")?;
+        required(body, "goods_name")?;
+        let stock_type = one_of(body, "stock_type", &["NORMAL", "DISCOUNT", "EXCHANGE"])?;
+
+        let use_rule = object(body, "coupon_use_rule")?;
+        let available = object(use_rule, "coupon_use_rule.coupon_available_time")?;
+        let time_path = |name: &str| format!("coupon_use_rule.coupon_available_time.{name}");
+        let validity = Validity {
+            begin: time(available, &time_path("available_begin_time"))?,
+            end: time(available, &time_path("available_end_time"))?,
+            wait_days_after_receive: optional_integer(available, &time_path("wait_days_after_receive"))?,
+            available_day_after_receive: optional_integer(available, &time_path("available_day_after_receive"))?,
+            available_second_after_receive: optional_integer(
+                available,
+                &time_path("available_second_after_receive"),
+            )?,
+        };
+        if validity.end < validity.begin {
+            return Err(param_error(
+                &time_path("available_end_time"),
+                "body",
+                "不可早于 available_begin_time",
+            ));
+        }
+        let (rule, amount_field) = match stock_type {
+            "NORMAL" => ("fixed_normal_coupon", "discount_amount"),
+            "DISCOUNT" => ("discount_coupon", "discount_percent"),
+            _ => ("exchange_coupon", "exchange_price"),
+        };
+        let typed = object(use_rule, &format!("coupon_use_rule.{rule}"))?;
+        let amount = integer(typed, &format!("coupon_use_rule.{rule}.{amount_field}"))?;
+        integer(typed, &format!("coupon_use_rule.{rule}.transaction_minimum"))?;
+        one_of(
+            use_rule,
+            "coupon_use_rule.use_method",
+            &["OFF_LINE", "MINI_PROGRAMS", "SELF_CONSUME", "PAYMENT_CODE"],
+        )?;
+
+        let send_rule = object(body, "stock_send_rule")?;
+        let limits = SendLimits {
+            max_coupons: count(send_rule, "stock_send_rule.max_coupons")?,
+            max_coupons_per_user: count(send_rule, "stock_send_rule.max_coupons_per_user")?,
+            max_coupons_by_day: optional_integer(send_rule, "stock_send_rule.max_coupons_by_day")?,
+        };
+        required(body, "out_request_no")?;
+        let mode = one_of(body, "coupon_code_mode", &["WECHATPAY_MODE", "MERCHANT_API", "MERCHANT_UPLOAD"])?;
+
+        let mut definition = body.clone();
+        definition.remove("out_request_no");
+        Ok(Stock {
+            stock_id: stock_id.to_owned(),
+            definition,
+            code_mode: CodeMode::parse(mode).expect("checked by one_of"),
+            limits,
+            validity,
+            face_value: if stock_type == "NORMAL" { amount } else { 0 },
+            create_time: now,
+        })
+    }
+}
+
+/// The body of associate and disassociate.
+struct OrderLink<'a> {
+    stock_id: &'a str,
+    coupon_code: &'a str,
+    out_trade_no: &'a str,
+}
+
+impl<'a> OrderLink<'a> {
+    fn parse(body: &'a Body) -> Result<Self, Answer> {
+        let link = OrderLink {
+            stock_id: required(body, "stock_id")?,
+            coupon_code: required(body, "coupon_code")?,
+            out_trade_no: required(body, "out_trade_no")?,
+        };
+        required(body, "out_request_no")?;
+        Ok(link)
+    }
+}
+
+// ---- registration ----
+
+/// Registers every busifavor endpoint on `server`. Each handler holds the `state` lock for the whole
+/// request, and calls `on_change` (still holding it, so it must not lock `state`) after each mutation.
+pub(crate) fn install(
+    server: &MockServer,
+    state: Arc<Mutex<Busifavor>>,
+    on_change: Arc<dyn Fn(&Busifavor) + Send + Sync>,
+) {
+    type Mutation = fn(&mut Busifavor, &Body, i64) -> Result<Done, Answer>;
+    let post = |template: &str, op: Mutation| {
+        let (state, on_change) = (Arc::clone(&state), Arc::clone(&on_change));
+        server.route(Method::POST, &format!("{BASE}/{template}"), move |req| {
+            let body = match json_object(req) {
+                Ok(body) => body,
+                Err(refused) => return refused,
+            };
+            let mut guard = lock(&state);
+            match op(&mut guard, &body, now()) {
+                Ok(done) => {
+                    if done.changed {
+                        on_change(&guard);
+                    }
+                    Answer::json(200, &done.answer)
+                }
+                Err(refused) => refused,
+            }
+        });
+    };
+    post("stocks", Busifavor::create_stock);
+    post("coupons/send", Busifavor::send);
+    post("coupons/associate", Busifavor::associate);
+    post("coupons/disassociate", Busifavor::disassociate);
+    post("coupons/use", Busifavor::use_coupon);
+    post("coupons/deactivate", Busifavor::deactivate);
+
+    let get = |template: &str, query: fn(&Busifavor, &MockRequest, i64) -> Result<Value, Answer>| {
+        let state = Arc::clone(&state);
+        server.route(Method::GET, &format!("{BASE}/{template}"), move |req| {
+            match query(&lock(&state), req, now()) {
+                Ok(answer) => Answer::json(200, &answer),
+                Err(refused) => refused,
+            }
+        });
+    };
+    get("stocks/{stock_id}", |s, req, now| s.stock_view(path(req, "stock_id"), now));
+    get("users/{openid}/coupons/{coupon_code}/appids/{appid}", |s, req, now| {
+        s.user_coupon(path(req, "openid"), path(req, "coupon_code"), path(req, "appid"), now)
+    });
+    get("users/{openid}/coupons", |s, req, now| {
+        s.user_coupons(path(req, "openid"), &req.query, now)
+    });
+}
+
+fn lock(state: &Mutex<Busifavor>) -> MutexGuard<'_, Busifavor> {
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn now() -> i64 {
+    crate::formatter::timestamp()
+}
+
+/// A placeholder of the matched route (always present once matched).
+fn path<'a>(req: &'a MockRequest, name: &str) -> &'a str {
+    req.param(name).unwrap_or_default()
+}
+
+/// The request body as a JSON object.
+fn json_object(req: &MockRequest) -> Result<Body, Answer> {
+    match req.json()? {
+        Value::Object(body) => Ok(body),
+        _ => Err(Answer::error(400, "PARAM_ERROR", "请求体应为 JSON 对象")),
+    }
+}
+
+// ---- errors ----
+
+/// 400 `PARAM_ERROR` naming `field` in both `detail` and the message.
+fn param_error(field: &str, location: &str, issue: &str) -> Answer {
+    Answer::error_with_detail(
+        400,
+        "PARAM_ERROR",
+        &format!("参数 {field} 错误：{issue}"),
+        json!({"field": field, "location": location, "issue": issue}),
+    )
+}
+
+/// 400 `PARAM_ERROR` for a required field that is absent or empty.
+fn missing(field: &str, location: &str) -> Answer {
+    Answer::error_with_detail(
+        400,
+        "PARAM_ERROR",
+        &format!("缺少必填参数 {field}"),
+        json!({"field": field, "location": location, "issue": "必填参数缺失或为空"}),
+    )
+}
+
+fn not_found(message: &str) -> Answer {
+    Answer::error(404, "RESOURCE_NOT_EXISTS", message)
+}
+
+fn invalid_request(message: &str) -> Answer {
+    Answer::error(400, "INVALID_REQUEST", message)
+}
+
+fn rule_limit(message: &str) -> Answer {
+    Answer::error(403, "RULE_LIMIT", message)
+}
+
+// ---- field readers; `path` is the dotted name errors report, its last segment the key ----
+
+fn key(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// A required, non-empty string.
+fn required<'a>(map: &'a Body, path: &str) -> Result<&'a str, Answer> {
+    optional(map, path)?.ok_or_else(|| missing(path, "body"))
+}
+
+/// An optional string; absent, `null` and `""` are all "not given".
+fn optional<'a>(map: &'a Body, path: &str) -> Result<Option<&'a str>, Answer> {
+    match map.get(key(path)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.as_str()).filter(|s| !s.is_empty())),
+        Some(_) => Err(param_error(path, "body", "应为字符串")),
+    }
+}
+
+fn one_of<'a>(map: &'a Body, path: &str, allowed: &[&str]) -> Result<&'a str, Answer> {
+    let value = required(map, path)?;
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(param_error(path, "body", &format!("应为 {} 之一", allowed.join("、"))))
+    }
+}
+
+fn object<'a>(map: &'a Body, path: &str) -> Result<&'a Body, Answer> {
+    match map.get(key(path)) {
+        None | Some(Value::Null) => Err(missing(path, "body")),
+        Some(Value::Object(object)) => Ok(object),
+        Some(_) => Err(param_error(path, "body", "应为对象")),
+    }
+}
+
+fn optional_integer(map: &Body, path: &str) -> Result<Option<u64>, Answer> {
+    match map.get(key(path)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| param_error(path, "body", "应为非负整数")),
+    }
+}
+
+fn integer(map: &Body, path: &str) -> Result<u64, Answer> {
+    optional_integer(map, path)?.ok_or_else(|| missing(path, "body"))
+}
+
+/// A required integer of at least 1.
+fn count(map: &Body, path: &str) -> Result<u64, Answer> {
+    match integer(map, path)? {
+        0 => Err(param_error(path, "body", "应不小于 1")),
+        n => Ok(n),
+    }
+}
+
+fn time(map: &Body, path: &str) -> Result<i64, Answer> {
+    parse_rfc3339(required(map, path)?)
+        .ok_or_else(|| param_error(path, "body", "应为 RFC 3339 格式的时间，如 2015-05-20T13:29:35+08:00"))
+}
+
+// ---- time: RFC 3339 in Beijing time, without a date library ----
+
+const BEIJING_OFFSET: i64 = 8 * 3600;
+
+/// The Beijing calendar day of a Unix time, as days since the epoch.
+fn beijing_day(secs: i64) -> i64 {
+    (secs + BEIJING_OFFSET).div_euclid(86_400)
+}
+
+/// `secs` (Unix seconds) as `YYYY-MM-DDTHH:MM:SS+08:00`.
+fn rfc3339(secs: i64) -> String {
+    let local = secs + BEIJING_OFFSET;
+    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+    let s = local.rem_euclid(86_400);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+08:00",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// Unix seconds of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`).
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(range)?;
+        part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    let b = s.as_bytes();
+    let shape = b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't')
+        && b[13] == b':'
+        && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let mut rest = &s[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let len = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if len == 0 {
+            return None;
+        }
+        rest = &fraction[len..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (h, m) = (rest[1..3].parse::<i64>().ok()?, rest[4..6].parse::<i64>().ok()?);
+            if !rest[1..3].bytes().chain(rest[4..6].bytes()).all(|b| b.is_ascii_digit()) || h > 23 || m > 59 {
+                return None;
+            }
+            (h * 3600 + m * 60) * if *sign == b'-' { -1 } else { 1 }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let valid = (1..=12).contains(&month)
+        && civil_from_days(days) == (year, month, day)
+        && hour < 24
+        && minute < 60
+        && second < 61;
+    valid.then(|| days * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A moment in 2023 (a Tuesday, 06:13:20 in Beijing).
+    const NOW: i64 = 1_700_000_000;
+    const OPENID: &str = "xsd3434454567676";
+    const APPID: &str = "wx1234567889999";
+    const CODE: &str = "sxxe34343434";
+
+    fn body(value: Value) -> Body {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// Seed 003's payload, verbatim.
+    fn send_seed() -> Value {
+        json!({"openid": OPENID, "appid": APPID, "stock_id": "100088",
+               "out_request_no": "1002600620019090123143254435", "coupon_code": CODE})
+    }
+
+    /// Seed 004's payload, verbatim.
+    fn use_seed() -> Value {
+        json!({"coupon_code": CODE, "stock_id": "100088", "appid": APPID,
+               "use_time": "2015-05-20T13:29:35+08:00", "use_request_no": "1002600620019090123143254435",
+               "openid": OPENID})
+    }
+
+    /// Seeds 000/002's shape, filled in.
+    fn link(out_request_no: &str, out_trade_no: &str) -> Value {
+        json!({"stock_id": "100088", "coupon_code": CODE, "out_trade_no": out_trade_no,
+               "out_request_no": out_request_no})
+    }
+
+    fn deactivate_body(no: &str) -> Value {
+        json!({"coupon_code": CODE, "stock_id": "100088", "deactivate_request_no": no, "deactivate_reason": "测试"})
+    }
+
+    /// A trimmed version of the create-stock page's example.
+    fn stock_body(out_request_no: &str, mode: &str, max_coupons: u64, per_user: u64) -> Value {
+        json!({
+            "stock_name": "8月1日活动券", "belong_merchant": "10000022", "goods_name": "xxx商品使用",
+            "stock_type": "NORMAL",
+            "coupon_use_rule": {
+                "coupon_available_time": {"available_begin_time": "2015-05-20T13:29:35+08:00",
+                                          "available_end_time": "2099-05-20T13:29:35+08:00"},
+                "fixed_normal_coupon": {"discount_amount": 5, "transaction_minimum": 100},
+                "use_method": "OFF_LINE"
+            },
+            "stock_send_rule": {"max_coupons": max_coupons, "max_coupons_per_user": per_user,
+                                "transferable": true},
+            "out_request_no": out_request_no,
+            "coupon_code_mode": mode
+        })
+    }
+
+    fn send_body(stock_id: &str, openid: &str, no: &str, code: Option<&str>) -> Value {
+        let mut v = json!({"openid": openid, "appid": APPID, "stock_id": stock_id, "out_request_no": no});
+        if let Some(code) = code {
+            v["coupon_code"] = json!(code);
+        }
+        v
+    }
+
+    fn ok(result: Result<Done, Answer>) -> Value {
+        match result {
+            Ok(done) => done.answer,
+            Err(refused) => panic!("refused: {} {}", refused.status(), String::from_utf8_lossy(refused.body())),
+        }
+    }
+
+    /// `(status, code, whole body)` of a refusal.
+    fn refused<T: std::fmt::Debug>(result: Result<T, Answer>) -> (u16, String, Value) {
+        let answer = result.expect_err("expected a refusal");
+        let json: Value = serde_json::from_slice(answer.body()).expect("errors are JSON");
+        (answer.status(), json["code"].as_str().unwrap_or_default().to_owned(), json)
+    }
+
+    fn create(state: &mut Busifavor, no: &str, mode: &str, max_coupons: u64, per_user: u64) -> String {
+        let answer = ok(state.create_stock(&body(stock_body(no, mode, max_coupons, per_user)), NOW));
+        answer["stock_id"].as_str().expect("a stock_id").to_owned()
+    }
+
+    fn coupon_state(state: &Busifavor, code: &str, now: i64) -> String {
+        let view = state.user_coupon(OPENID, code, APPID, now).expect("the coupon exists");
+        view["coupon_state"].as_str().unwrap_or_default().to_owned()
+    }
+
+    fn is_beijing_time(v: &Value) -> bool {
+        v.as_str().is_some_and(|s| s.ends_with("+08:00") && parse_rfc3339(s).is_some())
+    }
+
+    #[test]
+    fn the_seed_pages_run_verbatim() {
+        let mut state = Busifavor::seeded();
+        let sent = ok(state.send(&body(send_seed()), NOW));
+        assert_eq!(
+            sent,
+            json!({"stock_id": "100088", "coupon_code": CODE, "out_request_no": "1002600620019090123143254435"})
+        );
+        let associated = ok(state.associate(&body(link("assoc-0001", "order-0001")), NOW));
+        assert!(is_beijing_time(&associated["wechatpay_associate_time"]), "{associated}");
+        let disassociated = ok(state.disassociate(&body(link("dis-0001", "order-0001")), NOW));
+        assert!(is_beijing_time(&disassociated["wechatpay_disassociate_time"]), "{disassociated}");
+        let used = ok(state.use_coupon(&body(use_seed()), NOW + 5));
+        assert_eq!(used["stock_id"], "100088");
+        assert_eq!(used["openid"], OPENID);
+        assert_eq!(used["wechatpay_use_time"], rfc3339(NOW + 5));
+
+        let view = state.user_coupon(OPENID, CODE, APPID, NOW + 10).unwrap();
+        assert_eq!(view["coupon_state"], "USED");
+        assert_eq!(view["use_request_no"], "1002600620019090123143254435");
+        assert_eq!(view["send_request_no"], "1002600620019090123143254435");
+        assert_eq!(view["use_time"], rfc3339(NOW + 5));
+        assert_eq!(view["receive_time"], rfc3339(NOW));
+        assert_eq!(view["stock_name"], "沙箱商家券");
+        for field in ["available_start_time", "expire_time", "receive_time"] {
+            assert!(is_beijing_time(&view[field]), "{field}: {view}");
+        }
+    }
+
+    #[test]
+    fn the_seeded_stock_takes_merchant_codes() {
+        let state = Busifavor::seeded();
+        let stock = &state.stocks[SEEDED_STOCK_ID];
+        assert_eq!(stock.code_mode, CodeMode::MerchantApi);
+        let view = state.stock_view(SEEDED_STOCK_ID, NOW).unwrap();
+        assert_eq!(view["stock_id"], "100088");
+        assert_eq!(view["stock_state"], "RUNNING");
+        assert_eq!(view["coupon_code_mode"], "MERCHANT_API");
+        assert!(view.get("out_request_no").is_none());
+        assert_eq!(view["send_count_information"]["total_send_num"], 0);
+    }
+
+    #[test]
+    fn a_missing_or_empty_required_field_is_named() {
+        type Op = fn(&mut Busifavor, &Body, i64) -> Result<Done, Answer>;
+        let cases: [(&str, Op, Value, &[&str]); 6] = [
+            ("send", Busifavor::send, send_seed(), &["openid", "appid", "stock_id", "out_request_no"]),
+            (
+                "associate",
+                Busifavor::associate,
+                link("a1", "o1"),
+                &["stock_id", "coupon_code", "out_trade_no", "out_request_no"],
+            ),
+            (
+                "disassociate",
+                Busifavor::disassociate,
+                link("d1", "o1"),
+                &["stock_id", "coupon_code", "out_trade_no", "out_request_no"],
+            ),
+            (
+                "use",
+                Busifavor::use_coupon,
+                use_seed(),
+                &["coupon_code", "appid", "use_time", "use_request_no"],
+            ),
+            (
+                "deactivate",
+                Busifavor::deactivate,
+                deactivate_body("x1"),
+                &["coupon_code", "stock_id", "deactivate_request_no"],
+            ),
+            (
+                "create",
+                Busifavor::create_stock,
+                stock_body("s1", "MERCHANT_API", 10, 1),
+                &["stock_name", "belong_merchant", "goods_name", "stock_type", "coupon_use_rule",
+                  "stock_send_rule", "out_request_no", "coupon_code_mode"],
+            ),
+        ];
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        let before = state.clone();
+        for (name, op, valid, fields) in cases {
+            for field in fields {
+                for absent in [None, Some(json!("")), Some(Value::Null)] {
+                    let mut request = body(valid.clone());
+                    match &absent {
+                        None => request.remove(*field),
+                        Some(v) => request.insert((*field).to_owned(), v.clone()),
+                    };
+                    let (status, code, json) = refused(op(&mut state, &request, NOW));
+                    assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"), "{name} without {field}: {json}");
+                    assert_eq!(json["detail"]["field"], *field, "{name} without {field}: {json}");
+                    let message = json["message"].as_str().unwrap();
+                    assert!(message.contains(field), "{name}: {message}");
+                }
+            }
+            assert_eq!(state, before, "{name}: a refused request changed the state");
+        }
+    }
+
+    #[test]
+    fn nested_and_typed_fields_are_checked_and_named() {
+        let mut state = Busifavor::seeded();
+        let cases = [
+            ("/coupon_use_rule/use_method", Value::Null, "coupon_use_rule.use_method"),
+            ("/coupon_use_rule/use_method", json!("BY_HAND"), "coupon_use_rule.use_method"),
+            (
+                "/coupon_use_rule/coupon_available_time/available_end_time",
+                json!("tomorrow"),
+                "coupon_use_rule.coupon_available_time.available_end_time",
+            ),
+            ("/coupon_use_rule/fixed_normal_coupon", Value::Null, "coupon_use_rule.fixed_normal_coupon"),
+            ("/stock_send_rule/max_coupons", json!("10"), "stock_send_rule.max_coupons"),
+            ("/stock_send_rule/max_coupons_per_user", json!(0), "stock_send_rule.max_coupons_per_user"),
+            ("/coupon_code_mode", json!("MERCHANT_INPUT"), "coupon_code_mode"),
+            ("/stock_name", json!(42), "stock_name"),
+        ];
+        for (pointer, value, field) in cases {
+            let mut request = stock_body("s1", "MERCHANT_API", 10, 1);
+            *request.pointer_mut(pointer).unwrap() = value;
+            let (status, code, json) = refused(state.create_stock(&body(request), NOW));
+            assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"), "{json}");
+            assert_eq!(json["detail"]["field"], field, "{json}");
+        }
+        let (_, _, json) = refused(state.send(&body(json!({"openid": 1, "appid": APPID})), NOW));
+        assert_eq!(json["detail"]["field"], "openid");
+        let mut bad_time = use_seed();
+        bad_time["use_time"] = json!("2015-05-20 13:29:35");
+        let (_, _, json) = refused(state.use_coupon(&body(bad_time), NOW));
+        assert_eq!(json["detail"]["field"], "use_time");
+        assert_eq!(state, Busifavor::seeded());
+    }
+
+    #[test]
+    fn an_unknown_stock_or_coupon_is_404() {
+        let mut state = Busifavor::seeded();
+        let not_found = |r: (u16, String, Value)| assert_eq!((r.0, r.1.as_str()), (404, "RESOURCE_NOT_EXISTS"), "{}", r.2);
+        let mut send = send_seed();
+        send["stock_id"] = json!("999999");
+        not_found(refused(state.send(&body(send), NOW)));
+        not_found(refused(state.stock_view("999999", NOW)));
+        // The coupon is not sent yet.
+        not_found(refused(state.associate(&body(link("a1", "o1")), NOW)));
+        not_found(refused(state.use_coupon(&body(use_seed()), NOW)));
+        not_found(refused(state.deactivate(&body(deactivate_body("x1")), NOW)));
+        not_found(refused(state.user_coupon(OPENID, CODE, APPID, NOW)));
+        ok(state.send(&body(send_seed()), NOW));
+        let mut other_stock = link("a2", "o1");
+        other_stock["stock_id"] = json!("999999");
+        not_found(refused(state.associate(&body(other_stock), NOW)));
+        not_found(refused(state.user_coupon("someone-else", CODE, APPID, NOW)));
+        not_found(refused(state.user_coupon(OPENID, CODE, "wx-other", NOW)));
+    }
+
+    #[test]
+    fn a_coupon_is_associated_with_one_order_at_a_time() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        ok(state.associate(&body(link("a1", "order-1")), NOW));
+        let before = state.clone();
+        for (no, order) in [("a2", "order-2"), ("a3", "order-1")] {
+            let (status, code, json) = refused(state.associate(&body(link(no, order)), NOW));
+            assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"), "{json}");
+        }
+        assert_eq!(state, before);
+        ok(state.disassociate(&body(link("d1", "order-1")), NOW));
+        ok(state.associate(&body(link("a4", "order-2")), NOW));
+    }
+
+    #[test]
+    fn only_the_associated_order_can_be_disassociated() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        let (status, code, _) = refused(state.disassociate(&body(link("d1", "order-1")), NOW));
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"), "nothing is associated yet");
+        ok(state.associate(&body(link("a1", "order-1")), NOW));
+        let before = state.clone();
+        let (status, code, json) = refused(state.disassociate(&body(link("d2", "order-2")), NOW));
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"));
+        assert!(json["message"].as_str().unwrap().contains("order-1"), "{json}");
+        assert_eq!(state, before);
+        ok(state.disassociate(&body(link("d3", "order-1")), NOW));
+        let (_, code, _) = refused(state.disassociate(&body(link("d4", "order-1")), NOW));
+        assert_eq!(code, "INVALID_REQUEST", "already disassociated");
+    }
+
+    #[test]
+    fn only_an_unused_coupon_can_be_associated() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        ok(state.use_coupon(&body(use_seed()), NOW));
+        let (status, code, json) = refused(state.associate(&body(link("a1", "order-1")), NOW));
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"));
+        assert!(json["message"].as_str().unwrap().contains("USED"), "{json}");
+    }
+
+    #[test]
+    fn use_needs_the_owner_the_appid_and_the_stock() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        let other_stock = create(&mut state, "s1", "MERCHANT_API", 10, 10);
+        let before = state.clone();
+        for (field, value) in [("openid", json!("someone-else")), ("appid", json!("wx-other")), ("stock_id", json!(other_stock))] {
+            let mut request = use_seed();
+            request[field] = value;
+            let (status, code, json) = refused(state.use_coupon(&body(request), NOW));
+            assert_eq!((status, code.as_str()), (404, "RESOURCE_NOT_EXISTS"), "wrong {field}: {json}");
+        }
+        assert_eq!(state, before);
+        assert_eq!(coupon_state(&state, CODE, NOW), "SENDED");
+        // openid and stock_id are optional in a use request.
+        let mut minimal = use_seed();
+        minimal.as_object_mut().unwrap().retain(|k, _| k != "openid" && k != "stock_id");
+        ok(state.use_coupon(&body(minimal), NOW));
+        assert_eq!(coupon_state(&state, CODE, NOW), "USED");
+    }
+
+    #[test]
+    fn only_a_sended_coupon_can_be_used_or_deactivated() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        ok(state.use_coupon(&body(use_seed()), NOW));
+        let mut again = use_seed();
+        again["use_request_no"] = json!("use-again");
+        let (status, code, _) = refused(state.use_coupon(&body(again.clone()), NOW));
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"), "used twice");
+        let (_, code, _) = refused(state.deactivate(&body(deactivate_body("x1")), NOW));
+        assert_eq!(code, "INVALID_REQUEST", "a used coupon cannot be deactivated");
+
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        let answer = ok(state.deactivate(&body(deactivate_body("x1")), NOW));
+        assert_eq!(answer["wechatpay_deactivate_time"], rfc3339(NOW));
+        assert_eq!(coupon_state(&state, CODE, NOW), "DEACTIVATED");
+        let (_, code, json) = refused(state.use_coupon(&body(use_seed()), NOW));
+        assert_eq!(code, "INVALID_REQUEST", "{json}");
+        assert!(json["message"].as_str().unwrap().contains("DEACTIVATED"));
+        let (_, code, _) = refused(state.deactivate(&body(deactivate_body("x2")), NOW));
+        assert_eq!(code, "INVALID_REQUEST", "deactivated twice");
+    }
+
+    #[test]
+    fn a_coupon_expires() {
+        let mut state = Busifavor::seeded();
+        let mut request = stock_body("s1", "MERCHANT_API", 10, 10);
+        request["coupon_use_rule"]["coupon_available_time"]["available_second_after_receive"] = json!(3600);
+        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"].as_str().unwrap().to_owned();
+        ok(state.send(&body(send_body(&stock_id, OPENID, "r1", Some(CODE))), NOW));
+        let view = state.user_coupon(OPENID, CODE, APPID, NOW).unwrap();
+        assert_eq!(view["expire_time"], rfc3339(NOW + 3600));
+        assert_eq!(coupon_state(&state, CODE, NOW + 3599), "SENDED");
+        assert_eq!(coupon_state(&state, CODE, NOW + 3600), "EXPIRED");
+        let mut use_it = use_seed();
+        use_it["stock_id"] = json!(stock_id);
+        let (_, code, json) = refused(state.use_coupon(&body(use_it.clone()), NOW + 3600));
+        assert_eq!(code, "INVALID_REQUEST");
+        assert!(json["message"].as_str().unwrap().contains("EXPIRED"), "{json}");
+        let mut link_it = link("a1", "o1");
+        link_it["stock_id"] = json!(stock_id);
+        assert_eq!(refused(state.associate(&body(link_it), NOW + 3600)).1, "INVALID_REQUEST");
+        ok(state.use_coupon(&body(use_it), NOW + 3599));
+    }
+
+    #[test]
+    fn sends_stay_within_the_stock_limits() {
+        let mut state = Busifavor::seeded();
+        let stock_id = create(&mut state, "s1", "WECHATPAY_MODE", 3, 2);
+        ok(state.send(&body(send_body(&stock_id, "u1", "r1", None)), NOW));
+        ok(state.send(&body(send_body(&stock_id, "u1", "r2", None)), NOW));
+        let before = state.clone();
+        let (status, code, json) = refused(state.send(&body(send_body(&stock_id, "u1", "r3", None)), NOW));
+        assert_eq!((status, code.as_str()), (403, "RULE_LIMIT"), "{json}");
+        assert!(json["message"].as_str().unwrap().contains("max_coupons_per_user"));
+        assert_eq!(state, before);
+        ok(state.send(&body(send_body(&stock_id, "u2", "r4", None)), NOW));
+        let (status, code, json) = refused(state.send(&body(send_body(&stock_id, "u3", "r5", None)), NOW));
+        assert_eq!((status, code.as_str()), (403, "RULE_LIMIT"));
+        assert!(json["message"].as_str().unwrap().contains("max_coupons"));
+        let view = state.stock_view(&stock_id, NOW).unwrap();
+        assert_eq!(view["send_count_information"]["total_send_num"], 3);
+        assert_eq!(view["send_count_information"]["total_send_amount"], 15);
+    }
+
+    #[test]
+    fn sends_stay_within_the_daily_limit() {
+        let mut state = Busifavor::seeded();
+        let mut request = stock_body("s1", "WECHATPAY_MODE", 10, 10);
+        request["stock_send_rule"]["max_coupons_by_day"] = json!(1);
+        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"].as_str().unwrap().to_owned();
+        ok(state.send(&body(send_body(&stock_id, "u1", "r1", None)), NOW));
+        let (status, code, _) = refused(state.send(&body(send_body(&stock_id, "u2", "r2", None)), NOW + 60));
+        assert_eq!((status, code.as_str()), (403, "RULE_LIMIT"));
+        ok(state.send(&body(send_body(&stock_id, "u2", "r3", None)), NOW + 86_400));
+        let view = state.stock_view(&stock_id, NOW + 86_400).unwrap();
+        assert_eq!(view["send_count_information"]["today_send_num"], 1);
+        assert_eq!(view["send_count_information"]["total_send_num"], 2);
+    }
+
+    #[test]
+    fn coupon_codes_follow_the_stock_code_mode_and_stay_unique() {
+        let mut state = Busifavor::seeded();
+        let wechat = create(&mut state, "s1", "WECHATPAY_MODE", 1000, 1000);
+        let (status, code, json) = refused(state.send(&body(send_body(&wechat, OPENID, "r0", Some("mine"))), NOW));
+        assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"));
+        assert_eq!(json["detail"]["field"], "coupon_code");
+        let mut codes = std::collections::HashSet::new();
+        for i in 0..300 {
+            let answer = ok(state.send(&body(send_body(&wechat, OPENID, &format!("r{i}"), None)), NOW));
+            assert!(codes.insert(answer["coupon_code"].as_str().unwrap().to_owned()), "{answer}");
+        }
+        // A merchant code that looks like the next generated one does not make a duplicate.
+        let next = format!("{:012}", 880_000_000_000 + state.code_serial + 1);
+        ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, "m1", Some(&next))), NOW));
+        let generated = ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, "m2", None)), NOW));
+        assert_ne!(generated["coupon_code"], json!(next));
+        // A merchant code cannot be sent twice.
+        let before = state.clone();
+        let (status, code, _) = refused(state.send(&body(send_body(SEEDED_STOCK_ID, "u2", "m3", Some(&next))), NOW));
+        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"));
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn request_numbers_are_idempotency_keys() {
+        type Op = fn(&mut Busifavor, &Body, i64) -> Result<Done, Answer>;
+        let mut state = Busifavor::seeded();
+        // (endpoint, op, first request, the same number with another body, its key)
+        let mut changed_send = send_seed();
+        changed_send["openid"] = json!("someone-else");
+        let mut changed_use = use_seed();
+        changed_use["use_time"] = json!("2016-05-20T13:29:35+08:00");
+        let mut changed_deactivate = deactivate_body("x1");
+        changed_deactivate["deactivate_reason"] = json!("另一个原因");
+        let cases: [(&str, Op, Value, Value, &str); 6] = [
+            ("create", Busifavor::create_stock, stock_body("s1", "MERCHANT_API", 5, 5),
+             stock_body("s1", "MERCHANT_API", 6, 5), "out_request_no"),
+            ("send", Busifavor::send, send_seed(), changed_send, "out_request_no"),
+            ("associate", Busifavor::associate, link("a1", "order-1"), link("a1", "order-2"), "out_request_no"),
+            ("disassociate", Busifavor::disassociate, link("d1", "order-1"), link("d1", "order-2"), "out_request_no"),
+            ("use", Busifavor::use_coupon, use_seed(), changed_use, "use_request_no"),
+            ("deactivate", Busifavor::deactivate, deactivate_body("x1"), changed_deactivate, "deactivate_request_no"),
+        ];
+        for (name, op, first, changed, key) in cases {
+            if name == "deactivate" {
+                // Deactivation needs a fresh, unused coupon.
+                ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, "resend", Some("fresh-code"))), NOW));
+            }
+            let first = if name == "deactivate" {
+                let mut f = first;
+                f["coupon_code"] = json!("fresh-code");
+                f
+            } else {
+                first
+            };
+            let changed = if name == "deactivate" {
+                let mut c = changed;
+                c["coupon_code"] = json!("fresh-code");
+                c
+            } else {
+                changed
+            };
+            let done = op(&mut state, &body(first.clone()), NOW).unwrap_or_else(|a| {
+                panic!("{name}: {}", String::from_utf8_lossy(a.body()))
+            });
+            assert!(done.changed, "{name}");
+            let after_first = state.clone();
+            // A retry later, with the keys in another order, answers the original answer.
+            let mut reordered: Vec<(String, Value)> = body(first).into_iter().collect();
+            reordered.reverse();
+            let replay = op(&mut state, &reordered.into_iter().collect(), NOW + 100).unwrap();
+            assert_eq!(replay.answer, done.answer, "{name}");
+            assert!(!replay.changed, "{name}");
+            let (status, code, json) = refused(op(&mut state, &body(changed), NOW + 100));
+            assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"), "{name}: {json}");
+            assert_eq!(json["detail"]["field"], key, "{name}: {json}");
+            assert!(json["message"].as_str().unwrap().contains(key), "{name}: {json}");
+            assert_eq!(state, after_first, "{name}: the refused retry changed the state");
+        }
+        // Namespaces are per endpoint: seed 003's out_request_no equals seed 004's use_request_no.
+        assert_eq!(state.coupons[CODE].state, CouponState::Used);
+    }
+
+    #[test]
+    fn the_list_filters_and_pages() {
+        let mut state = Busifavor::seeded();
+        let other = create(&mut state, "s1", "WECHATPAY_MODE", 100, 100);
+        for i in 0..5 {
+            ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, &format!("a{i}"), Some(&format!("code-{i}")))), NOW));
+        }
+        for i in 0..3 {
+            ok(state.send(&body(send_body(&other, OPENID, &format!("b{i}"), None)), NOW));
+        }
+        ok(state.send(&body(send_body(SEEDED_STOCK_ID, "someone-else", "c0", None)), NOW));
+        let mut use_one = use_seed();
+        use_one["coupon_code"] = json!("code-1");
+        ok(state.use_coupon(&body(use_one), NOW));
+
+        let list = |q: &[(&str, &str)]| {
+            let query: Vec<(String, String)> = q.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            state.user_coupons(OPENID, &query, NOW)
+        };
+        let all = list(&[("appid", APPID)]).unwrap();
+        assert_eq!((all["total_count"].clone(), all["offset"].clone(), all["limit"].clone()), (json!(8), json!(0), json!(20)));
+        assert_eq!(all["data"].as_array().unwrap().len(), 8);
+        let by_stock = list(&[("appid", APPID), ("stock_id", SEEDED_STOCK_ID)]).unwrap();
+        assert_eq!(by_stock["total_count"], 5);
+        let used = list(&[("appid", APPID), ("coupon_state", "USED")]).unwrap();
+        assert_eq!(used["total_count"], 1);
+        assert_eq!(used["data"][0]["coupon_code"], "code-1");
+        let sended = list(&[("appid", APPID), ("coupon_state", "SENDED"), ("stock_id", SEEDED_STOCK_ID)]).unwrap();
+        assert_eq!(sended["total_count"], 4);
+        assert_eq!(list(&[("appid", APPID), ("belong_merchant", "10000022")]).unwrap()["total_count"], 3);
+        assert_eq!(list(&[("appid", APPID), ("creator_merchant", "nobody")]).unwrap()["total_count"], 0);
+        assert_eq!(list(&[("appid", "wx-other")]).unwrap()["total_count"], 0);
+
+        let mut seen = Vec::new();
+        for offset in ["0", "3", "6"] {
+            let page = list(&[("appid", APPID), ("offset", offset), ("limit", "3")]).unwrap();
+            assert_eq!(page["total_count"], 8);
+            assert_eq!(page["limit"], 3);
+            seen.extend(page["data"].as_array().unwrap().iter().map(|c| c["coupon_code"].clone()));
+        }
+        let everything: Vec<Value> = all["data"].as_array().unwrap().iter().map(|c| c["coupon_code"].clone()).collect();
+        assert_eq!(seen, everything);
+
+        let field = |r: Result<Value, Answer>| refused(r).2["detail"]["field"].clone();
+        assert_eq!(field(list(&[])), "appid");
+        assert_eq!(field(list(&[("appid", APPID), ("limit", "51")])), "limit");
+        assert_eq!(field(list(&[("appid", APPID), ("offset", "-1")])), "offset");
+        assert_eq!(field(list(&[("appid", APPID), ("coupon_state", "LOST")])), "coupon_state");
+    }
+
+    #[test]
+    fn a_created_stock_answers_and_reads_back() {
+        let mut state = Busifavor::seeded();
+        let answer = ok(state.create_stock(&body(stock_body("s1", "WECHATPAY_MODE", 5, 1)), NOW));
+        assert_eq!(answer["create_time"], rfc3339(NOW));
+        let stock_id = answer["stock_id"].as_str().unwrap();
+        assert_ne!(stock_id, SEEDED_STOCK_ID);
+        let view = state.stock_view(stock_id, NOW).unwrap();
+        assert_eq!(view["stock_name"], "8月1日活动券");
+        assert_eq!(view["coupon_code_mode"], "WECHATPAY_MODE");
+        assert_eq!(view["stock_send_rule"]["max_coupons"], 5);
+        let second = ok(state.create_stock(&body(stock_body("s2", "WECHATPAY_MODE", 5, 1)), NOW));
+        assert_ne!(second["stock_id"], answer["stock_id"]);
+    }
+
+    #[test]
+    fn the_state_survives_serde() {
+        let mut state = Busifavor::seeded();
+        ok(state.send(&body(send_seed()), NOW));
+        ok(state.associate(&body(link("a1", "order-1")), NOW));
+        let text = serde_json::to_string(&state).unwrap();
+        let mut back: Busifavor = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
+        // Receipts survive too: the retry still answers the original answer.
+        let replay = back.associate(&body(link("a1", "order-1")), NOW + 1).unwrap();
+        assert!(!replay.changed);
+        assert_eq!(serde_json::from_str::<Busifavor>("{}").unwrap(), Busifavor::default());
+    }
+
+    #[test]
+    fn times_are_rfc3339_in_beijing_time() {
+        assert_eq!(rfc3339(0), "1970-01-01T08:00:00+08:00");
+        assert_eq!(rfc3339(1_432_099_775), "2015-05-20T13:29:35+08:00");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T08:00:00+08:00");
+        assert_eq!(rfc3339(-1), "1970-01-01T07:59:59+08:00");
+        assert_eq!(parse_rfc3339("2015-05-20T13:29:35+08:00"), Some(1_432_099_775));
+        assert_eq!(parse_rfc3339("2015-05-20T05:29:35Z"), Some(1_432_099_775));
+        assert_eq!(parse_rfc3339("2015-05-20T05:29:35.123Z"), Some(1_432_099_775));
+        assert_eq!(parse_rfc3339("2015-05-19T23:29:35-06:00"), Some(1_432_099_775));
+        for bad in ["2015-05-20", "2015-05-20 13:29:35+08:00", "2023-02-29T00:00:00+08:00", "2015-13-01T00:00:00Z",
+                    "2015-05-20T24:00:00Z", "2015-05-20T13:29:35", "2015-05-20T13:29:35+8:00", "+015-05-20T13:29:35Z",
+                    "2015-05-20T13:29:35+08:00x", "2015-05-20T13:29:35.Z", "2015-05-20T13:29:35+0é:00"] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        for secs in [-86_401, 0, 951_868_799, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&rfc3339(secs)), Some(secs));
+        }
+    }
+
+    #[test]
+    fn install_serves_the_endpoints_and_reports_each_change() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let server = MockServer::start().unwrap();
+        let state = Arc::new(Mutex::new(Busifavor::seeded()));
+        let changes = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&changes);
+        install(
+            &server,
+            Arc::clone(&state),
+            Arc::new(move |s: &Busifavor| {
+                assert!(!s.coupons.is_empty());
+                counter.fetch_add(1, Ordering::SeqCst);
+            }),
+        );
+        let client = server.client().unwrap();
+        let res = client["v3/marketing/busifavor/coupons/send"].post(json!({"json": send_seed()})).unwrap();
+        assert_eq!(res.json::<Value>().unwrap()["coupon_code"], CODE);
+        assert_eq!(changes.load(Ordering::SeqCst), 1);
+        // A replay and a refusal change nothing, and neither does reading.
+        client["v3/marketing/busifavor/coupons/send"].post(json!({"json": send_seed()})).unwrap();
+        let err = client["v3/marketing/busifavor/coupons/associate"]
+            .post(json!({"json": link("", "order-1")}))
+            .unwrap_err();
+        assert_eq!((err.status(), err.code()), (Some(400), Some("PARAM_ERROR")));
+        assert_eq!(err.detail().unwrap()["field"], "out_request_no");
+        let view = client["v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids/{appid}"]
+            .get(json!({"openid": OPENID, "coupon_code": CODE, "appid": APPID}))
+            .unwrap();
+        assert_eq!(view.json::<Value>().unwrap()["coupon_state"], "SENDED");
+        let list = client["v3/marketing/busifavor/users/{openid}/coupons"]
+            .get(json!({"openid": OPENID, "query": {"appid": APPID}}))
+            .unwrap();
+        assert_eq!(list.json::<Value>().unwrap()["total_count"], 1);
+        let stock = client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})).unwrap();
+        assert_eq!(stock.json::<Value>().unwrap()["send_count_information"]["total_send_num"], 1);
+        assert_eq!(changes.load(Ordering::SeqCst), 1);
+        client["v3/marketing/busifavor/coupons/use"].post(json!({"json": use_seed()})).unwrap();
+        assert_eq!(changes.load(Ordering::SeqCst), 2);
+        assert_eq!(state.lock().unwrap().coupons[CODE].state, CouponState::Used);
+        let err = client["v3/marketing/busifavor/coupons/deactivate"].post(json!({"body": "[1]"})).unwrap_err();
+        assert_eq!(err.code(), Some("PARAM_ERROR"));
+    }
+}
