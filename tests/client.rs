@@ -53,12 +53,29 @@ async fn six_call_styles_reach_the_same_endpoint() {
         "use_time": "2015-05-20T13:29:35+08:00", "use_request_no": "1002600620019090123143254435",
         "openid": "xsd3434454567676"}});
     let answers = vec![
-        client["v3"]["marketing"]["busifavor"]["coupons"]["use"].post_async(payload.clone()).await.unwrap(),
-        client.chain("v3/marketing/busifavor/coupons/use").post_async(payload.clone()).await.unwrap(),
-        client["v3/marketing/busifavor/coupons/use"].post_async(payload.clone()).await.unwrap(),
-        client["v3"]["marketing"]["busifavor"]["coupons"]["use"].post(payload.clone()).unwrap(),
-        client.chain("v3/marketing/busifavor/coupons/use").post(payload.clone()).unwrap(),
-        client["v3/marketing/busifavor/coupons/use"].post(payload.clone()).unwrap(),
+        client["v3"]["marketing"]["busifavor"]["coupons"]["use"]
+            .post_async(payload.clone())
+            .await
+            .unwrap(),
+        client
+            .chain("v3/marketing/busifavor/coupons/use")
+            .post_async(payload.clone())
+            .await
+            .unwrap(),
+        client["v3/marketing/busifavor/coupons/use"]
+            .post_async(payload.clone())
+            .await
+            .unwrap(),
+        client["v3"]["marketing"]["busifavor"]["coupons"]["use"]
+            .post(payload.clone())
+            .unwrap(),
+        client
+            .chain("v3/marketing/busifavor/coupons/use")
+            .post(payload.clone())
+            .unwrap(),
+        client["v3/marketing/busifavor/coupons/use"]
+            .post(payload.clone())
+            .unwrap(),
     ];
     for res in answers {
         let echoed = body_of(&res);
@@ -113,7 +130,10 @@ fn placeholders_and_query_are_encoded_and_signed_as_sent() {
     assert_eq!(echoed["query"], json!([["limit", "10"], ["q", "x&y=z 中"]]));
 
     // The typed builder says the same thing.
-    let typed = Options::new().param("id", "a b/中").query("limit", 10).query("q", "x&y=z 中");
+    let typed = Options::new()
+        .param("id", "a b/中")
+        .query("limit", 10)
+        .query("q", "x&y=z 中");
     assert_eq!(body_of(&client["v3/echo/{id}"].get(typed).unwrap()), echoed);
 
     // `{+var}` keeps a pre-encoded id as it is (the vectors' media_slot_url).
@@ -133,10 +153,14 @@ fn non_ascii_and_slash_bodies_round_trip() {
     struct Typed<'a> {
         name: &'a str,
     }
-    let res = client["v3/echo"].post(Options::new().json(&Typed { name: "张三/李四" })).unwrap();
+    let res = client["v3/echo"]
+        .post(Options::new().json(&Typed { name: "张三/李四" }))
+        .unwrap();
     assert_eq!(body_of(&res)["body"], json!({"name": "张三/李四"}));
 
-    let res = client["v3/echo"].post(json!({"body": "{\"raw\":\"原样/发送\"}"})).unwrap();
+    let res = client["v3/echo"]
+        .post(json!({"body": "{\"raw\":\"原样/发送\"}"}))
+        .unwrap();
     assert_eq!(body_of(&res)["body"], json!({"raw": "原样/发送"}));
 }
 
@@ -182,7 +206,10 @@ fn every_forged_answer_is_refused_with_its_step() {
 
     server.inject(Fault::UnknownSerial, 1);
     let e = call().unwrap_err();
-    assert!(e.to_string().contains(server.public_key_id()), "lists the configured ids: {e}");
+    assert!(
+        e.to_string().contains(server.public_key_id()),
+        "lists the configured ids: {e}"
+    );
 }
 
 #[test]
@@ -197,7 +224,12 @@ fn api_errors_carry_status_code_message_and_request_id() {
     let id = e.request_id().expect("Request-ID").to_owned();
     assert!(e.to_string().contains(&id), "{e}");
 
-    for (status, code) in [(400, "PARAM_ERROR"), (403, "NO_AUTH"), (429, "FREQUENCY_LIMITED"), (500, "SYSTEM_ERROR")] {
+    for (status, code) in [
+        (400, "PARAM_ERROR"),
+        (403, "NO_AUTH"),
+        (429, "FREQUENCY_LIMITED"),
+        (500, "SYSTEM_ERROR"),
+    ] {
         server.inject(Fault::Status(status), 1);
         let e = client["v3/echo"].get(()).unwrap_err();
         assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
@@ -215,7 +247,9 @@ fn redirects_are_not_followed() {
 #[test]
 fn oversized_answers_are_refused_with_or_without_content_length() {
     let (server, _) = sandbox();
-    server.route(Method::GET, "v3/big", |_| Answer::bytes(200, "text/plain", vec![b'x'; 300_000]));
+    server.route(Method::GET, "v3/big", |_| {
+        Answer::bytes(200, "text/plain", vec![b'x'; 300_000])
+    });
     let client = server.client_builder().max_response_size(100_000).build().unwrap();
     let e = client["v3/big"].get(()).unwrap_err();
     assert!(e.is_transport() && e.to_string().contains("cap"), "{e}");
@@ -223,7 +257,9 @@ fn oversized_answers_are_refused_with_or_without_content_length() {
     let e = client["v3/big"].get(()).unwrap_err();
     assert!(e.is_transport() && e.to_string().contains("cap"), "{e}");
     // Under the cap, chunked answers are read whole and verified.
-    server.route(Method::GET, "v3/small", |_| Answer::bytes(200, "text/plain", vec![b'y'; 50_000]));
+    server.route(Method::GET, "v3/small", |_| {
+        Answer::bytes(200, "text/plain", vec![b'y'; 50_000])
+    });
     server.inject(Fault::Chunked, 1);
     assert_eq!(client["v3/small"].get(()).unwrap().bytes().len(), 50_000);
 }
@@ -231,13 +267,19 @@ fn oversized_answers_are_refused_with_or_without_content_length() {
 #[test]
 fn timeouts_and_dropped_connections_are_typed() {
     let (server, _) = sandbox();
-    let client = server.client_builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let client = server
+        .client_builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
     server.inject(Fault::Delay(Duration::from_secs(2)), 1);
     let e = client["v3/echo"].get(()).unwrap_err();
     assert!(e.is_timeout(), "{e}");
 
     server.inject(Fault::Delay(Duration::from_secs(2)), 1);
-    let e = client["v3/echo"].get(Options::new().timeout(Duration::from_millis(100))).unwrap_err();
+    let e = client["v3/echo"]
+        .get(Options::new().timeout(Duration::from_millis(100)))
+        .unwrap_err();
     assert!(e.is_timeout(), "per-request timeout: {e}");
 
     server.inject(Fault::Drop, 1);
@@ -249,11 +291,23 @@ fn timeouts_and_dropped_connections_are_typed() {
 #[test]
 fn hostile_placeholder_values_never_change_the_endpoint() {
     let (server, client) = sandbox();
-    for value in ["../../v2/pay", "a/../../b", "x?y=1", "x#frag", "a\r\nX-Injected: 1", "%2e%2e", "..%2F"] {
+    for value in [
+        "../../v2/pay",
+        "a/../../b",
+        "x?y=1",
+        "x#frag",
+        "a\r\nX-Injected: 1",
+        "%2e%2e",
+        "..%2F",
+    ] {
         match client["v3/echo/{id}"].get(json!({"id": value})) {
             Ok(res) => {
                 let echoed = body_of(&res);
-                assert_eq!(echoed["params"], json!([["id", value]]), "{value:?} arrives as one segment");
+                assert_eq!(
+                    echoed["params"],
+                    json!([["id", value]]),
+                    "{value:?} arrives as one segment"
+                );
                 assert!(echoed["path"].as_str().unwrap().starts_with("/v3/echo/"));
             }
             Err(e) => assert!(e.is_path(), "{value:?}: {e}"),
@@ -267,9 +321,13 @@ fn hostile_placeholder_values_never_change_the_endpoint() {
         let e = client["v3/echo/{+id}"].get(json!({"id": value})).unwrap_err();
         assert!(e.is_path(), "{{+id}} = {value:?}: {e}");
     }
-    let e = client["v3/echo"].get(json!({"headers": {"X-A": "a\r\nX-B: b"}})).unwrap_err();
+    let e = client["v3/echo"]
+        .get(json!({"headers": {"X-A": "a\r\nX-B: b"}}))
+        .unwrap_err();
     assert!(e.is_request(), "{e}");
-    let e = client["v3/echo"].get(json!({"headers": {"Authorization": "forged"}})).unwrap_err();
+    let e = client["v3/echo"]
+        .get(json!({"headers": {"Authorization": "forged"}}))
+        .unwrap_err();
     assert!(e.is_request(), "{e}");
     // Nothing above reached any other endpoint.
     assert!(server.requests() > 0);
@@ -283,7 +341,9 @@ fn missing_placeholders_and_unknown_options_are_errors_naming_them() {
     assert!(e.is_path() && e.to_string().contains("{id}"), "{e}");
     let e = client["v3/echo"].post(json!({"jsno": {"a": 1}})).unwrap_err();
     assert!(e.is_request() && e.to_string().contains("`jsno`"), "{e}");
-    let e = client["v3/echo/{id}"].get(json!({"id": "1", "stock_idd": "2"})).unwrap_err();
+    let e = client["v3/echo/{id}"]
+        .get(json!({"id": "1", "stock_idd": "2"}))
+        .unwrap_err();
     assert!(e.to_string().contains("placeholders: [id]"), "{e}");
     let e = client["v2/pay/micropay"].post(()).unwrap_err();
     assert!(e.is_path() && e.to_string().contains("APIv2"), "{e}");
@@ -331,7 +391,9 @@ fn the_sandbox_refuses_wrong_key_stale_and_replayed_requests() {
     assert_eq!(send(&p), 401, "301 s old");
 
     // The body is part of what is signed.
-    let p = client.prepare(Method::POST, "v3/echo", json!({"json": {"a": 1}})).unwrap();
+    let p = client
+        .prepare(Method::POST, "v3/echo", json!({"json": {"a": 1}}))
+        .unwrap();
     let http = reqwest::blocking::Client::new();
     let mut req = http.post(p.url.clone()).body(r#"{"a":2}"#);
     for (k, v) in &p.headers {
