@@ -416,3 +416,66 @@ async fn sixty_four_concurrent_async_calls() {
     assert_eq!(ids.len(), 64);
     assert_eq!(server.requests(), 64);
 }
+
+#[test]
+fn unsigned_downloads_skip_verification_only_where_documented() {
+    let (server, client) = sandbox();
+    let gz = Bytes::from_static(b"\x1f\x8b\x08\x00bill");
+    let bill = gz.clone();
+    server.route(Method::GET, "v3/billdownload/file", move |_| {
+        Answer::bytes(200, "application/x-gzip", bill.clone())
+    });
+    server.route(Method::GET, "v3/merchant-service/images/{media}", |_| {
+        Answer::bytes(200, "image/png", "png")
+    });
+    server.route(Method::GET, "v3/elsewhere/download", |_| {
+        Answer::bytes(200, "application/x-gzip", "gz")
+    });
+    for path in [
+        "/v3/billdownload/file",
+        "/v3/merchant-service/images/abc",
+        "/v3/elsewhere/download",
+    ] {
+        server.inject_path(path, Fault::BadSignature);
+    }
+    let res = client["v3/billdownload/file"]
+        .get(json!({"query": {"token": "t"}}))
+        .unwrap();
+    assert_eq!(res.bytes(), &gz);
+    client["v3/merchant-service/images/{media}"]
+        .get(json!({"media": "abc"}))
+        .unwrap();
+    // Anywhere else a bad signature is refused, unless the caller explicitly opts out for a download.
+    let e = client["v3/elsewhere/download"].get(()).unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::BadSignature));
+    let res = client["v3/elsewhere/download"]
+        .get(Options::new().unverified_download())
+        .unwrap();
+    assert_eq!(res.text().unwrap(), "gz");
+}
+
+#[test]
+fn statements_are_checked_against_their_signed_sha1() {
+    let (server, client) = sandbox();
+    let csv = "交易时间,金额\n2024-05-20,100\n";
+    let sha1 = "1a23efd8665bc155f17a9f0ecd695d6d3bc9e910";
+    server.route(Method::GET, "v3/global/statements", move |_| {
+        Answer::bytes(200, "text/csv", csv).header("Wechatpay-Statement-Sha1", sha1)
+    });
+    // WeChat Pay signs the stand-in `{"sha1":"…"}`, not the CSV.
+    server.inject_path(
+        "/v3/global/statements",
+        Fault::SignBody(format!(r#"{{"sha1":"{sha1}"}}"#).into()),
+    );
+    let res = client["v3/global/statements"]
+        .get(json!({"query": {"date": "2024-05-20"}}))
+        .unwrap();
+    assert_eq!(res.text().unwrap(), csv);
+
+    // A CSV that does not match its (validly signed) SHA-1 is refused.
+    server.route(Method::GET, "v3/global/statements", move |_| {
+        Answer::bytes(200, "text/csv", "交易时间,金额\n2024-05-20,999\n").header("Wechatpay-Statement-Sha1", sha1)
+    });
+    let e = client["v3/global/statements"].get(()).unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
+}
