@@ -20,6 +20,7 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 
+mod busifavor;
 mod certificate;
 mod gateway;
 mod state;
@@ -268,6 +269,12 @@ pub struct MockBuilder {
     certificate_mode: bool,
 }
 
+/// What `state.json` of a state dir holds: the business state of every endpoint family.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved<B = busifavor::Busifavor> {
+    busifavor: B,
+}
+
 /// What `identity.json` of a state dir holds.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct SavedIdentity {
@@ -415,13 +422,15 @@ impl MockBuilder {
                 rt.block_on(accept_loop(listener, serving, stopped));
             })
             .map_err(|e| Error::transport("the sandbox thread could not start").with_source(e))?;
-        Ok(MockServer {
+        let server = MockServer {
             addr,
             shared,
             dir,
             stop: Some(stop),
             thread: Some(thread),
-        })
+        };
+        server.install_families()?;
+        Ok(server)
     }
 }
 
@@ -528,6 +537,26 @@ impl MockServer {
             info["certs"] = json!({ self.platform_certificate_serial(): path("platform_cert.pem") });
         }
         Ok(info)
+    }
+
+    /// Registers the endpoint families, with their state loaded from (and saved to) the state dir.
+    fn install_families(&self) -> Result<()> {
+        let saved: Option<Saved> = match &self.dir {
+            Some(d) => d.read_json("state.json")?,
+            None => None,
+        };
+        let busifavor = saved.map(|s| s.busifavor).unwrap_or_else(busifavor::Busifavor::seeded);
+        let dir = self.dir.clone();
+        let on_change: Arc<dyn Fn(&busifavor::Busifavor) + Send + Sync> = Arc::new(move |state| {
+            if let Some(d) = &dir {
+                if let Err(e) = d.write_json("state.json", &Saved { busifavor: state }, false) {
+                    // A handler cannot fail the request over this; say it where the operator looks.
+                    eprintln!("wechatpay sandbox: {e}");
+                }
+            }
+        });
+        busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
+        Ok(())
     }
 
     /// A client builder already pointed at this sandbox, with its merchant and platform keys (the
