@@ -431,7 +431,11 @@ impl Busifavor {
         let openid = optional(body, "openid")?;
         optional(body, "out_trade_no")?;
         if parse_rfc3339(use_time).is_none() {
-            return Err(param_error("use_time", "body", "应为 RFC 3339 格式的时间，如 2015-05-20T13:29:35+08:00"));
+            return Err(param_error(
+                "use_time",
+                "body",
+                "应为 RFC 3339 格式的时间，如 2015-05-20T13:29:35+08:00",
+            ));
         }
         self.once("coupons/use", "use_request_no", body, |state| {
             if let Some(stock_id) = stock_id {
@@ -443,7 +447,9 @@ impl Busifavor {
                 .filter(|c| stock_id.is_none_or(|s| c.stock_id == s))
                 .filter(|c| openid.is_none_or(|o| c.openid == o) && c.appid == appid)
                 .ok_or_else(|| {
-                    not_found(&format!("用户在公众账号 {appid} 下不存在券 {coupon_code}（或它不属于所给批次）"))
+                    not_found(&format!(
+                        "用户在公众账号 {appid} 下不存在券 {coupon_code}（或它不属于所给批次）"
+                    ))
                 })?;
             coupon.ensure_usable(now, "核销")?;
             coupon.state = CouponState::Used;
@@ -494,13 +500,14 @@ impl Busifavor {
                 CouponState::ALL
                     .into_iter()
                     .find(|state| state.as_str() == s)
-                    .ok_or_else(|| param_error("coupon_state", "query", "应为 SENDED、USED、EXPIRED、DEACTIVATED 之一"))?,
+                    .ok_or_else(|| {
+                        param_error("coupon_state", "query", "应为 SENDED、USED、EXPIRED、DEACTIVATED 之一")
+                    })?,
             ),
         };
         let number = |name: &str, default: u64| -> Result<u64, Answer> {
             param(name).map_or(Ok(default), |v| {
-                v.parse()
-                    .map_err(|_| param_error(name, "query", "应为非负整数"))
+                v.parse().map_err(|_| param_error(name, "query", "应为非负整数"))
             })
         };
         let offset = number("offset", 0)?;
@@ -509,15 +516,19 @@ impl Busifavor {
             return Err(param_error("limit", "query", &format!("应在 1 到 {MAX_LIMIT} 之间")));
         }
         let matches = |name: &str, value: &str| param(name).is_none_or(|wanted| wanted == value);
+        // The sandbox merchant creates and sends every stock.
+        let ours = matches("creator_merchant", MCHID) && matches("sender_merchant", MCHID);
         let found: Vec<&Coupon> = self
             .coupons
             .values()
-            .filter(|c| c.openid == openid && c.appid == appid)
+            .filter(|c| ours && c.openid == openid && c.appid == appid)
             .filter(|c| matches("stock_id", &c.stock_id))
             .filter(|c| state.is_none_or(|s| c.state_at(now) == s))
-            .filter(|c| matches("creator_merchant", MCHID) && matches("sender_merchant", MCHID))
             .filter(|c| {
-                let belong = self.stocks.get(&c.stock_id).and_then(|s| s.definition.get("belong_merchant"));
+                let belong = self
+                    .stocks
+                    .get(&c.stock_id)
+                    .and_then(|s| s.definition.get("belong_merchant"));
                 matches("belong_merchant", belong.and_then(Value::as_str).unwrap_or_default())
             })
             .collect();
@@ -550,7 +561,12 @@ impl Busifavor {
         }
         view.entry("display_pattern_info").or_insert_with(|| json!({}));
         let send_rule = definition.and_then(|d| d.get("stock_send_rule"));
-        let flag = |name: &str| send_rule.and_then(|r| r.get(name)).and_then(Value::as_bool).unwrap_or(false);
+        let flag = |name: &str| {
+            send_rule
+                .and_then(|r| r.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         view.insert("coupon_code".into(), json!(coupon.coupon_code));
         view.insert("coupon_state".into(), json!(coupon.state_at(now).as_str()));
         view.insert("stock_id".into(), json!(coupon.stock_id));
@@ -560,7 +576,10 @@ impl Busifavor {
         if let Some(no) = &coupon.use_request_no {
             view.insert("use_request_no".into(), json!(no));
         }
-        view.insert("available_start_time".into(), json!(rfc3339(coupon.available_start_time)));
+        view.insert(
+            "available_start_time".into(),
+            json!(rfc3339(coupon.available_start_time)),
+        );
         view.insert("expire_time".into(), json!(rfc3339(coupon.expire_time)));
         view.insert("receive_time".into(), json!(rfc3339(coupon.receive_time)));
         if let Some(t) = coupon.use_time {
@@ -603,7 +622,11 @@ impl Busifavor {
                     changed: false,
                 })
             } else {
-                Err(param_error(field, "body", &format!("{no} 已用于另一笔参数不同的请求，请更换单号")))
+                Err(param_error(
+                    field,
+                    "body",
+                    &format!("{no} 已用于另一笔参数不同的请求，请更换单号"),
+                ))
             };
         }
         let answer = op(self)?;
@@ -611,7 +634,10 @@ impl Busifavor {
             request,
             answer: answer.clone(),
         };
-        self.receipts.entry(endpoint.to_owned()).or_default().insert(no.to_owned(), receipt);
+        self.receipts
+            .entry(endpoint.to_owned())
+            .or_default()
+            .insert(no.to_owned(), receipt);
         Ok(Done { answer, changed: true })
     }
 }
@@ -633,10 +659,7 @@ impl Stock {
             end: time(available, &time_path("available_end_time"))?,
             wait_days_after_receive: optional_integer(available, &time_path("wait_days_after_receive"))?,
             available_day_after_receive: optional_integer(available, &time_path("available_day_after_receive"))?,
-            available_second_after_receive: optional_integer(
-                available,
-                &time_path("available_second_after_receive"),
-            )?,
+            available_second_after_receive: optional_integer(available, &time_path("available_second_after_receive"))?,
         };
         if validity.end < validity.begin {
             return Err(param_error(
@@ -666,7 +689,11 @@ impl Stock {
             max_coupons_by_day: optional_integer(send_rule, "stock_send_rule.max_coupons_by_day")?,
         };
         required(body, "out_request_no")?;
-        let mode = one_of(body, "coupon_code_mode", &["WECHATPAY_MODE", "MERCHANT_API", "MERCHANT_UPLOAD"])?;
+        let mode = one_of(
+            body,
+            "coupon_code_mode",
+            &["WECHATPAY_MODE", "MERCHANT_API", "MERCHANT_UPLOAD"],
+        )?;
 
         let mut definition = body.clone();
         definition.remove("out_request_no");
@@ -746,7 +773,9 @@ pub(crate) fn install(
             }
         });
     };
-    get("stocks/{stock_id}", |s, req, now| s.stock_view(path(req, "stock_id"), now));
+    get("stocks/{stock_id}", |s, req, now| {
+        s.stock_view(path(req, "stock_id"), now)
+    });
     get("users/{openid}/coupons/{coupon_code}/appids/{appid}", |s, req, now| {
         s.user_coupon(path(req, "openid"), path(req, "coupon_code"), path(req, "appid"), now)
     });
@@ -903,12 +932,8 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         part.bytes().all(|b| b.is_ascii_digit()).then(|| part.parse().ok())?
     };
     let b = s.as_bytes();
-    let shape = b.len() >= 20
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && matches!(b[10], b'T' | b't')
-        && b[13] == b':'
-        && b[16] == b':';
+    let shape =
+        b.len() >= 20 && b[4] == b'-' && b[7] == b'-' && matches!(b[10], b'T' | b't') && b[13] == b':' && b[16] == b':';
     if !shape {
         return None;
     }
@@ -1035,7 +1060,11 @@ mod tests {
     fn ok(result: Result<Done, Answer>) -> Value {
         match result {
             Ok(done) => done.answer,
-            Err(refused) => panic!("refused: {} {}", refused.status(), String::from_utf8_lossy(refused.body())),
+            Err(refused) => panic!(
+                "refused: {} {}",
+                refused.status(),
+                String::from_utf8_lossy(refused.body())
+            ),
         }
     }
 
@@ -1043,7 +1072,11 @@ mod tests {
     fn refused<T: std::fmt::Debug>(result: Result<T, Answer>) -> (u16, String, Value) {
         let answer = result.expect_err("expected a refusal");
         let json: Value = serde_json::from_slice(answer.body()).expect("errors are JSON");
-        (answer.status(), json["code"].as_str().unwrap_or_default().to_owned(), json)
+        (
+            answer.status(),
+            json["code"].as_str().unwrap_or_default().to_owned(),
+            json,
+        )
     }
 
     fn create(state: &mut Busifavor, no: &str, mode: &str, max_coupons: u64, per_user: u64) -> String {
@@ -1057,7 +1090,8 @@ mod tests {
     }
 
     fn is_beijing_time(v: &Value) -> bool {
-        v.as_str().is_some_and(|s| s.ends_with("+08:00") && parse_rfc3339(s).is_some())
+        v.as_str()
+            .is_some_and(|s| s.ends_with("+08:00") && parse_rfc3339(s).is_some())
     }
 
     #[test]
@@ -1071,7 +1105,10 @@ mod tests {
         let associated = ok(state.associate(&body(link("assoc-0001", "order-0001")), NOW));
         assert!(is_beijing_time(&associated["wechatpay_associate_time"]), "{associated}");
         let disassociated = ok(state.disassociate(&body(link("dis-0001", "order-0001")), NOW));
-        assert!(is_beijing_time(&disassociated["wechatpay_disassociate_time"]), "{disassociated}");
+        assert!(
+            is_beijing_time(&disassociated["wechatpay_disassociate_time"]),
+            "{disassociated}"
+        );
         let used = ok(state.use_coupon(&body(use_seed()), NOW + 5));
         assert_eq!(used["stock_id"], "100088");
         assert_eq!(used["openid"], OPENID);
@@ -1106,7 +1143,12 @@ mod tests {
     fn a_missing_or_empty_required_field_is_named() {
         type Op = fn(&mut Busifavor, &Body, i64) -> Result<Done, Answer>;
         let cases: [(&str, Op, Value, &[&str]); 6] = [
-            ("send", Busifavor::send, send_seed(), &["openid", "appid", "stock_id", "out_request_no"]),
+            (
+                "send",
+                Busifavor::send,
+                send_seed(),
+                &["openid", "appid", "stock_id", "out_request_no"],
+            ),
             (
                 "associate",
                 Busifavor::associate,
@@ -1135,8 +1177,16 @@ mod tests {
                 "create",
                 Busifavor::create_stock,
                 stock_body("s1", "MERCHANT_API", 10, 1),
-                &["stock_name", "belong_merchant", "goods_name", "stock_type", "coupon_use_rule",
-                  "stock_send_rule", "out_request_no", "coupon_code_mode"],
+                &[
+                    "stock_name",
+                    "belong_merchant",
+                    "goods_name",
+                    "stock_type",
+                    "coupon_use_rule",
+                    "stock_send_rule",
+                    "out_request_no",
+                    "coupon_code_mode",
+                ],
             ),
         ];
         let mut state = Busifavor::seeded();
@@ -1151,7 +1201,11 @@ mod tests {
                         Some(v) => request.insert((*field).to_owned(), v.clone()),
                     };
                     let (status, code, json) = refused(op(&mut state, &request, NOW));
-                    assert_eq!((status, code.as_str()), (400, "PARAM_ERROR"), "{name} without {field}: {json}");
+                    assert_eq!(
+                        (status, code.as_str()),
+                        (400, "PARAM_ERROR"),
+                        "{name} without {field}: {json}"
+                    );
                     assert_eq!(json["detail"]["field"], *field, "{name} without {field}: {json}");
                     let message = json["message"].as_str().unwrap();
                     assert!(message.contains(field), "{name}: {message}");
@@ -1166,15 +1220,31 @@ mod tests {
         let mut state = Busifavor::seeded();
         let cases = [
             ("/coupon_use_rule/use_method", Value::Null, "coupon_use_rule.use_method"),
-            ("/coupon_use_rule/use_method", json!("BY_HAND"), "coupon_use_rule.use_method"),
+            (
+                "/coupon_use_rule/use_method",
+                json!("BY_HAND"),
+                "coupon_use_rule.use_method",
+            ),
             (
                 "/coupon_use_rule/coupon_available_time/available_end_time",
                 json!("tomorrow"),
                 "coupon_use_rule.coupon_available_time.available_end_time",
             ),
-            ("/coupon_use_rule/fixed_normal_coupon", Value::Null, "coupon_use_rule.fixed_normal_coupon"),
-            ("/stock_send_rule/max_coupons", json!("10"), "stock_send_rule.max_coupons"),
-            ("/stock_send_rule/max_coupons_per_user", json!(0), "stock_send_rule.max_coupons_per_user"),
+            (
+                "/coupon_use_rule/fixed_normal_coupon",
+                Value::Null,
+                "coupon_use_rule.fixed_normal_coupon",
+            ),
+            (
+                "/stock_send_rule/max_coupons",
+                json!("10"),
+                "stock_send_rule.max_coupons",
+            ),
+            (
+                "/stock_send_rule/max_coupons_per_user",
+                json!(0),
+                "stock_send_rule.max_coupons_per_user",
+            ),
             ("/coupon_code_mode", json!("MERCHANT_INPUT"), "coupon_code_mode"),
             ("/stock_name", json!(42), "stock_name"),
         ];
@@ -1197,7 +1267,8 @@ mod tests {
     #[test]
     fn an_unknown_stock_or_coupon_is_404() {
         let mut state = Busifavor::seeded();
-        let not_found = |r: (u16, String, Value)| assert_eq!((r.0, r.1.as_str()), (404, "RESOURCE_NOT_EXISTS"), "{}", r.2);
+        let not_found =
+            |r: (u16, String, Value)| assert_eq!((r.0, r.1.as_str()), (404, "RESOURCE_NOT_EXISTS"), "{}", r.2);
         let mut send = send_seed();
         send["stock_id"] = json!("999999");
         not_found(refused(state.send(&body(send), NOW)));
@@ -1235,7 +1306,11 @@ mod tests {
         let mut state = Busifavor::seeded();
         ok(state.send(&body(send_seed()), NOW));
         let (status, code, _) = refused(state.disassociate(&body(link("d1", "order-1")), NOW));
-        assert_eq!((status, code.as_str()), (400, "INVALID_REQUEST"), "nothing is associated yet");
+        assert_eq!(
+            (status, code.as_str()),
+            (400, "INVALID_REQUEST"),
+            "nothing is associated yet"
+        );
         ok(state.associate(&body(link("a1", "order-1")), NOW));
         let before = state.clone();
         let (status, code, json) = refused(state.disassociate(&body(link("d2", "order-2")), NOW));
@@ -1263,17 +1338,28 @@ mod tests {
         ok(state.send(&body(send_seed()), NOW));
         let other_stock = create(&mut state, "s1", "MERCHANT_API", 10, 10);
         let before = state.clone();
-        for (field, value) in [("openid", json!("someone-else")), ("appid", json!("wx-other")), ("stock_id", json!(other_stock))] {
+        for (field, value) in [
+            ("openid", json!("someone-else")),
+            ("appid", json!("wx-other")),
+            ("stock_id", json!(other_stock)),
+        ] {
             let mut request = use_seed();
             request[field] = value;
             let (status, code, json) = refused(state.use_coupon(&body(request), NOW));
-            assert_eq!((status, code.as_str()), (404, "RESOURCE_NOT_EXISTS"), "wrong {field}: {json}");
+            assert_eq!(
+                (status, code.as_str()),
+                (404, "RESOURCE_NOT_EXISTS"),
+                "wrong {field}: {json}"
+            );
         }
         assert_eq!(state, before);
         assert_eq!(coupon_state(&state, CODE, NOW), "SENDED");
         // openid and stock_id are optional in a use request.
         let mut minimal = use_seed();
-        minimal.as_object_mut().unwrap().retain(|k, _| k != "openid" && k != "stock_id");
+        minimal
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "openid" && k != "stock_id");
         ok(state.use_coupon(&body(minimal), NOW));
         assert_eq!(coupon_state(&state, CODE, NOW), "USED");
     }
@@ -1307,7 +1393,10 @@ mod tests {
         let mut state = Busifavor::seeded();
         let mut request = stock_body("s1", "MERCHANT_API", 10, 10);
         request["coupon_use_rule"]["coupon_available_time"]["available_second_after_receive"] = json!(3600);
-        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"].as_str().unwrap().to_owned();
+        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         ok(state.send(&body(send_body(&stock_id, OPENID, "r1", Some(CODE))), NOW));
         let view = state.user_coupon(OPENID, CODE, APPID, NOW).unwrap();
         assert_eq!(view["expire_time"], rfc3339(NOW + 3600));
@@ -1320,7 +1409,10 @@ mod tests {
         assert!(json["message"].as_str().unwrap().contains("EXPIRED"), "{json}");
         let mut link_it = link("a1", "o1");
         link_it["stock_id"] = json!(stock_id);
-        assert_eq!(refused(state.associate(&body(link_it), NOW + 3600)).1, "INVALID_REQUEST");
+        assert_eq!(
+            refused(state.associate(&body(link_it), NOW + 3600)).1,
+            "INVALID_REQUEST"
+        );
         ok(state.use_coupon(&body(use_it), NOW + 3599));
     }
 
@@ -1349,7 +1441,10 @@ mod tests {
         let mut state = Busifavor::seeded();
         let mut request = stock_body("s1", "WECHATPAY_MODE", 10, 10);
         request["stock_send_rule"]["max_coupons_by_day"] = json!(1);
-        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"].as_str().unwrap().to_owned();
+        let stock_id = ok(state.create_stock(&body(request), NOW))["stock_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         ok(state.send(&body(send_body(&stock_id, "u1", "r1", None)), NOW));
         let (status, code, _) = refused(state.send(&body(send_body(&stock_id, "u2", "r2", None)), NOW + 60));
         assert_eq!((status, code.as_str()), (403, "RULE_LIMIT"));
@@ -1369,7 +1464,10 @@ mod tests {
         let mut codes = std::collections::HashSet::new();
         for i in 0..300 {
             let answer = ok(state.send(&body(send_body(&wechat, OPENID, &format!("r{i}"), None)), NOW));
-            assert!(codes.insert(answer["coupon_code"].as_str().unwrap().to_owned()), "{answer}");
+            assert!(
+                codes.insert(answer["coupon_code"].as_str().unwrap().to_owned()),
+                "{answer}"
+            );
         }
         // A merchant code that looks like the next generated one does not make a duplicate.
         let next = format!("{:012}", 880_000_000_000 + state.code_serial + 1);
@@ -1395,18 +1493,44 @@ mod tests {
         let mut changed_deactivate = deactivate_body("x1");
         changed_deactivate["deactivate_reason"] = json!("另一个原因");
         let cases: [(&str, Op, Value, Value, &str); 6] = [
-            ("create", Busifavor::create_stock, stock_body("s1", "MERCHANT_API", 5, 5),
-             stock_body("s1", "MERCHANT_API", 6, 5), "out_request_no"),
+            (
+                "create",
+                Busifavor::create_stock,
+                stock_body("s1", "MERCHANT_API", 5, 5),
+                stock_body("s1", "MERCHANT_API", 6, 5),
+                "out_request_no",
+            ),
             ("send", Busifavor::send, send_seed(), changed_send, "out_request_no"),
-            ("associate", Busifavor::associate, link("a1", "order-1"), link("a1", "order-2"), "out_request_no"),
-            ("disassociate", Busifavor::disassociate, link("d1", "order-1"), link("d1", "order-2"), "out_request_no"),
+            (
+                "associate",
+                Busifavor::associate,
+                link("a1", "order-1"),
+                link("a1", "order-2"),
+                "out_request_no",
+            ),
+            (
+                "disassociate",
+                Busifavor::disassociate,
+                link("d1", "order-1"),
+                link("d1", "order-2"),
+                "out_request_no",
+            ),
             ("use", Busifavor::use_coupon, use_seed(), changed_use, "use_request_no"),
-            ("deactivate", Busifavor::deactivate, deactivate_body("x1"), changed_deactivate, "deactivate_request_no"),
+            (
+                "deactivate",
+                Busifavor::deactivate,
+                deactivate_body("x1"),
+                changed_deactivate,
+                "deactivate_request_no",
+            ),
         ];
         for (name, op, first, changed, key) in cases {
             if name == "deactivate" {
                 // Deactivation needs a fresh, unused coupon.
-                ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, "resend", Some("fresh-code"))), NOW));
+                ok(state.send(
+                    &body(send_body(SEEDED_STOCK_ID, OPENID, "resend", Some("fresh-code"))),
+                    NOW,
+                ));
             }
             let first = if name == "deactivate" {
                 let mut f = first;
@@ -1422,9 +1546,8 @@ mod tests {
             } else {
                 changed
             };
-            let done = op(&mut state, &body(first.clone()), NOW).unwrap_or_else(|a| {
-                panic!("{name}: {}", String::from_utf8_lossy(a.body()))
-            });
+            let done = op(&mut state, &body(first.clone()), NOW)
+                .unwrap_or_else(|a| panic!("{name}: {}", String::from_utf8_lossy(a.body())));
             assert!(done.changed, "{name}");
             let after_first = state.clone();
             // A retry later, with the keys in another order, answers the original answer.
@@ -1448,7 +1571,15 @@ mod tests {
         let mut state = Busifavor::seeded();
         let other = create(&mut state, "s1", "WECHATPAY_MODE", 100, 100);
         for i in 0..5 {
-            ok(state.send(&body(send_body(SEEDED_STOCK_ID, OPENID, &format!("a{i}"), Some(&format!("code-{i}")))), NOW));
+            ok(state.send(
+                &body(send_body(
+                    SEEDED_STOCK_ID,
+                    OPENID,
+                    &format!("a{i}"),
+                    Some(&format!("code-{i}")),
+                )),
+                NOW,
+            ));
         }
         for i in 0..3 {
             ok(state.send(&body(send_body(&other, OPENID, &format!("b{i}"), None)), NOW));
@@ -1463,17 +1594,31 @@ mod tests {
             state.user_coupons(OPENID, &query, NOW)
         };
         let all = list(&[("appid", APPID)]).unwrap();
-        assert_eq!((all["total_count"].clone(), all["offset"].clone(), all["limit"].clone()), (json!(8), json!(0), json!(20)));
+        assert_eq!(
+            (all["total_count"].clone(), all["offset"].clone(), all["limit"].clone()),
+            (json!(8), json!(0), json!(20))
+        );
         assert_eq!(all["data"].as_array().unwrap().len(), 8);
         let by_stock = list(&[("appid", APPID), ("stock_id", SEEDED_STOCK_ID)]).unwrap();
         assert_eq!(by_stock["total_count"], 5);
         let used = list(&[("appid", APPID), ("coupon_state", "USED")]).unwrap();
         assert_eq!(used["total_count"], 1);
         assert_eq!(used["data"][0]["coupon_code"], "code-1");
-        let sended = list(&[("appid", APPID), ("coupon_state", "SENDED"), ("stock_id", SEEDED_STOCK_ID)]).unwrap();
+        let sended = list(&[
+            ("appid", APPID),
+            ("coupon_state", "SENDED"),
+            ("stock_id", SEEDED_STOCK_ID),
+        ])
+        .unwrap();
         assert_eq!(sended["total_count"], 4);
-        assert_eq!(list(&[("appid", APPID), ("belong_merchant", "10000022")]).unwrap()["total_count"], 3);
-        assert_eq!(list(&[("appid", APPID), ("creator_merchant", "nobody")]).unwrap()["total_count"], 0);
+        assert_eq!(
+            list(&[("appid", APPID), ("belong_merchant", "10000022")]).unwrap()["total_count"],
+            3
+        );
+        assert_eq!(
+            list(&[("appid", APPID), ("creator_merchant", "nobody")]).unwrap()["total_count"],
+            0
+        );
         assert_eq!(list(&[("appid", "wx-other")]).unwrap()["total_count"], 0);
 
         let mut seen = Vec::new();
@@ -1481,16 +1626,30 @@ mod tests {
             let page = list(&[("appid", APPID), ("offset", offset), ("limit", "3")]).unwrap();
             assert_eq!(page["total_count"], 8);
             assert_eq!(page["limit"], 3);
-            seen.extend(page["data"].as_array().unwrap().iter().map(|c| c["coupon_code"].clone()));
+            seen.extend(
+                page["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["coupon_code"].clone()),
+            );
         }
-        let everything: Vec<Value> = all["data"].as_array().unwrap().iter().map(|c| c["coupon_code"].clone()).collect();
+        let everything: Vec<Value> = all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["coupon_code"].clone())
+            .collect();
         assert_eq!(seen, everything);
 
         let field = |r: Result<Value, Answer>| refused(r).2["detail"]["field"].clone();
         assert_eq!(field(list(&[])), "appid");
         assert_eq!(field(list(&[("appid", APPID), ("limit", "51")])), "limit");
         assert_eq!(field(list(&[("appid", APPID), ("offset", "-1")])), "offset");
-        assert_eq!(field(list(&[("appid", APPID), ("coupon_state", "LOST")])), "coupon_state");
+        assert_eq!(
+            field(list(&[("appid", APPID), ("coupon_state", "LOST")])),
+            "coupon_state"
+        );
     }
 
     #[test]
@@ -1532,9 +1691,19 @@ mod tests {
         assert_eq!(parse_rfc3339("2015-05-20T05:29:35Z"), Some(1_432_099_775));
         assert_eq!(parse_rfc3339("2015-05-20T05:29:35.123Z"), Some(1_432_099_775));
         assert_eq!(parse_rfc3339("2015-05-19T23:29:35-06:00"), Some(1_432_099_775));
-        for bad in ["2015-05-20", "2015-05-20 13:29:35+08:00", "2023-02-29T00:00:00+08:00", "2015-13-01T00:00:00Z",
-                    "2015-05-20T24:00:00Z", "2015-05-20T13:29:35", "2015-05-20T13:29:35+8:00", "+015-05-20T13:29:35Z",
-                    "2015-05-20T13:29:35+08:00x", "2015-05-20T13:29:35.Z", "2015-05-20T13:29:35+0é:00"] {
+        for bad in [
+            "2015-05-20",
+            "2015-05-20 13:29:35+08:00",
+            "2023-02-29T00:00:00+08:00",
+            "2015-13-01T00:00:00Z",
+            "2015-05-20T24:00:00Z",
+            "2015-05-20T13:29:35",
+            "2015-05-20T13:29:35+8:00",
+            "+015-05-20T13:29:35Z",
+            "2015-05-20T13:29:35+08:00x",
+            "2015-05-20T13:29:35.Z",
+            "2015-05-20T13:29:35+0é:00",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
         for secs in [-86_401, 0, 951_868_799, 1_700_000_000, 4_102_444_799] {
@@ -1558,11 +1727,15 @@ mod tests {
             }),
         );
         let client = server.client().unwrap();
-        let res = client["v3/marketing/busifavor/coupons/send"].post(json!({"json": send_seed()})).unwrap();
+        let res = client["v3/marketing/busifavor/coupons/send"]
+            .post(json!({"json": send_seed()}))
+            .unwrap();
         assert_eq!(res.json::<Value>().unwrap()["coupon_code"], CODE);
         assert_eq!(changes.load(Ordering::SeqCst), 1);
         // A replay and a refusal change nothing, and neither does reading.
-        client["v3/marketing/busifavor/coupons/send"].post(json!({"json": send_seed()})).unwrap();
+        client["v3/marketing/busifavor/coupons/send"]
+            .post(json!({"json": send_seed()}))
+            .unwrap();
         let err = client["v3/marketing/busifavor/coupons/associate"]
             .post(json!({"json": link("", "order-1")}))
             .unwrap_err();
@@ -1576,13 +1749,22 @@ mod tests {
             .get(json!({"openid": OPENID, "query": {"appid": APPID}}))
             .unwrap();
         assert_eq!(list.json::<Value>().unwrap()["total_count"], 1);
-        let stock = client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})).unwrap();
-        assert_eq!(stock.json::<Value>().unwrap()["send_count_information"]["total_send_num"], 1);
+        let stock = client["v3/marketing/busifavor/stocks/{stock_id}"]
+            .get(json!({"stock_id": "100088"}))
+            .unwrap();
+        assert_eq!(
+            stock.json::<Value>().unwrap()["send_count_information"]["total_send_num"],
+            1
+        );
         assert_eq!(changes.load(Ordering::SeqCst), 1);
-        client["v3/marketing/busifavor/coupons/use"].post(json!({"json": use_seed()})).unwrap();
+        client["v3/marketing/busifavor/coupons/use"]
+            .post(json!({"json": use_seed()}))
+            .unwrap();
         assert_eq!(changes.load(Ordering::SeqCst), 2);
         assert_eq!(state.lock().unwrap().coupons[CODE].state, CouponState::Used);
-        let err = client["v3/marketing/busifavor/coupons/deactivate"].post(json!({"body": "[1]"})).unwrap_err();
+        let err = client["v3/marketing/busifavor/coupons/deactivate"]
+            .post(json!({"body": "[1]"}))
+            .unwrap_err();
         assert_eq!(err.code(), Some("PARAM_ERROR"));
     }
 }
