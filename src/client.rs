@@ -70,7 +70,7 @@ impl Inner {
     }
 
     fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
-        request::prepare(&self.signer, &self.target, method, template, options)
+        request::prepare(&self.signer, &self.target, &self.keyring, method, template, options)
     }
 }
 
@@ -94,6 +94,12 @@ impl Client {
     /// The merchant id.
     pub fn mchid(&self) -> &str {
         &self.inner.signer.mchid
+    }
+
+    /// Decrypts, in place, the sensitive fields `paths` names in an answer's JSON with the merchant key
+    /// (PHP's `Rsa::decrypt` on each field). Paths as in [`Options::sensitive`]; absent fields are skipped.
+    pub fn decrypt_fields(&self, value: &mut serde_json::Value, paths: &[&str]) -> Result<()> {
+        crate::sensitive::decrypt_fields(value, paths, &self.inner.signer.key)
     }
 
     /// The keys that verify answers.

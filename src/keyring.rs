@@ -29,6 +29,19 @@ impl Keyring {
         self.keys.keys().map(String::as_str)
     }
 
+    /// The key that encrypts sensitive fields, with its id: `preferred` if given, else a `PUB_KEY_ID_…`
+    /// key (public-key mode is WeChat Pay's present), else the first platform certificate.
+    pub fn encryption_key(&self, preferred: Option<&str>) -> Option<(&str, &PublicKey)> {
+        if let Some(id) = preferred {
+            return self.keys.get_key_value(id).map(|(k, v)| (k.as_str(), v));
+        }
+        self.keys
+            .iter()
+            .find(|(id, _)| id.starts_with("PUB_KEY_ID_"))
+            .or_else(|| self.keys.iter().next())
+            .map(|(k, v)| (k.as_str(), v))
+    }
+
     /// How many keys there are.
     pub fn len(&self) -> usize {
         self.keys.len()

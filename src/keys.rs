@@ -292,6 +292,12 @@ impl PrivateKey {
     /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. to hand a sandbox key to another program.
     /// This is secret material: handle it like the key file itself.
     pub fn to_pkcs8_pem(&self) -> String {
+        pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &self.pkcs8_der())
+            .expect("PEM encoding of DER cannot fail")
+    }
+
+    /// The key as PKCS#8 `PrivateKeyInfo` DER.
+    pub(crate) fn pkcs8_der(&self) -> Vec<u8> {
         let info = pkcs8::PrivateKeyInfo::new(
             pkcs8::AlgorithmIdentifierRef {
                 oid: RSA_ENCRYPTION,
@@ -299,9 +305,7 @@ impl PrivateKey {
             },
             &self.inner.pkcs1,
         );
-        let der = info.to_der().expect("PrivateKeyInfo always encodes");
-        pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &der)
-            .expect("PEM encoding of DER cannot fail")
+        info.to_der().expect("PrivateKeyInfo always encodes")
     }
 
     #[cfg(test)]
@@ -419,6 +423,12 @@ impl PublicKey {
 
     /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form WeChat Pay's public-key mode ships.
     pub fn to_spki_pem(&self) -> String {
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der())
+            .expect("PEM encoding of DER cannot fail")
+    }
+
+    /// The key as SPKI `SubjectPublicKeyInfo` DER.
+    pub(crate) fn spki_der(&self) -> Vec<u8> {
         let info = spki::SubjectPublicKeyInfoRef {
             algorithm: spki::AlgorithmIdentifierRef {
                 oid: RSA_ENCRYPTION,
@@ -427,9 +437,7 @@ impl PublicKey {
             subject_public_key: spki::der::asn1::BitStringRef::from_bytes(&self.inner.pkcs1)
                 .expect("a byte string is a valid bit string"),
         };
-        let der = info.to_der().expect("SubjectPublicKeyInfo always encodes");
-        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &der)
-            .expect("PEM encoding of DER cannot fail")
+        info.to_der().expect("SubjectPublicKeyInfo always encodes")
     }
 }
 

@@ -36,6 +36,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod aes;
 mod chain;
 mod client;
 mod crypto;
@@ -50,6 +51,7 @@ pub mod path;
 mod pending;
 mod request;
 mod response;
+mod sensitive;
 pub mod sign;
 pub mod template;
 mod transport;

@@ -11,8 +11,9 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
 use crate::error::{Error, Result};
+use crate::keyring::Keyring;
 use crate::keys::PrivateKey;
-use crate::options::{Options, KNOWN_KEYS};
+use crate::options::{Body, Options, KNOWN_KEYS};
 use crate::sign::Authorization;
 use crate::template;
 use crate::verify::{self, Policy};
@@ -56,6 +57,7 @@ pub struct Prepared {
 pub(crate) fn prepare(
     signer: &Signer,
     target: &Target,
+    keyring: &Keyring,
     method: Method,
     path_template: &str,
     options: &Options,
@@ -118,11 +120,15 @@ pub(crate) fn prepare(
         headers.insert(name, value);
     }
 
-    let body = options
-        .body
-        .as_ref()
-        .map(|b| Bytes::copy_from_slice(b.bytes()))
-        .unwrap_or_default();
+    let body = if options.sensitive.is_empty() {
+        options
+            .body
+            .as_ref()
+            .map(|b| Bytes::copy_from_slice(b.bytes()))
+            .unwrap_or_default()
+    } else {
+        encrypt_sensitive(keyring, options, &mut headers)?
+    };
     let auth = Authorization::sign(
         &signer.key,
         &signer.mchid,
@@ -151,4 +157,23 @@ pub(crate) fn prepare(
         policy,
         timeout: options.timeout,
     })
+}
+
+/// Encrypts the sensitive fields of the JSON body and names the key in `Wechatpay-Serial`.
+fn encrypt_sensitive(keyring: &Keyring, options: &Options, headers: &mut HeaderMap) -> Result<Bytes> {
+    let Some(Body::Json(json)) = &options.body else {
+        return Err(Error::request("`sensitive` fields need a `json` body"));
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(json).expect("our own JSON parses");
+    let preferred = headers.get("wechatpay-serial").and_then(|v| v.to_str().ok());
+    let (id, key) = keyring.encryption_key(preferred).ok_or_else(|| {
+        Error::request(format!(
+            "`Wechatpay-Serial` {:?} names no configured platform key to encrypt with",
+            preferred.unwrap_or_default()
+        ))
+    })?;
+    crate::sensitive::encrypt_fields(&mut value, &options.sensitive, key)?;
+    let id = HeaderValue::from_str(id).map_err(|_| Error::config("a platform key id is not valid header text"))?;
+    headers.insert("wechatpay-serial", id);
+    Ok(serde_json::to_vec(&value).expect("a JSON value serializes").into())
 }

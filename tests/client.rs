@@ -479,3 +479,46 @@ fn statements_are_checked_against_their_signed_sha1() {
     let e = client["v3/global/statements"].get(()).unwrap_err();
     assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
 }
+
+#[test]
+fn sensitive_fields_are_encrypted_for_the_platform_and_answers_decrypted_with_the_merchant_key() {
+    let (server, client) = sandbox();
+    let res = client["v3/echo"]
+        .post(
+            json!({"json": {"name": "张三", "contact": {"mobile": "13800138000"}, "amount": 1},
+                     "sensitive": ["name", "contact.mobile"]}),
+        )
+        .unwrap();
+    let echoed = body_of(&res);
+    assert_eq!(
+        echoed["serial"],
+        server.public_key_id(),
+        "Wechatpay-Serial names the encrypting key"
+    );
+    let platform = server.platform_key();
+    let arrived = |v: &Value| String::from_utf8(platform.decrypt(v.as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(arrived(&echoed["body"]["name"]), "张三");
+    assert_eq!(arrived(&echoed["body"]["contact"]["mobile"]), "13800138000");
+    assert_eq!(echoed["body"]["amount"], 1);
+
+    // A typo must not send plaintext.
+    let before = server.requests();
+    let e = client["v3/echo"]
+        .post(Options::new().json(&json!({"name": "张三"})).sensitive(["nmae"]))
+        .unwrap_err();
+    assert!(e.is_request() && e.to_string().contains("nmae"), "{e}");
+    let e = client["v3/echo"]
+        .post(json!({"json": {"name": "x"}, "sensitive": ["name"], "headers": {"Wechatpay-Serial": "PUB_KEY_ID_UNKNOWN"}}))
+        .unwrap_err();
+    assert!(e.is_request(), "{e}");
+    assert_eq!(server.requests(), before);
+
+    // An answer carrying a field encrypted for the merchant.
+    let secret = server.merchant_key().public_key().encrypt("李四".as_bytes()).unwrap();
+    server.route(Method::GET, "v3/secret", move |_| {
+        Answer::json(200, &json!({"name": secret, "n": 2}))
+    });
+    let mut answer: Value = client["v3/secret"].get(()).unwrap().json().unwrap();
+    client.decrypt_fields(&mut answer, &["name", "absent"]).unwrap();
+    assert_eq!(answer, json!({"name": "李四", "n": 2}));
+}

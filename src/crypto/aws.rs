@@ -67,3 +67,52 @@ pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     let d = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data);
     d.as_ref().try_into().expect("SHA-1 is 20 bytes")
 }
+
+/// RSAES-OAEP with SHA-1 and MGF1-SHA1 (WeChat Pay's sensitive-field encryption), under an SPKI key.
+pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
+    let key = rsa::PublicEncryptingKey::from_der(spki_der).map_err(|e| format!("AWS-LC rejected the key ({e})"))?;
+    let key = rsa::OaepPublicEncryptingKey::new(key).map_err(|_| "AWS-LC cannot use the key for OAEP".to_owned())?;
+    let mut out = vec![0u8; key.ciphertext_size()];
+    let len = key
+        .encrypt(&rsa::OAEP_SHA1_MGF1SHA1, plaintext, &mut out, None)
+        .map_err(|_| "the plaintext is too long for RSA-OAEP with this key".to_owned())?
+        .len();
+    out.truncate(len);
+    Ok(out)
+}
+
+/// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with a PKCS#8 key.
+pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    let key = rsa::PrivateDecryptingKey::from_pkcs8(pkcs8_der).map_err(|e| format!("AWS-LC rejected the key ({e})"))?;
+    let key = rsa::OaepPrivateDecryptingKey::new(key).map_err(|_| "AWS-LC cannot use the key for OAEP".to_owned())?;
+    let mut out = vec![0u8; key.min_output_size()];
+    let len = key
+        .decrypt(&rsa::OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
+        .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())?
+        .len();
+    out.truncate(len);
+    Ok(out)
+}
+
+/// AES-256-GCM with a 12-byte nonce; returns `ciphertext ‖ tag`.
+pub(crate) fn aes256_gcm_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"));
+    let mut in_out = plaintext.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut in_out)
+        .expect("AES-GCM sealing does not fail");
+    in_out
+}
+
+/// Opens AES-256-GCM `ciphertext ‖ tag` with a 12-byte nonce; `None` if it does not authenticate.
+pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
+    let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("a 32-byte AES-256 key"));
+    let mut in_out = sealed.to_vec();
+    let len = key
+        .open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), &mut in_out)
+        .ok()?
+        .len();
+    in_out.truncate(len);
+    Some(in_out)
+}

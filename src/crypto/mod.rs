@@ -21,6 +21,56 @@ compile_error!("wechatpay needs a crypto backend: enable the `aws-lc-rs` (defaul
 #[allow(unused_imports)] // sha256 serves media uploads and the sandbox
 pub(crate) use backend::{sha1, sha256, RsaPrivate, RsaPublic};
 
+/// AES-256-GCM for any nonce size the `aes-gcm` crate takes (RustCrypto); the backends use it for
+/// nonces other than the usual 12 bytes, which PHP's OpenSSL-based `AesGcm` also accepts.
+mod aes_gcm_any {
+    use aes_gcm::aead::generic_array::{ArrayLength, GenericArray};
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use aes_gcm::{aes::Aes256, AesGcm};
+
+    pub(crate) fn seal<N: ArrayLength<u8>>(key: &[u8; 32], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Vec<u8> {
+        let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key));
+        cipher
+            .encrypt(GenericArray::from_slice(nonce), Payload { msg, aad })
+            .expect("AES-GCM sealing does not fail")
+    }
+
+    pub(crate) fn open<N: ArrayLength<u8>>(key: &[u8; 32], nonce: &[u8], aad: &[u8], msg: &[u8]) -> Option<Vec<u8>> {
+        let cipher = AesGcm::<Aes256, N>::new(GenericArray::from_slice(key));
+        cipher
+            .decrypt(GenericArray::from_slice(nonce), Payload { msg, aad })
+            .ok()
+    }
+}
+
+/// AES-256-GCM seal: `ciphertext ‖ 16-byte tag`; `None` for an unsupported nonce length.
+pub(crate) fn aes256_gcm_seal(key: &[u8; 32], nonce: &[u8], aad: &[u8], plaintext: &[u8]) -> Option<Vec<u8>> {
+    match nonce.len() {
+        12 => Some(backend::aes256_gcm_seal(
+            key,
+            nonce.try_into().expect("12 bytes"),
+            aad,
+            plaintext,
+        )),
+        16 => Some(aes_gcm_any::seal::<aes_gcm::aead::consts::U16>(
+            key, nonce, aad, plaintext,
+        )),
+        _ => None,
+    }
+}
+
+/// AES-256-GCM open of `ciphertext ‖ 16-byte tag`; `None` if the nonce length is unsupported or the
+/// data does not authenticate.
+pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    match nonce.len() {
+        12 => backend::aes256_gcm_open(key, nonce.try_into().expect("12 bytes"), aad, sealed),
+        16 => aes_gcm_any::open::<aes_gcm::aead::consts::U16>(key, nonce, aad, sealed),
+        _ => None,
+    }
+}
+
+pub(crate) use backend::{oaep_sha1_decrypt, oaep_sha1_encrypt};
+
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn fill_random(buf: &mut [u8]) {
     // The OS RNG failing is not a condition a payment client can recover from or should paper over.
@@ -62,6 +112,44 @@ mod tests {
                 .verify_sha256(msg, &sa));
         }
         assert_eq!(aws::sha1(b"abc"), rustcrypto::sha1(b"abc"));
+        let key = *b"0123456789abcdef0123456789abcdef";
+        let sealed = aws::aes256_gcm_seal(
+            &key,
+            b"0123456789ab",
+            b"transaction",
+            "{\"hello\":\"wechatpay 你好\"}".as_bytes(),
+        );
+        assert_eq!(
+            sealed,
+            rustcrypto::aes256_gcm_seal(
+                &key,
+                b"0123456789ab",
+                b"transaction",
+                "{\"hello\":\"wechatpay 你好\"}".as_bytes()
+            )
+        );
+        assert!(rustcrypto::aes256_gcm_open(&key, b"0123456789ab", b"transaction", &sealed).is_some());
         assert_eq!(aws::sha256(b"abc"), rustcrypto::sha256(b"abc"));
+    }
+}
+
+#[cfg(test)]
+mod vector_tests {
+    use base64::Engine as _;
+
+    #[test]
+    fn aes_gcm_matches_the_shared_vector_and_refuses_tampering() {
+        let key = *b"0123456789abcdef0123456789abcdef";
+        let plain = "{\"hello\":\"wechatpay 你好\"}";
+        let sealed = super::aes256_gcm_seal(&key, b"0123456789ab", b"transaction", plain.as_bytes()).unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&sealed);
+        assert_eq!(b64, "4ouPXy+m9znPJ1TY0GwdUzLnre/zdcqOgTLtZISoHi/ZfcrtL/wwYaoCzvI=");
+        let opened = super::aes256_gcm_open(&key, b"0123456789ab", b"transaction", &sealed).unwrap();
+        assert_eq!(opened, plain.as_bytes());
+        assert!(super::aes256_gcm_open(&key, b"0123456789ab", b"other", &sealed).is_none());
+        let nonce16 = b"0123456789abcdef";
+        let sealed16 = super::aes256_gcm_seal(&key, nonce16, b"", b"x").unwrap();
+        assert_eq!(super::aes256_gcm_open(&key, nonce16, b"", &sealed16).unwrap(), b"x");
+        assert!(super::aes256_gcm_seal(&key, b"short", b"", b"x").is_none());
     }
 }

@@ -80,3 +80,35 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     sha1::Sha1::digest(data).into()
 }
+
+/// RSAES-OAEP with SHA-1 and MGF1-SHA1 (WeChat Pay's sensitive-field encryption), under an SPKI key.
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
+    use rsa::pkcs8::DecodePublicKey;
+    let key =
+        rsa::RsaPublicKey::from_public_key_der(spki_der).map_err(|e| format!("RustCrypto rejected the key ({e})"))?;
+    key.encrypt(&mut rsa::rand_core::OsRng, rsa::Oaep::new::<sha1::Sha1>(), plaintext)
+        .map_err(|_| "the plaintext is too long for RSA-OAEP with this key".to_owned())
+}
+
+/// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with a PKCS#8 key.
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+    use rsa::pkcs8::DecodePrivateKey;
+    let key =
+        rsa::RsaPrivateKey::from_pkcs8_der(pkcs8_der).map_err(|e| format!("RustCrypto rejected the key ({e})"))?;
+    key.decrypt(rsa::Oaep::new::<sha1::Sha1>(), ciphertext)
+        .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())
+}
+
+/// AES-256-GCM with a 12-byte nonce; returns `ciphertext ‖ tag`.
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn aes256_gcm_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+    super::aes_gcm_any::seal::<aes_gcm::aead::consts::U12>(key, nonce, aad, plaintext)
+}
+
+/// Opens AES-256-GCM `ciphertext ‖ tag` with a 12-byte nonce; `None` if it does not authenticate.
+#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    super::aes_gcm_any::open::<aes_gcm::aead::consts::U12>(key, nonce, aad, sealed)
+}

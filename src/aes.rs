@@ -1,0 +1,66 @@
+//! AES-256-GCM, the twin of PHP's `AesGcm`: how WeChat Pay encrypts callbacks' `resource` and downloaded
+//! platform certificates with the merchant's 32-byte APIv3 key.
+//!
+//! ```
+//! use wechatpay::aes::AesGcm;
+//! let key = "0123456789abcdef0123456789abcdef";
+//! let sealed = AesGcm::encrypt(r#"{"hello":"wechatpay 你好"}"#.as_bytes(), key, "0123456789ab", "transaction")?;
+//! assert_eq!(sealed, "4ouPXy+m9znPJ1TY0GwdUzLnre/zdcqOgTLtZISoHi/ZfcrtL/wwYaoCzvI=");
+//! let plain = AesGcm::decrypt(&sealed, key, "0123456789ab", "transaction")?;
+//! assert_eq!(plain, r#"{"hello":"wechatpay 你好"}"#.as_bytes());
+//! # Ok::<(), wechatpay::Error>(())
+//! ```
+
+use base64::Engine as _;
+
+use crate::error::{Error, Result};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// AES-256-GCM with a 16-byte tag appended to the ciphertext, base64 — as WeChat Pay and PHP use it.
+#[derive(Debug, Clone, Copy)]
+pub struct AesGcm;
+
+fn key_bytes(key: &str) -> Result<&[u8; 32]> {
+    key.as_bytes()
+        .try_into()
+        .map_err(|_| Error::key(format!("the APIv3 key must be 32 bytes, not {}", key.len())))
+}
+
+fn nonce_len_ok(nonce: &str) -> Result<()> {
+    if matches!(nonce.len(), 12 | 16) {
+        Ok(())
+    } else {
+        Err(Error::decode(format!(
+            "an AES-GCM nonce must be 12 bytes (WeChat Pay's) or 16 (as PHP's AesGcm documents), not {}",
+            nonce.len()
+        )))
+    }
+}
+
+impl AesGcm {
+    /// Encrypts `plaintext` under the 32-byte `key` with `nonce` and `aad`; returns base64(ciphertext ‖ tag).
+    pub fn encrypt(plaintext: &[u8], key: &str, nonce: &str, aad: &str) -> Result<String> {
+        nonce_len_ok(nonce)?;
+        let sealed = crate::crypto::aes256_gcm_seal(key_bytes(key)?, nonce.as_bytes(), aad.as_bytes(), plaintext)
+            .expect("nonce length checked");
+        Ok(B64.encode(sealed))
+    }
+
+    /// Decrypts base64(ciphertext ‖ tag); an error if it does not authenticate under `key`, `nonce`, `aad`.
+    pub fn decrypt(ciphertext_b64: &str, key: &str, nonce: &str, aad: &str) -> Result<Vec<u8>> {
+        nonce_len_ok(nonce)?;
+        let key = key_bytes(key)?;
+        let sealed = B64
+            .decode(ciphertext_b64.trim())
+            .map_err(|_| Error::decode("the AES-GCM ciphertext is not valid base64"))?;
+        if sealed.len() < 16 {
+            return Err(Error::decode("the AES-GCM ciphertext is shorter than its 16-byte tag"));
+        }
+        crate::crypto::aes256_gcm_open(key, nonce.as_bytes(), aad.as_bytes(), &sealed).ok_or_else(|| {
+            Error::decode(
+                "AES-GCM decryption failed: wrong APIv3 key, nonce or associated data, or a tampered ciphertext",
+            )
+        })
+    }
+}
