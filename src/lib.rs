@@ -37,17 +37,22 @@
 #![forbid(unsafe_code)]
 
 pub mod aes;
+pub mod certificates;
 mod chain;
 mod client;
 mod crypto;
 mod error;
 pub mod formatter;
+pub mod hash;
 pub mod keyring;
 pub mod keys;
+pub mod media;
 #[cfg(feature = "mock")]
 pub mod mock;
+pub mod notify;
 mod options;
 pub mod path;
+pub mod paysign;
 mod pending;
 mod request;
 mod response;

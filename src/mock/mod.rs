@@ -21,8 +21,10 @@
 //! ```
 
 mod busifavor;
+mod callbacks;
 mod certificate;
 mod gateway;
+mod media;
 mod state;
 
 use std::collections::HashMap;
@@ -556,6 +558,8 @@ impl MockServer {
             }
         });
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
+        callbacks::install(self);
+        media::install(self);
         Ok(())
     }
 
