@@ -193,7 +193,7 @@ impl Error {
         self.inner.kind == Kind::Decode
     }
 
-    /// The HTTP status of an API error (or of a refused redirect).
+    /// The HTTP status of an API error.
     pub fn status(&self) -> Option<u16> {
         self.inner.api.as_ref().map(|a| a.status)
     }

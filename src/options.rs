@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The option keys understood at the top level of a `Value`; every other key is a placeholder value.
-pub const KNOWN_KEYS: [&str; 6] = ["json", "query", "headers", "body", "timeout", "sensitive"];
+pub(crate) const KNOWN_KEYS: [&str; 6] = ["json", "query", "headers", "body", "timeout", "sensitive"];
 
 /// What to send with a request: placeholder values, query, headers, and a body.
 #[must_use = "options do nothing until passed to a verb such as `post`"]

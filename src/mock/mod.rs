@@ -2,9 +2,12 @@
 //!
 //! It checks every request as WeChat Pay does (the `Authorization` format, mchid, merchant serial, the
 //! 300 s window, nonce replay, and the RSA signature over the exact target and body; anything else gets
-//! 401 `SIGN_ERROR`), signs every answer (errors included) with its platform key in public-key mode
-//! (`PUB_KEY_ID_…`), and answers unknown paths with a signed 404. Endpoints register through one handler
-//! table ([`MockServer::route`]); faults can be injected for tests ([`MockServer::inject`]).
+//! 401 `SIGN_ERROR`), signs every answer (errors included) with its platform key — in public-key mode
+//! (`PUB_KEY_ID_…`) by default, in platform-certificate mode when asked — and answers unknown paths with a
+//! signed 404. It ships the busifavor (商家券) family with WeChat Pay's rules, stock `100088` seeded so the
+//! seed pages' payloads run verbatim. Endpoints register through one handler table
+//! ([`MockServer::route`]); faults can be injected for tests ([`MockServer::inject`]); a state dir keeps
+//! keys and business state across restarts ([`MockBuilder::state_dir`]).
 //!
 //! ```
 //! use serde_json::json;
