@@ -26,7 +26,7 @@ pub(crate) const KNOWN_KEYS: [&str; 6] = ["json", "query", "headers", "body", "t
 
 /// What to send with a request: placeholder values, query, headers, and a body.
 #[must_use = "options do nothing until passed to a verb such as `post`"]
-#[derive(Clone, Default, Debug)]
+#[derive(Clone, Default)]
 pub struct Options {
     pub(crate) params: Vec<(String, String)>,
     pub(crate) query: Vec<(String, String)>,
@@ -39,7 +39,7 @@ pub struct Options {
     pub(crate) invalid: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Body {
     Json(Vec<u8>),
     Raw(Vec<u8>),
@@ -145,6 +145,23 @@ impl Options {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Debug for Options {
+    /// Names and sizes only: the body and values are what a signature covers, so they stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |pairs: &[(String, String)]| pairs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+        f.debug_struct("Options")
+            .field("params", &names(&self.params))
+            .field("query", &names(&self.query))
+            .field("headers", &names(&self.headers))
+            .field("body_len", &self.body.as_ref().map(|b| b.bytes().len()))
+            .field("sensitive", &self.sensitive)
+            .field("timeout", &self.timeout)
+            .field("unverified_download", &self.unverified_download)
+            .field("invalid", &self.invalid)
+            .finish()
     }
 }
 
@@ -260,6 +277,16 @@ mod tests {
         );
         assert_eq!(o.body.unwrap().bytes(), r#"{"k":"中/文"}"#.as_bytes());
         assert_eq!(o.timeout, Some(Duration::from_millis(1500)));
+    }
+
+    #[test]
+    fn debug_shows_names_not_values() {
+        let o: Options = json!({"openid": "o-secret", "json": {"id_card": "110101199003071234"}}).into();
+        let shown = format!("{o:?}");
+        assert!(
+            shown.contains("openid") && !shown.contains("o-secret") && !shown.contains("1101011990"),
+            "{shown}"
+        );
     }
 
     #[test]
