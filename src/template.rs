@@ -153,9 +153,21 @@ pub(crate) fn encode_component(out: &mut String, text: &str) {
     encode_into(out, text, false);
 }
 
+/// Whether `segment` is `.` or `..`, each dot possibly written `%2e` (URL parsers resolve those too).
+/// Compares bytes without allocating: this runs for every segment of every request.
 fn is_dot_segment(segment: &str) -> bool {
-    let s = segment.to_ascii_lowercase().replace("%2e", ".");
-    s == "." || s == ".."
+    fn dot(s: &[u8]) -> Option<&[u8]> {
+        match s {
+            [b'.', rest @ ..] => Some(rest),
+            [b'%', b'2', e, rest @ ..] if e.eq_ignore_ascii_case(&b'e') => Some(rest),
+            _ => None,
+        }
+    }
+    match dot(segment.as_bytes()) {
+        Some([]) => true,
+        Some(rest) => dot(rest) == Some(&[]),
+        None => false,
+    }
 }
 
 /// Expands `template` with values from `lookup`, giving the encoded path (no leading `/`).
@@ -254,6 +266,16 @@ mod tests {
             assert!(plus(bad).unwrap_err().is_path(), "{bad:?}");
         }
         assert_eq!(plus("a b%zz").unwrap(), "v3/x/a%20b%25zz");
+    }
+
+    #[test]
+    fn dot_segments_in_every_spelling() {
+        for dot in [".", "..", "%2e", "%2E", "%2e%2E", ".%2e", "%2e."] {
+            assert!(is_dot_segment(dot), "{dot}");
+        }
+        for not in ["", "...", "a.", ".a", "%2", "%2f", "%2e%2e%2e", "..."] {
+            assert!(!is_dot_segment(not), "{not}");
+        }
     }
 
     #[test]
