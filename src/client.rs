@@ -1,21 +1,25 @@
 //! The client and its builder.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Index;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
+use crate::certificates::{self, PlatformCertificate, RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
 use crate::chain::Chain;
-use crate::error::{Error, Result};
-use crate::keyring::Keyring;
+use crate::error::{Error, Result, Verification};
+use crate::keyring::{Keyring, SharedKeyring};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::options::Options;
+use crate::pending::Pending;
 use crate::request::{self, Prepared, Signer, Target};
 use crate::response::{self, Response};
 use crate::transport::{Settings, Transport};
+use crate::verify::{self, Policy};
 
 /// WeChat Pay's production endpoint.
 pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
@@ -56,21 +60,50 @@ pub struct Client {
 pub(crate) struct Inner {
     signer: Signer,
     target: Target,
-    keyring: Keyring,
+    pub(crate) keyring: SharedKeyring,
+    pub(crate) refresher: Option<Refresher>,
     transport: Transport,
     root: Chain,
 }
 
 impl Inner {
+    /// Sends a request and verifies its answer against the keyring as it is now; an answer naming an
+    /// unknown serial waits for a certificate refresh (if enabled) and is verified once more.
     pub(crate) async fn execute(&self, method: Method, template: &str, options: &Options) -> Result<Response> {
         let prepared = self.prepare(method, template, options)?;
         let policy = prepared.policy;
         let raw = self.transport.send(prepared).await?;
-        response::finish(&self.keyring, policy, raw, crate::formatter::timestamp())
+        if raw.status.is_success() && policy != Policy::Unsigned {
+            let check = |ring: &Keyring| {
+                verify::verify_signed(ring, policy, &raw.headers, &raw.body, crate::formatter::timestamp())
+            };
+            if let Err(e) = check(&self.keyring.load()) {
+                match &self.refresher {
+                    Some(r) if r.on_unknown_serial && e.verification() == Some(Verification::UnknownSerial) => {
+                        r.reverify(self, Instant::now(), e, check).await?;
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+        // Verified above (or not signed): what is left is telling success from failure.
+        response::finish(
+            &Keyring::default(),
+            Policy::Unsigned,
+            raw,
+            crate::formatter::timestamp(),
+        )
     }
 
     fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
-        request::prepare(&self.signer, &self.target, &self.keyring, method, template, options)
+        request::prepare(
+            &self.signer,
+            &self.target,
+            &self.keyring.load(),
+            method,
+            template,
+            options,
+        )
     }
 }
 
@@ -102,9 +135,42 @@ impl Client {
         crate::sensitive::decrypt_fields(value, paths, &self.inner.signer.key)
     }
 
-    /// The keys that verify answers.
-    pub fn keyring(&self) -> &Keyring {
-        &self.inner.keyring
+    /// The keys that verify answers: a snapshot of the keyring as it is now.
+    pub fn keyring(&self) -> Keyring {
+        self.inner.keyring.load()
+    }
+
+    /// Replaces the keys that verify answers. Requests already verifying keep the snapshot they took.
+    pub fn set_keyring(&self, keyring: Keyring) {
+        self.inner.keyring.store(keyring);
+    }
+
+    /// Replaces the keys that verify answers with what `f` makes of the current ones, e.g.
+    /// `client.update_keyring(|ring| ring.with(certificates::keys(&certs)))`.
+    pub fn update_keyring(&self, f: impl FnOnce(&Keyring) -> Keyring) {
+        self.inner.keyring.update(f);
+    }
+
+    /// Downloads the platform certificates now with the APIv3 key given to the builder
+    /// ([`ClientBuilder::apiv3_key`]), and swaps them into the keyring (blocking). Certificates an
+    /// earlier refresh brought and WeChat Pay no longer serves leave the keyring; configured keys stay.
+    pub fn refresh_certificates(&self) -> Result<Vec<PlatformCertificate>> {
+        self.refresh_certificates_async().wait()
+    }
+
+    /// [`Client::refresh_certificates`], as a future that runs on any executor.
+    pub fn refresh_certificates_async(&self) -> Pending<Vec<PlatformCertificate>> {
+        let inner = Arc::clone(&self.inner);
+        Pending::new(async move {
+            let refresher = inner.refresher.as_ref().ok_or_else(|| {
+                Error::config("refreshing platform certificates needs the APIv3 key: set `ClientBuilder::apiv3_key`")
+            })?;
+            refresher.refresh(&inner).await
+        })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     /// The base URI requests go to.
@@ -128,7 +194,8 @@ impl fmt::Debug for Client {
             .field("mchid", &self.inner.signer.mchid)
             .field("serial", &self.inner.signer.serial)
             .field("base_uri", &self.base_uri())
-            .field("keyring", &self.inner.keyring.ids().collect::<Vec<_>>())
+            .field("keyring", &self.inner.keyring.load().ids().collect::<Vec<_>>())
+            .field("refresher", &self.inner.refresher)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +223,10 @@ pub struct ClientBuilder {
     headers: Vec<(String, String)>,
     proxy: Option<String>,
     max_response_size: usize,
+    apiv3_key: Option<certificates::ApiV3Key>,
+    refresh_interval: Option<Duration>,
+    refresh_on_unknown_serial: bool,
+    refresh_min_interval: Duration,
 }
 
 impl Default for ClientBuilder {
@@ -171,6 +242,10 @@ impl Default for ClientBuilder {
             headers: Vec::new(),
             proxy: None,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            apiv3_key: None,
+            refresh_interval: None,
+            refresh_on_unknown_serial: false,
+            refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
         }
     }
 }
@@ -183,6 +258,9 @@ impl fmt::Debug for ClientBuilder {
             .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
             .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
             .field("base_uri", &self.base_uri)
+            .field("apiv3_key", &self.apiv3_key)
+            .field("refresh_interval", &self.refresh_interval)
+            .field("refresh_on_unknown_serial", &self.refresh_on_unknown_serial)
             .finish_non_exhaustive()
     }
 }
@@ -253,6 +331,59 @@ impl ClientBuilder {
         self
     }
 
+    /// Forgets the verifying keys given so far (e.g. to start a sandbox's builder from none).
+    pub fn clear_certs(mut self) -> Self {
+        self.certs.clear();
+        self
+    }
+
+    /// The merchant's APIv3 key (32 characters), which decrypts downloaded platform certificates. Needed
+    /// for [`ClientBuilder::refresh_certificates`], [`ClientBuilder::refresh_on_unknown_serial`] and
+    /// [`Client::refresh_certificates`]. Kept out of every `Debug` output and error.
+    pub fn apiv3_key(mut self, key: &str) -> Self {
+        self.apiv3_key = Some(certificates::ApiV3Key(key.to_owned()));
+        self
+    }
+
+    /// Keeps the platform certificates fresh in-process: downloads `v3/certificates` when the client is
+    /// built and then every `interval` on a background thread, and also when an answer names an unknown
+    /// serial (as [`ClientBuilder::refresh_on_unknown_serial`]). Needs [`ClientBuilder::apiv3_key`].
+    ///
+    /// Requests never wait for a periodic refresh: each verifies against the keyring as it is when its
+    /// answer arrives, and a refresh swaps in a new keyring for later ones.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000109")
+    ///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    ///     .private_key("file:///path/to/apiclient_key.pem")
+    ///     .apiv3_key("0123456789abcdef0123456789abcdef")
+    ///     .refresh_certificates(Duration::from_secs(12 * 3600))
+    ///     .build()?; // no `cert` needed: the first download brings them
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn refresh_certificates(mut self, interval: Duration) -> Self {
+        self.refresh_interval = Some(interval);
+        self.refresh_on_unknown_serial = true;
+        self
+    }
+
+    /// When an answer names a serial the keyring does not hold, downloads the platform certificates
+    /// (one download at a time, at most one per [`ClientBuilder::refresh_min_interval`]) and verifies
+    /// that answer once more before failing. Needs [`ClientBuilder::apiv3_key`]. Off by default.
+    pub fn refresh_on_unknown_serial(mut self, on: bool) -> Self {
+        self.refresh_on_unknown_serial = on;
+        self
+    }
+
+    /// The shortest time between two certificate downloads of the background refresh; default
+    /// [`DEFAULT_REFRESH_MIN_INTERVAL`](crate::certificates::DEFAULT_REFRESH_MIN_INTERVAL).
+    pub fn refresh_min_interval(mut self, interval: Duration) -> Self {
+        self.refresh_min_interval = interval;
+        self
+    }
+
     /// Where requests go; default [`DEFAULT_BASE_URI`]. A base path (e.g. `https://host/hk/`) is kept and
     /// signed as part of every request target.
     pub fn base_uri(mut self, uri: &str) -> Self {
@@ -303,7 +434,21 @@ impl ClientBuilder {
             Some(KeySource::Loaded(key)) => key,
             Some(KeySource::Text(text)) => PrivateKey::load(&text)?,
         };
-        if self.certs.is_empty() {
+        if let Some(key) = &self.apiv3_key {
+            certificates::check_apiv3_key(&key.0)?;
+        }
+        let refreshing = self.refresh_interval.is_some() || self.refresh_on_unknown_serial;
+        if refreshing && self.apiv3_key.is_none() {
+            return Err(Error::config(
+                "refreshing platform certificates needs the APIv3 key that decrypts them: set `apiv3_key`",
+            ));
+        }
+        if self.refresh_interval.is_some_and(|i| i.is_zero()) {
+            return Err(Error::config(
+                "the certificate refresh interval must be longer than zero",
+            ));
+        }
+        if self.certs.is_empty() && !refreshing {
             return Err(Error::config(
                 "at least one `cert` is required: WeChat Pay's platform certificate or public key (PUB_KEY_ID_…), to verify its answers",
             ));
@@ -382,6 +527,21 @@ impl ClientBuilder {
             max_body: self.max_response_size,
         })?;
 
+        let configured: BTreeSet<String> = keys.iter().map(|(id, _)| id.clone()).collect();
+        let (refresher, wake) = match self.apiv3_key {
+            Some(key) => {
+                let settings = RefreshSettings {
+                    apiv3_key: key.0,
+                    interval: self.refresh_interval,
+                    on_unknown_serial: self.refresh_on_unknown_serial,
+                    min_interval: self.refresh_min_interval,
+                };
+                let (r, wake) = Refresher::new(&settings, configured);
+                (Some(r), wake)
+            }
+            None => (None, None),
+        };
+
         let inner = Arc::new_cyclic(|weak| Inner {
             signer: Signer { mchid, serial, key },
             target: Target {
@@ -389,10 +549,19 @@ impl ClientBuilder {
                 base_path,
                 default_headers,
             },
-            keyring: Keyring::new(keys),
+            keyring: SharedKeyring::new(Keyring::new(keys)),
+            refresher,
             transport,
             root: Chain::root(weak.clone()),
         });
+        if let Some(wake) = wake {
+            let weak = Arc::downgrade(&inner);
+            let interval = self.refresh_interval;
+            std::thread::Builder::new()
+                .name("wechatpay-certificates".into())
+                .spawn(move || Refresher::run(weak, wake, interval))
+                .map_err(|e| Error::config("the certificate refresh thread could not start").with_source(e))?;
+        }
         Ok(Client { inner })
     }
 }

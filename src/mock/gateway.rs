@@ -2,38 +2,113 @@
 //! request, and sign the answer.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
+use elsa::sync::FrozenVec;
 use http::{HeaderMap, HeaderValue};
 use serde_json::json;
 
+use super::certificate::PlatformCert;
 use super::Answer;
 use crate::keys::{PrivateKey, PublicKey};
 use crate::sign::{request_message, Authorization};
 use crate::verify::{answer_message, MAX_SKEW_SECS};
 
-/// Who the sandbox is and who it accepts: one merchant, one platform key.
+/// Who the sandbox is and who it accepts: one merchant; one platform public key (`PUB_KEY_ID_…`) and
+/// platform certificates that can rotate.
 pub(crate) struct Identity {
     pub(crate) mchid: String,
     pub(crate) merchant_serial: String,
     pub(crate) merchant_key: PrivateKey,
     pub(crate) merchant_public: PublicKey,
+    /// The key behind `public_key_id`, which signs in public-key mode.
     pub(crate) platform_key: PrivateKey,
     pub(crate) public_key_id: String,
-    pub(crate) platform_cert_der: Vec<u8>,
-    pub(crate) platform_cert_serial: String,
+    /// Platform certificates, oldest first, never empty; the newest signs in certificate mode. Append-only,
+    /// so a rotation never invalidates a borrow of an older one.
+    certs: FrozenVec<Box<PlatformCert>>,
+    /// The oldest certificate `v3/certificates` still serves (an index into `certs`).
+    served_from: AtomicUsize,
     /// Sign answers naming the certificate serial instead of the `PUB_KEY_ID_…`.
     pub(crate) certificate_mode: bool,
     pub(crate) apiv3_key: String,
 }
 
+/// What an [`Identity`] is made of.
+pub(crate) struct IdentityParts {
+    pub(crate) mchid: String,
+    pub(crate) merchant_serial: String,
+    pub(crate) merchant_key: PrivateKey,
+    pub(crate) platform_key: PrivateKey,
+    pub(crate) public_key_id: String,
+    pub(crate) certificate: PlatformCert,
+    pub(crate) certificate_mode: bool,
+    pub(crate) apiv3_key: String,
+}
+
 impl Identity {
+    pub(crate) fn new(parts: IdentityParts) -> Self {
+        let certs = FrozenVec::new();
+        certs.push(Box::new(parts.certificate));
+        Identity {
+            mchid: parts.mchid,
+            merchant_serial: parts.merchant_serial,
+            merchant_public: parts.merchant_key.public_key(),
+            merchant_key: parts.merchant_key,
+            platform_key: parts.platform_key,
+            public_key_id: parts.public_key_id,
+            certs,
+            served_from: AtomicUsize::new(0),
+            certificate_mode: parts.certificate_mode,
+            apiv3_key: parts.apiv3_key,
+        }
+    }
+
+    /// The newest platform certificate: the one that signs in certificate mode.
+    pub(crate) fn certificate(&self) -> &PlatformCert {
+        let newest = self.certs.len().saturating_sub(1);
+        self.certs.get(newest).expect("an identity always has a certificate")
+    }
+
+    /// The certificates `v3/certificates` serves, oldest first.
+    pub(crate) fn served_certificates(&self) -> Vec<&PlatformCert> {
+        let from = self.served_from.load(Ordering::Acquire);
+        self.certs.iter().skip(from).collect()
+    }
+
+    /// Makes `cert` the signing certificate; the previous one is still served until [`Identity::retire_old`].
+    pub(crate) fn rotate(&self, cert: PlatformCert) -> &PlatformCert {
+        let index = self.certs.push_get_index(Box::new(cert));
+        self.served_from.fetch_max(index.saturating_sub(1), Ordering::AcqRel);
+        self.certs.get(index).expect("just pushed")
+    }
+
+    /// Stops serving every certificate but the newest.
+    pub(crate) fn retire_old(&self) {
+        self.served_from
+            .fetch_max(self.certs.len().saturating_sub(1), Ordering::AcqRel);
+    }
+
     /// The id answers name in `Wechatpay-Serial`.
     pub(crate) fn signing_serial(&self) -> &str {
         if self.certificate_mode {
-            &self.platform_cert_serial
+            &self.certificate().serial
         } else {
             &self.public_key_id
+        }
+    }
+
+    /// The private key behind `serial` (a certificate serial or the public key id); for an id it does not
+    /// know (an injected fault), the key it signs with now.
+    pub(crate) fn key_for(&self, serial: &str) -> &PrivateKey {
+        if serial == self.public_key_id {
+            return &self.platform_key;
+        }
+        match self.certs.iter().find(|c| c.serial == serial) {
+            Some(cert) => &cert.key,
+            None if self.certificate_mode => &self.certificate().key,
+            None => &self.platform_key,
         }
     }
 }
@@ -132,10 +207,11 @@ pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -
     let nonce = crate::formatter::nonce();
     let ts = signing.timestamp.to_string();
     let signed: &[u8] = signing.signed_body.as_deref().unwrap_or(body);
-    let mut signature = identity.platform_key.sign(&answer_message(&ts, &nonce, signed));
+    let key = identity.key_for(&signing.serial);
+    let mut signature = key.sign(&answer_message(&ts, &nonce, signed));
     if signing.corrupt {
         // Same length, still base64, wrong bytes.
-        signature = identity.platform_key.sign(&answer_message(&ts, &nonce, b"corrupted"));
+        signature = key.sign(&answer_message(&ts, &nonce, b"corrupted"));
     }
     let value = |s: &str| HeaderValue::from_str(s).expect("ASCII header value");
     vec![

@@ -5,7 +5,9 @@
 //! 401 `SIGN_ERROR`), signs every answer (errors included) with its platform key — in public-key mode
 //! (`PUB_KEY_ID_…`) by default, in platform-certificate mode when asked — and answers unknown paths with a
 //! signed 404. It ships the busifavor (商家券) family with WeChat Pay's rules, stock `100088` seeded so the
-//! seed pages' payloads run verbatim. Endpoints register through one handler table
+//! seed pages' payloads run verbatim. It serves `GET v3/certificates` (its platform certificates, sealed
+//! with its APIv3 key) and can rotate its platform certificate ([`MockServer::rotate_platform_key`]).
+//! Endpoints register through one handler table
 //! ([`MockServer::route`]); faults can be injected for tests ([`MockServer::inject`]); a state dir keeps
 //! keys and business state across restarts ([`MockBuilder::state_dir`]).
 //!
@@ -28,6 +30,7 @@ mod callbacks;
 mod certificate;
 mod gateway;
 mod media;
+mod platform;
 mod state;
 
 use std::collections::HashMap;
@@ -50,7 +53,8 @@ use serde_json::{json, Value};
 use crate::client::{Client, ClientBuilder};
 use crate::error::{Error, Result};
 use crate::keys::{PrivateKey, PublicKey};
-use gateway::{Identity, Nonces, Signing};
+use certificate::PlatformCert;
+use gateway::{Identity, IdentityParts, Nonces, Signing};
 use state::StateDir;
 
 /// The sandbox merchant id.
@@ -311,7 +315,8 @@ impl MockBuilder {
 
     /// Keeps keys, ids and business state in `dir` (created if needed), so a restarted sandbox keeps its
     /// stocks, coupons and keys. Keys already in `dir` win over [`MockBuilder::merchant_key`] and
-    /// [`MockBuilder::platform_key`].
+    /// [`MockBuilder::platform_key`]. The signing platform certificate and its key (`platform_cert.pem`,
+    /// `platform_cert_key.pem`) are kept too, rotated ones included.
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
         self
@@ -344,50 +349,35 @@ impl MockBuilder {
             None => None,
         };
         let cert_pem = dir.map(|d| d.path("platform_cert.pem")).filter(|p| p.exists());
-        let (platform_cert_der, platform_cert_serial) = match (&saved, cert_pem) {
-            (Some(saved), Some(path)) => {
+        let platform_cert = match (&saved, cert_pem, dir) {
+            (Some(saved), Some(path), Some(d)) => {
                 let pem = std::fs::read_to_string(&path)
                     .map_err(|e| Error::config(format!("cannot read `{}`", path.display())).with_source(e))?;
                 let (_, der) = pem_rfc7468::decode_vec(pem.as_bytes())
                     .map_err(|_| Error::config(format!("`{}` is not a PEM certificate", path.display())))?;
-                (der, saved.platform_cert_serial.clone())
+                // A rotated certificate has a key of its own; the first one shares the public key's.
+                let key = d.key(ROTATED_CERT_KEY, || platform_key.clone())?;
+                PlatformCert::from_der(key, der, saved.platform_cert_serial.clone())
             }
-            _ => certificate::self_signed(&platform_key, 3650),
+            _ => PlatformCert::generate(platform_key.clone(), 3650),
         };
-        let identity = Identity {
+        let identity = Identity::new(IdentityParts {
             mchid: MCHID.to_owned(),
             merchant_serial: MERCHANT_SERIAL.to_owned(),
-            merchant_public: merchant_key.public_key(),
             merchant_key,
             platform_key,
             public_key_id: PUBLIC_KEY_ID.to_owned(),
-            platform_cert_der,
-            platform_cert_serial,
+            certificate: platform_cert,
             certificate_mode: self.certificate_mode,
             apiv3_key: saved
                 .map(|s| s.apiv3_key)
                 .unwrap_or_else(|| crate::formatter::nonce_of_len(32)),
-        };
+        });
         if let Some(d) = dir {
-            d.write_json(
-                "identity.json",
-                &SavedIdentity {
-                    mchid: identity.mchid.clone(),
-                    merchant_serial: identity.merchant_serial.clone(),
-                    public_key_id: identity.public_key_id.clone(),
-                    apiv3_key: identity.apiv3_key.clone(),
-                    platform_cert_serial: identity.platform_cert_serial.clone(),
-                },
-                true,
-            )?;
+            save_identity(d, &identity)?;
             d.write(
                 "platform_public_key.pem",
                 identity.platform_key.public_key().to_spki_pem().as_bytes(),
-                false,
-            )?;
-            d.write(
-                "platform_cert.pem",
-                certificate::to_pem(&identity.platform_cert_der).as_bytes(),
                 false,
             )?;
         }
@@ -437,6 +427,27 @@ impl MockBuilder {
         server.install_families()?;
         Ok(server)
     }
+}
+
+/// The state-dir file of the key of the signing platform certificate.
+const ROTATED_CERT_KEY: &str = "platform_cert_key.pem";
+
+/// Writes `identity.json`, the signing certificate and its key to the state dir.
+fn save_identity(d: &StateDir, identity: &Identity) -> Result<()> {
+    let cert = identity.certificate();
+    d.write(ROTATED_CERT_KEY, cert.key.to_pkcs8_pem().as_bytes(), true)?;
+    d.write("platform_cert.pem", cert.pem().as_bytes(), false)?;
+    d.write_json(
+        "identity.json",
+        &SavedIdentity {
+            mchid: identity.mchid.clone(),
+            merchant_serial: identity.merchant_serial.clone(),
+            public_key_id: identity.public_key_id.clone(),
+            apiv3_key: identity.apiv3_key.clone(),
+            platform_cert_serial: cert.serial.clone(),
+        },
+        true,
+    )
 }
 
 /// A running sandbox. Stops when dropped.
@@ -490,24 +501,60 @@ impl MockServer {
         &self.shared.identity.merchant_key
     }
 
-    /// The id of the platform public key that signs its answers.
+    /// The id of the platform public key that signs its answers in public-key mode.
     pub fn public_key_id(&self) -> &str {
         &self.shared.identity.public_key_id
     }
 
-    /// The platform key that signs its answers.
+    /// The platform key behind [`MockServer::public_key_id`], which signs its answers in public-key mode
+    /// (and in certificate mode too, until [`MockServer::rotate_platform_key`]).
     pub fn platform_key(&self) -> &PrivateKey {
         &self.shared.identity.platform_key
     }
 
-    /// The serial of its platform certificate (named in answers in certificate mode).
+    /// The serial of its current platform certificate (named in answers in certificate mode).
     pub fn platform_certificate_serial(&self) -> &str {
-        &self.shared.identity.platform_cert_serial
+        &self.shared.identity.certificate().serial
     }
 
-    /// Its platform certificate, PEM.
+    /// The key of its current platform certificate, which signs answers in certificate mode.
+    pub fn platform_certificate_key(&self) -> &PrivateKey {
+        &self.shared.identity.certificate().key
+    }
+
+    /// Its current platform certificate, PEM.
     pub fn platform_certificate_pem(&self) -> String {
-        certificate::to_pem(&self.shared.identity.platform_cert_der)
+        self.shared.identity.certificate().pem()
+    }
+
+    /// The serials `v3/certificates` serves now, oldest first.
+    pub fn served_certificate_serials(&self) -> Vec<String> {
+        self.shared
+            .identity
+            .served_certificates()
+            .iter()
+            .map(|c| c.serial.clone())
+            .collect()
+    }
+
+    /// Rotates the platform certificate as WeChat Pay does: makes a new key and certificate, serves both
+    /// the old and the new one in `v3/certificates` (the overlap, until
+    /// [`MockServer::retire_old_platform_certificates`]), and from now on signs certificate-mode answers
+    /// with the new one, so a client must refresh to verify them. Public-key mode (`PUB_KEY_ID_…`) is not
+    /// affected. Returns the new serial; a state dir keeps the new certificate and key.
+    pub fn rotate_platform_key(&self) -> Result<String> {
+        let identity = &self.shared.identity;
+        let cert = identity.rotate(PlatformCert::generate(PrivateKey::generate(), 3650));
+        if let Some(d) = &self.dir {
+            save_identity(d, identity)?;
+        }
+        Ok(cert.serial.clone())
+    }
+
+    /// Ends the overlap of [`MockServer::rotate_platform_key`]: `v3/certificates` serves only the newest
+    /// certificate.
+    pub fn retire_old_platform_certificates(&self) {
+        self.shared.identity.retire_old();
     }
 
     /// The APIv3 key it encrypts callbacks and certificates with (32 characters).
@@ -563,6 +610,7 @@ impl MockServer {
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
         callbacks::install(self);
         media::install(self);
+        platform::install(self);
         Ok(())
     }
 
@@ -576,8 +624,9 @@ impl MockServer {
             .private_key_loaded(self.merchant_key().clone())
             .base_uri(&self.base_uri());
         if identity.certificate_mode {
-            let cert = PublicKey::from_certificate_der(&identity.platform_cert_der).expect("our own certificate loads");
-            builder.cert_loaded(&identity.platform_cert_serial, cert)
+            let current = identity.certificate();
+            let cert = PublicKey::from_certificate_der(&current.der).expect("our own certificate loads");
+            builder.cert_loaded(&current.serial, cert)
         } else {
             builder.cert_loaded(self.public_key_id(), self.platform_key().public_key())
         }

@@ -1,0 +1,52 @@
+//! `GET v3/certificates`: the platform certificates the sandbox serves (the current one, and during a
+//! rotation's overlap the previous one too), each sealed with the APIv3 key as WeChat Pay does
+//! (`AEAD_AES_256_GCM`, a 12-character nonce, `associated_data` `certificate`). The gateway signs the
+//! answer like any other: with the certificate in certificate mode, with the public key otherwise.
+
+use std::sync::{Arc, Weak};
+
+use http::Method;
+use serde_json::{json, Value};
+
+use super::certificate::rfc3339_cst;
+use super::gateway::Identity;
+use super::{Answer, MockServer, Shared};
+use crate::aes::AesGcm;
+use crate::certificates::ALGORITHM;
+
+/// Registers `GET v3/certificates`.
+pub(crate) fn install(server: &MockServer) {
+    // Weak: the route table lives inside `Shared`.
+    let shared: Weak<Shared> = Arc::downgrade(&server.shared);
+    server.route(Method::GET, crate::certificates::PATH, move |_req| {
+        match shared.upgrade() {
+            Some(shared) => listing(&shared.identity),
+            None => Answer::error(500, "SYSTEM_ERROR", "系统错误"),
+        }
+    });
+}
+
+/// The `{"data": [...]}` answer.
+fn listing(identity: &Identity) -> Answer {
+    let mut data: Vec<Value> = Vec::new();
+    for cert in identity.served_certificates() {
+        let nonce = crate::formatter::nonce_of_len(12);
+        let associated_data = "certificate";
+        let Ok(ciphertext) = AesGcm::encrypt(cert.pem().as_bytes(), &identity.apiv3_key, &nonce, associated_data)
+        else {
+            return Answer::error(500, "SYSTEM_ERROR", "系统错误");
+        };
+        data.push(json!({
+            "serial_no": cert.serial,
+            "effective_time": rfc3339_cst(cert.not_before),
+            "expire_time": rfc3339_cst(cert.not_after),
+            "encrypt_certificate": {
+                "algorithm": ALGORITHM,
+                "nonce": nonce,
+                "associated_data": associated_data,
+                "ciphertext": ciphertext,
+            },
+        }));
+    }
+    Answer::json(200, &json!({ "data": data }))
+}
