@@ -326,6 +326,11 @@ impl fmt::Debug for Refresher {
 }
 
 impl Refresher {
+    /// The APIv3 key it decrypts with (also what opens callbacks).
+    pub(crate) fn apiv3_key(&self) -> &str {
+        &self.apiv3_key.0
+    }
+
     /// The refresher, and (when it refreshes by itself) the receiving end its thread needs.
     pub(crate) fn new(settings: &RefreshSettings, configured: BTreeSet<String>) -> (Self, Option<mpsc::Receiver<()>>) {
         let threaded = settings.interval.is_some() || settings.on_unknown_serial;

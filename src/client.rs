@@ -135,6 +135,21 @@ impl Client {
         crate::sensitive::decrypt_fields(value, paths, &self.inner.signer.key)
     }
 
+    /// Verifies and decrypts a callback (回调通知) from its headers and raw body, against the keyring as
+    /// it is now (refreshed certificates included) and the APIv3 key of [`ClientBuilder::apiv3_key`].
+    /// See [`crate::notify`] for the event and for answering WeChat Pay.
+    pub fn open_notification<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<crate::notify::Event<T>> {
+        let key =
+            self.inner.refresher.as_ref().map(|r| r.apiv3_key()).ok_or_else(|| {
+                Error::config("opening callbacks needs the APIv3 key: set `ClientBuilder::apiv3_key`")
+            })?;
+        crate::notify::open(&self.inner.keyring.load(), key, headers, body)
+    }
+
     /// The keys that verify answers: a snapshot of the keyring as it is now.
     pub fn keyring(&self) -> Keyring {
         self.inner.keyring.load()

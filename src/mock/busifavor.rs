@@ -4,7 +4,11 @@
 //! (`GET stocks/{stock_id}`), send a coupon (`POST coupons/send`), associate it with an order and undo that
 //! (`POST coupons/associate`, `POST coupons/disassociate`), use it (`POST coupons/use`), deactivate it
 //! (`POST coupons/deactivate`), and read a user's coupons (`GET users/{openid}/coupons/{coupon_code}/appids/{appid}`
-//! and `GET users/{openid}/coupons`).
+//! and `GET users/{openid}/coupons`), and set or read the event notification URL (`POST callbacks`,
+//! `GET callbacks?mchid=`).
+//!
+//! Once a notification URL is set, sending a coupon and using one make the sandbox POST the
+//! `COUPON.SEND` / `COUPON.USE` callbacks there, signed and sealed as WeChat Pay does (see `callbacks`).
 //!
 //! Rules, as WeChat Pay applies them:
 //! - a coupon is `SENDED` until it is `USED` or `DEACTIVATED`; a `SENDED` coupon past its `expire_time`
@@ -30,6 +34,7 @@ use http::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::callbacks::{self, Notice};
 use super::{Answer, MockRequest, MockServer, MCHID};
 
 /// Where every busifavor endpoint lives.
@@ -58,6 +63,16 @@ pub(crate) struct Busifavor {
     /// The last generated coupon code's serial.
     #[serde(default)]
     code_serial: u64,
+    /// Where event notifications (`COUPON.SEND`, `COUPON.USE`) go, once set.
+    #[serde(default)]
+    callbacks: Option<NotifyUrl>,
+}
+
+/// The event notification URL set through `POST callbacks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct NotifyUrl {
+    notify_url: String,
+    update_time: i64,
 }
 
 /// A stock (批次): the definition it was created with, plus what the sandbox enforces from it.
@@ -475,6 +490,109 @@ impl Busifavor {
         })
     }
 
+    /// `POST callbacks`: sets the event notification URL; answers `{update_time, notify_url, mchid}`.
+    fn set_callbacks(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
+        let mchid = optional(body, "mchid")?.unwrap_or(MCHID);
+        if mchid != MCHID {
+            return Err(param_error("mchid", "body", "应为调用接口的商户号"));
+        }
+        let notify_url = required(body, "notify_url")?;
+        let valid = url::Url::parse(notify_url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+        if !valid {
+            return Err(param_error("notify_url", "body", "应为 http(s) 开头的合法 URL"));
+        }
+        self.callbacks = Some(NotifyUrl {
+            notify_url: notify_url.to_owned(),
+            update_time: now,
+        });
+        Ok(Done {
+            answer: json!({"update_time": rfc3339(now), "notify_url": notify_url, "mchid": mchid}),
+            changed: true,
+        })
+    }
+
+    /// `GET callbacks?mchid=`: answers `{notify_url, mchid}`, or 404 when none is set.
+    fn callbacks_view(&self, req: &MockRequest) -> Result<Value, Answer> {
+        let mchid = req
+            .query("mchid")
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| missing("mchid", "query"))?;
+        if mchid != MCHID {
+            return Err(param_error("mchid", "query", "应为调用接口的商户号"));
+        }
+        let set = self
+            .callbacks
+            .as_ref()
+            .ok_or_else(|| not_found("尚未设置商家券事件通知地址"))?;
+        Ok(json!({"notify_url": set.notify_url, "mchid": mchid}))
+    }
+
+    /// The `COUPON.SEND` notification of the coupon a send answered with.
+    fn send_notice(&self, _body: &Body, answer: &Value) -> Option<Notice> {
+        let coupon = self.coupons.get(answer.get("coupon_code")?.as_str()?)?;
+        Some(Notice {
+            event_type: "COUPON.SEND",
+            summary: "商家券领券通知",
+            original_type: "coupon",
+            create_time: rfc3339(coupon.receive_time),
+            resource: json!({
+                "event_type": "EVENT_TYPE_BUSICOUPON_SEND",
+                "coupon_code": coupon.coupon_code,
+                "stock_id": coupon.stock_id,
+                "send_time": rfc3339(coupon.receive_time),
+                "openid": coupon.openid,
+                "send_channel": "BUSICOUPON_SEND_CHANNEL_API",
+                "send_merchant": MCHID,
+            }),
+        })
+    }
+
+    /// The `COUPON.USE` notification of the coupon a use request named.
+    fn use_notice(&self, body: &Body, _answer: &Value) -> Option<Notice> {
+        let coupon = self.coupons.get(body.get("coupon_code")?.as_str()?)?;
+        let use_time = coupon.use_time?;
+        let definition = &self.stocks.get(&coupon.stock_id)?.definition;
+        // A field of the stock's definition, by its path.
+        let text = |path: &[&str]| -> Option<Value> {
+            let (first, rest) = path.split_first()?;
+            rest.iter().try_fold(definition.get(*first)?, |v, k| v.get(k)).cloned()
+        };
+        let mut resource = json!({
+            "stock_creator_mchid": text(&["belong_merchant"]).unwrap_or_else(|| json!(MCHID)),
+            "stock_id": coupon.stock_id,
+            "coupon_id": coupon.coupon_code,
+            "coupon_name": text(&["stock_name"]).unwrap_or_else(|| json!("")),
+            "status": "USED",
+            "description": text(&["display_pattern_info", "description"])
+                .or_else(|| text(&["comment"]))
+                .unwrap_or_else(|| json!("")),
+            "create_time": rfc3339(coupon.receive_time),
+            "coupon_type": "NORMAL",
+            "no_cash": false,
+            "available_begin_time": rfc3339(coupon.available_start_time),
+            "available_end_time": rfc3339(coupon.expire_time),
+            "singleitem": false,
+            "consume_information": {
+                "consume_time": rfc3339(use_time),
+                "consume_mchid": MCHID,
+                "transaction_id": transaction_id(&coupon.coupon_code, use_time),
+            },
+        });
+        if let Some(normal) = text(&["coupon_use_rule", "fixed_normal_coupon"]) {
+            resource["normal_coupon_information"] = json!({
+                "coupon_amount": normal.get("discount_amount").cloned().unwrap_or(json!(0)),
+                "transaction_minimum": normal.get("transaction_minimum").cloned().unwrap_or(json!(0)),
+            });
+        }
+        Some(Notice {
+            event_type: "COUPON.USE",
+            summary: "商家券核销通知",
+            original_type: "coupon",
+            create_time: rfc3339(use_time),
+            resource,
+        })
+    }
+
     /// `GET users/{openid}/coupons/{coupon_code}/appids/{appid}`.
     fn user_coupon(&self, openid: &str, coupon_code: &str, appid: &str, now: i64) -> Result<Value, Answer> {
         self.coupons
@@ -738,8 +856,11 @@ pub(crate) fn install(
     on_change: Arc<dyn Fn(&Busifavor) + Send + Sync>,
 ) {
     type Mutation = fn(&mut Busifavor, &Body, i64) -> Result<Done, Answer>;
-    let post = |template: &str, op: Mutation| {
-        let (state, on_change) = (Arc::clone(&state), Arc::clone(&on_change));
+    /// The notification a change makes, from the state after it, the request and the answer.
+    type Emit = fn(&Busifavor, &Body, &Value) -> Option<Notice>;
+    let courier = callbacks::courier(server);
+    let post = |template: &str, op: Mutation, emit: Option<Emit>| {
+        let (state, on_change, courier) = (Arc::clone(&state), Arc::clone(&on_change), Arc::clone(&courier));
         server.route(Method::POST, &format!("{BASE}/{template}"), move |req| {
             let body = match json_object(req) {
                 Ok(body) => body,
@@ -748,8 +869,16 @@ pub(crate) fn install(
             let mut guard = lock(&state);
             match op(&mut guard, &body, now()) {
                 Ok(done) => {
+                    let mut notice = None;
                     if done.changed {
                         on_change(&guard);
+                        let url = guard.callbacks.as_ref().map(|c| c.notify_url.clone());
+                        notice = url.zip(emit.and_then(|emit| emit(&guard, &body, &done.answer)));
+                    }
+                    // Deliver outside the lock: the courier only spawns, but a family lock is no place for I/O.
+                    drop(guard);
+                    if let Some((url, notice)) = notice {
+                        courier.deliver(url, notice);
                     }
                     Answer::json(200, &done.answer)
                 }
@@ -757,12 +886,13 @@ pub(crate) fn install(
             }
         });
     };
-    post("stocks", Busifavor::create_stock);
-    post("coupons/send", Busifavor::send);
-    post("coupons/associate", Busifavor::associate);
-    post("coupons/disassociate", Busifavor::disassociate);
-    post("coupons/use", Busifavor::use_coupon);
-    post("coupons/deactivate", Busifavor::deactivate);
+    post("stocks", Busifavor::create_stock, None);
+    post("coupons/send", Busifavor::send, Some(Busifavor::send_notice));
+    post("coupons/associate", Busifavor::associate, None);
+    post("coupons/disassociate", Busifavor::disassociate, None);
+    post("coupons/use", Busifavor::use_coupon, Some(Busifavor::use_notice));
+    post("coupons/deactivate", Busifavor::deactivate, None);
+    post("callbacks", Busifavor::set_callbacks, None);
 
     let get = |template: &str, query: fn(&Busifavor, &MockRequest, i64) -> Result<Value, Answer>| {
         let state = Arc::clone(&state);
@@ -782,6 +912,20 @@ pub(crate) fn install(
     get("users/{openid}/coupons", |s, req, now| {
         s.user_coupons(path(req, "openid"), &req.query, now)
     });
+    get("callbacks", |s, req, _| s.callbacks_view(req));
+}
+
+/// A 28-digit WeChat Pay order number (`transaction_id`), stable for one coupon used at one time.
+fn transaction_id(coupon_code: &str, use_time: i64) -> String {
+    // FNV-1a: a stable spread of the code over 12 digits.
+    let hash = coupon_code.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!(
+        "4200{:012}{:012}",
+        use_time.rem_euclid(1_000_000_000_000),
+        hash % 1_000_000_000_000
+    )
 }
 
 fn lock(state: &Mutex<Busifavor>) -> MutexGuard<'_, Busifavor> {

@@ -238,6 +238,8 @@ fn percent_decode(s: &str) -> String {
 
 struct Shared {
     identity: Identity,
+    /// Delivers callbacks; it points back weakly, as the routes inside `Shared` hold it.
+    courier: Arc<callbacks::Courier>,
     nonces: Mutex<Nonces>,
     routes: RwLock<Routes>,
     faults: Mutex<Vec<FaultRule>>,
@@ -388,8 +390,9 @@ impl MockBuilder {
     pub fn start(self) -> Result<MockServer> {
         let dir = self.state_dir.as_deref().map(StateDir::open).transpose()?;
         let identity = self.identity(dir.as_ref())?;
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|weak| Shared {
             identity,
+            courier: Arc::new(callbacks::Courier::new(weak.clone())),
             nonces: Mutex::default(),
             routes: RwLock::default(),
             faults: Mutex::default(),
@@ -608,7 +611,6 @@ impl MockServer {
             }
         });
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
-        callbacks::install(self);
         media::install(self);
         platform::install(self);
         Ok(())
