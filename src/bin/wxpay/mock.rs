@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use wechatpay::mock::MockServer;
 
+use crate::failure::{Exit, Failure};
+
 #[derive(Subcommand)]
 pub(crate) enum MockCommand {
     /// Serve the sandbox until SIGINT/SIGTERM. Prints one JSON line with everything a client needs
@@ -60,7 +62,11 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
     let _ = out.flush();
     drop(out);
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let io = |e: std::io::Error| Failure::new(Exit::Other, format!("cannot wait for a signal: {e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -68,7 +74,8 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
             _ = term.recv() => {}
         }
         Ok::<(), std::io::Error>(())
-    })?;
+    })
+    .map_err(io)?;
     drop(server);
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);

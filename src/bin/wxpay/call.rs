@@ -1,0 +1,279 @@
+//! `wxpay <get|post|put|patch|delete> PATH`: one signed request, its verified answer on stdout.
+
+use std::io::Read as _;
+use std::time::Instant;
+
+use clap::Args;
+use wechatpay::{Method, Options, Prepared, Response};
+
+use crate::config::{split_pair, ConfigArgs, Resolved};
+use crate::failure::Failure;
+use crate::output;
+
+/// What every verb takes.
+#[derive(Args, Debug)]
+pub(crate) struct CallArgs {
+    /// The path as the SDK takes it (`client.chain(PATH)`), e.g. `v3/marketing/busifavor/coupons/use` or
+    /// `v3/marketing/busifavor/stocks/{stock_id}` with `--param stock_id=…`.
+    path: String,
+    /// The JSON body: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given.
+    #[arg(long, value_name = "JSON|@FILE|-")]
+    json: Option<String>,
+    /// A placeholder value for `{NAME}` in PATH (repeatable).
+    #[arg(short, long = "param", value_name = "NAME=VALUE")]
+    param: Vec<String>,
+    /// A query parameter, sent in the order given (repeatable).
+    #[arg(short, long = "query", value_name = "NAME=VALUE")]
+    query: Vec<String>,
+    /// An extra request header (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
+    header: Vec<String>,
+    /// Print the answer's status line and headers before its body.
+    #[arg(short, long)]
+    include: bool,
+    /// Print the request that would go out (method, URL, headers with the Authorization, the exact signed
+    /// message) without sending it.
+    #[arg(long)]
+    dry_run: bool,
+    /// Log request and answer metadata on stderr (never key material).
+    #[arg(short, long)]
+    verbose: bool,
+    /// Pretty-print JSON even when stdout is not a terminal.
+    #[arg(long, conflicts_with = "compact")]
+    pretty: bool,
+    /// Print JSON compact even on a terminal.
+    #[arg(long)]
+    compact: bool,
+}
+
+impl CallArgs {
+    fn pretty(&self) -> Option<bool> {
+        match (self.pretty, self.compact) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Reads `--json`: the text, `@FILE` or `-` (stdin); it must be valid JSON.
+fn read_body(spec: &str) -> Result<Vec<u8>, Failure> {
+    let (bytes, from) = if spec == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .map_err(|e| Failure::usage("cannot read --json from stdin").note(format!("caused by: {e}")))?;
+        (buf, "stdin".to_owned())
+    } else if let Some(path) = spec.strip_prefix('@') {
+        let bytes = std::fs::read(path)
+            .map_err(|e| Failure::usage(format!("cannot read --json file `{path}`")).note(format!("caused by: {e}")))?;
+        (bytes, format!("file `{path}`"))
+    } else {
+        (spec.as_bytes().to_vec(), "the --json text".to_owned())
+    };
+    let trimmed = bytes.trim_ascii_end().to_vec();
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&trimmed) {
+        return Err(Failure::usage(format!("{from} is not valid JSON: {e}")));
+    }
+    Ok(trimmed)
+}
+
+/// The options of the call, from the flags; every malformed flag is a usage error.
+fn options(args: &CallArgs) -> Result<Options, Failure> {
+    let mut options = Options::new();
+    for item in &args.param {
+        let (name, value) = split_pair(item, '=', "--param")?;
+        options = options.param(name, value);
+    }
+    for item in &args.query {
+        let (name, value) = split_pair(item, '=', "--query")?;
+        options = options.query(name, value);
+    }
+    for item in &args.header {
+        let (name, value) = split_pair(item, ':', "--header")?;
+        options = options.header(name, value.trim());
+    }
+    if let Some(spec) = &args.json {
+        options = options.body(read_body(spec)?);
+    }
+    Ok(options)
+}
+
+fn placeholder_list(template: &str) -> String {
+    match wechatpay::template::placeholders(template) {
+        Ok(list) if list.is_empty() => format!("`{template}` has no placeholders"),
+        Ok(list) => format!(
+            "`{template}` has the placeholders {}",
+            list.iter()
+                .map(|p| format!("{{{}{}}}", if p.reserved { "+" } else { "" }, p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Err(_) => format!("`{template}` is not a valid path template"),
+    }
+}
+
+/// Every placeholder of `template` needs a `--param` (but wechatpay-php's `{empty}`).
+fn check_placeholders(template: &str, args: &CallArgs) -> Result<(), Failure> {
+    let given: Vec<&str> = args
+        .param
+        .iter()
+        .filter_map(|p| p.split_once('=').map(|(n, _)| n.trim()))
+        .collect();
+    let placeholders = wechatpay::template::placeholders(template).map_err(|e| Failure::from_wechatpay(&e))?;
+    let missing: Vec<String> = placeholders
+        .iter()
+        .filter(|p| p.name != wechatpay::template::EMPTY && !given.contains(&p.name))
+        .map(|p| format!("{{{}}}", p.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::usage(format!(
+        "missing placeholder value{} {}",
+        if missing.len() == 1 { "" } else { "s" },
+        missing.join(", ")
+    ))
+    .note(placeholder_list(template))
+    .note("give each with --param NAME=VALUE"))
+}
+
+pub(crate) fn run(method: Method, args: CallArgs, config: &ConfigArgs) -> crate::CliResult {
+    if args.path.starts_with("http://") || args.path.starts_with("https://") {
+        return Err(Failure::usage(format!("`{}` is a URL; give the path only", args.path))
+            .note("e.g. `v3/marketing/busifavor/coupons/use`, with --base-uri (or `base_uri`) for the host"));
+    }
+    let template = wechatpay::path::append("", &args.path);
+    check_placeholders(&template, &args)?;
+    let options = options(&args)?;
+    let client = Resolved::load(config)?.client(config)?;
+    let explain = |e: wechatpay::Error| {
+        let failure = Failure::from_wechatpay(&e);
+        if e.is_path() {
+            failure.note(placeholder_list(&template))
+        } else {
+            failure
+        }
+    };
+
+    if args.dry_run {
+        let prepared = client.prepare(method, &template, options).map_err(explain)?;
+        return print_dry_run(&prepared);
+    }
+    if args.verbose {
+        // A twin of the request for the log (its own nonce and signature, which are not shown).
+        let prepared = client
+            .prepare(method.clone(), &template, options.clone())
+            .map_err(explain)?;
+        log_request(&prepared);
+    }
+    let started = Instant::now();
+    let result = client.chain(&template).request(method, options);
+    if args.verbose {
+        log_answer(&result, started);
+    }
+    let response = result.map_err(explain)?;
+    print_response(&response, &args)
+}
+
+fn header_lines(headers: &http::HeaderMap) -> impl Iterator<Item = String> + '_ {
+    headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
+}
+
+fn print_response(response: &Response, args: &CallArgs) -> crate::CliResult {
+    let mut out = String::new();
+    if args.include {
+        let status = http::StatusCode::from_u16(response.status()).ok();
+        out.push_str(&format!(
+            "HTTP {} {}\n",
+            response.status(),
+            status.and_then(|s| s.canonical_reason()).unwrap_or("")
+        ));
+        for line in header_lines(response.headers()) {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out.push('\n');
+    }
+    let body = response.bytes();
+    if body.is_empty() {
+        return output::print_bytes(out.as_bytes());
+    }
+    let pretty = args.pretty().unwrap_or_else(output::stdout_is_terminal);
+    match output::reformat(body, pretty) {
+        Some(json) => {
+            out.push_str(&json);
+            out.push('\n');
+            output::print_bytes(out.as_bytes())
+        }
+        None => {
+            // Not JSON (a bill, an image): the bytes as they came.
+            let mut bytes = out.into_bytes();
+            bytes.extend_from_slice(body);
+            output::print_bytes(&bytes)
+        }
+    }
+}
+
+/// The dry run: the request as it would go out, then the signed message, byte for byte.
+fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
+    let auth = prepared
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| wechatpay::sign::Authorization::parse(v).ok())
+        .ok_or_else(|| Failure::other("the prepared request has no Authorization header"))?;
+    let message = wechatpay::sign::request_message(
+        prepared.method.as_str(),
+        &prepared.target,
+        auth.timestamp,
+        &auth.nonce_str,
+        &prepared.body,
+    );
+    let mut out = format!("{} {}\n", prepared.method, prepared.url).into_bytes();
+    for line in header_lines(&prepared.headers) {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    if !prepared.body.is_empty() {
+        out.extend_from_slice(&prepared.body);
+        out.push(b'\n');
+    }
+    out.extend_from_slice(b"\n--- signed message (METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n), to the end ---\n");
+    out.extend_from_slice(&message);
+    output::print_bytes(&out)
+}
+
+fn log_request(prepared: &Prepared) {
+    eprintln!("> {} {}", prepared.method, prepared.url);
+    for (name, value) in &prepared.headers {
+        if name == http::header::AUTHORIZATION {
+            eprintln!("> authorization: WECHATPAY2-SHA256-RSA2048 (signed when sent)");
+        } else {
+            eprintln!("> {name}: {}", String::from_utf8_lossy(value.as_bytes()));
+        }
+    }
+    eprintln!("> ({} body bytes)", prepared.body.len());
+}
+
+fn log_answer(result: &wechatpay::Result<Response>, started: Instant) {
+    let elapsed = started.elapsed().as_millis();
+    match result {
+        Ok(response) => {
+            eprintln!("< HTTP {} ({elapsed} ms, verified)", response.status());
+            for line in header_lines(response.headers()) {
+                eprintln!("< {line}");
+            }
+            eprintln!("< ({} body bytes)", response.bytes().len());
+        }
+        Err(e) if e.is_api() => eprintln!(
+            "< HTTP {} ({elapsed} ms), Request-ID {}",
+            e.status().unwrap_or(0),
+            e.request_id().unwrap_or("-")
+        ),
+        Err(e) => eprintln!("* failed after {elapsed} ms: {e}"),
+    }
+}

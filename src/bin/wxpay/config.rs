@@ -1,0 +1,465 @@
+//! Configuration: layered from a named profile, a `--config` file, the environment and flags (each
+//! winning over the one before), and the `wxpay config` commands.
+//!
+//! A file holds the JSON `wxpay mock serve` prints: `base_uri`, `mchid`, `serial`, `private_key` (a path),
+//! `public_key_id`, `public_key` (a path), and optionally `certs` (`{id: path}`) and `apiv3_key`. Relative
+//! paths in a file are relative to that file. Key values may also be PEM text or any form the library's
+//! key loader takes (`file://…`, `private.pkcs8://…`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use wechatpay::{Client, ClientBuilder, Keyring, PublicKey};
+
+use crate::failure::{Exit, Failure};
+use crate::output;
+
+/// Where settings come from, as flags every command takes.
+#[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct ConfigArgs {
+    /// A JSON configuration file (e.g. what `wxpay mock serve` prints).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// A named profile from the profiles file (`wxpay config path`); env WXPAY_PROFILE.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// The merchant id; env WECHATPAY_MCHID.
+    #[arg(long, global = true)]
+    mchid: Option<String>,
+    /// The merchant API certificate serial; env WECHATPAY_SERIAL.
+    #[arg(long, global = true)]
+    serial: Option<String>,
+    /// The merchant private key (a PEM file path); env WECHATPAY_PRIVATE_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    private_key: Option<String>,
+    /// The WeChat Pay public key id (PUB_KEY_ID_…); env WECHATPAY_PUBLIC_KEY_ID.
+    #[arg(long, global = true, value_name = "ID")]
+    public_key_id: Option<String>,
+    /// The WeChat Pay public key (a PEM file path); env WECHATPAY_PUBLIC_KEY.
+    #[arg(long, global = true, value_name = "PATH")]
+    public_key: Option<String>,
+    /// A platform certificate (repeatable); env WECHATPAY_CERTS as ID=PATH,….
+    #[arg(long = "cert", global = true, value_name = "ID=PATH")]
+    certs: Vec<String>,
+    /// Where requests go (default https://api.mch.weixin.qq.com/); env WECHATPAY_BASE_URI.
+    #[arg(long, global = true, value_name = "URL")]
+    base_uri: Option<String>,
+    /// Total time allowed for a request, in seconds.
+    #[arg(long, global = true, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+}
+
+/// One layer of settings, as a file holds them.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct Settings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mchid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    public_key: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    certs: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    apiv3_key: Option<String>,
+}
+
+/// The settings every layer gave, merged, with where each came from.
+#[derive(Debug, Default)]
+pub(crate) struct Resolved {
+    settings: Settings,
+    sources: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// The scalar settings: name, environment variable, value.
+    fn scalars(&mut self) -> [(&'static str, &'static str, &mut Option<String>); 7] {
+        [
+            ("base_uri", "WECHATPAY_BASE_URI", &mut self.base_uri),
+            ("mchid", "WECHATPAY_MCHID", &mut self.mchid),
+            ("serial", "WECHATPAY_SERIAL", &mut self.serial),
+            ("private_key", "WECHATPAY_PRIVATE_KEY", &mut self.private_key),
+            ("public_key_id", "WECHATPAY_PUBLIC_KEY_ID", &mut self.public_key_id),
+            ("public_key", "WECHATPAY_PUBLIC_KEY", &mut self.public_key),
+            ("apiv3_key", "WECHATPAY_APIV3_KEY", &mut self.apiv3_key),
+        ]
+    }
+
+    /// Makes relative key paths absolute, against `base` (a file's directory) or the working directory.
+    fn anchor_paths(&mut self, base: Option<&Path>) {
+        let anchor = |value: &mut String| {
+            if is_path(value) {
+                let path = Path::new(value.as_str());
+                let joined = match base {
+                    Some(base) if path.is_relative() => base.join(path),
+                    _ => path.to_path_buf(),
+                };
+                if let Ok(abs) = std::path::absolute(&joined) {
+                    *value = abs.display().to_string();
+                }
+            }
+        };
+        self.private_key.iter_mut().for_each(anchor);
+        self.public_key.iter_mut().for_each(anchor);
+        self.certs.values_mut().for_each(anchor);
+    }
+}
+
+/// A key value that is a plain path (not PEM text, nor a `scheme://` form the key loader reads).
+fn is_path(value: &str) -> bool {
+    !value.contains("-----BEGIN") && !value.contains("://")
+}
+
+/// The argument the key loader takes for a key setting.
+fn key_source(value: &str) -> String {
+    if is_path(value) {
+        format!("file://{value}")
+    } else {
+        value.to_owned()
+    }
+}
+
+/// `ID=PATH` (or `NAME=VALUE`), split at the first `=`; `what` names it in the error.
+pub(crate) fn split_pair<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str), Failure> {
+    match text.split_once(sep) {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim(), value)),
+        _ => Err(Failure::usage(format!(
+            "{what} `{text}` is not of the form NAME{sep}VALUE"
+        ))),
+    }
+}
+
+impl Resolved {
+    fn apply(&mut self, mut layer: Settings, origin: &str) {
+        for ((name, _, mine), (_, _, theirs)) in self.settings.scalars().into_iter().zip(layer.scalars()) {
+            if let Some(value) = theirs.take() {
+                *mine = Some(value);
+                self.sources.insert(name.to_owned(), origin.to_owned());
+            }
+        }
+        for (id, path) in layer.certs {
+            self.sources.insert(format!("certs.{id}"), origin.to_owned());
+            self.settings.certs.insert(id, path);
+        }
+    }
+
+    /// The merged settings of profile, file, environment and flags.
+    pub(crate) fn load(args: &ConfigArgs) -> Result<Self, Failure> {
+        let mut resolved = Resolved::default();
+        let profile = args.profile.clone().or_else(|| env("WXPAY_PROFILE"));
+        if let Some(name) = profile {
+            let (file, mut profiles) = read_profiles()?;
+            let layer = profiles.remove(&name).ok_or_else(|| {
+                let known: Vec<&str> = profiles.keys().map(String::as_str).collect();
+                Failure::config(format!("no profile `{name}` in {}", file.display())).note(format!(
+                    "profiles there: [{}]; add one with `wxpay config save {name} --config FILE`",
+                    known.join(", ")
+                ))
+            })?;
+            resolved.apply(layer, &format!("profile {name}"));
+        }
+        if let Some(path) = &args.config {
+            resolved.apply(read_settings(path)?, &format!("--config {}", path.display()));
+        }
+        resolved.apply(from_env()?, "env");
+        resolved.apply(from_flags(args)?, "flag");
+        Ok(resolved)
+    }
+
+    /// The APIv3 key, if any layer gave one.
+    pub(crate) fn apiv3_key(&self) -> Option<&str> {
+        self.settings.apiv3_key.as_deref()
+    }
+
+    /// The verifying keys configured: (id, loader argument).
+    pub(crate) fn verifying_keys(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        let mut keys = Vec::new();
+        if let (Some(id), Some(key)) = (&s.public_key_id, &s.public_key) {
+            keys.push((id.clone(), key_source(key)));
+        }
+        keys.extend(s.certs.iter().map(|(id, key)| (id.clone(), key_source(key))));
+        keys
+    }
+
+    /// A client from these settings.
+    pub(crate) fn client(&self, args: &ConfigArgs) -> Result<Client, Failure> {
+        build(self.builder(args, true)?)
+    }
+
+    /// A client builder from these settings; `need_keys`: at least one verifying key is required.
+    pub(crate) fn builder(&self, args: &ConfigArgs, need_keys: bool) -> Result<ClientBuilder, Failure> {
+        let s = &self.settings;
+        let missing = |what: &str, flag: &str, var: &str, key: &str| {
+            Failure::config(format!("no {what} configured")).note(format!(
+                "give {flag}, set {var}, or put `{key}` in a --config file or --profile"
+            ))
+        };
+        let mchid = s
+            .mchid
+            .as_deref()
+            .ok_or_else(|| missing("merchant id", "--mchid", "WECHATPAY_MCHID", "mchid"))?;
+        let serial = s
+            .serial
+            .as_deref()
+            .ok_or_else(|| missing("merchant certificate serial", "--serial", "WECHATPAY_SERIAL", "serial"))?;
+        let key = s.private_key.as_deref().ok_or_else(|| {
+            missing(
+                "merchant private key",
+                "--private-key",
+                "WECHATPAY_PRIVATE_KEY",
+                "private_key",
+            )
+        })?;
+        if s.public_key_id.is_some() != s.public_key.is_some() {
+            return Err(Failure::config(
+                "`public_key_id` and `public_key` go together: give both or neither",
+            ));
+        }
+        let verifying = self.verifying_keys();
+        if verifying.is_empty() && need_keys {
+            return Err(Failure::config("no WeChat Pay public key or platform certificate configured").note(
+                "give --public-key-id and --public-key (or --cert ID=PATH), or the matching env variables or file keys",
+            ));
+        }
+        let mut builder = Client::builder()
+            .mchid(mchid)
+            .serial(serial)
+            .private_key(&key_source(key));
+        for (id, key) in &verifying {
+            builder = builder.cert(id, key);
+        }
+        if let Some(uri) = &s.base_uri {
+            builder = builder.base_uri(uri);
+        }
+        if let Some(secs) = args.timeout {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(Failure::usage("--timeout must be a positive number of seconds"));
+            }
+            builder = builder.timeout(Duration::from_secs_f64(secs));
+        }
+        Ok(builder)
+    }
+
+    /// What `config show` prints: every setting, secrets hidden, and where each came from.
+    fn redacted(&self) -> Value {
+        let mut shown = serde_json::to_value(&self.settings).unwrap_or(Value::Null);
+        if self.settings.apiv3_key.is_some() {
+            shown["apiv3_key"] = json!("<hidden>");
+        }
+        for (name, value) in [
+            ("private_key", &self.settings.private_key),
+            ("public_key", &self.settings.public_key),
+        ] {
+            if value.as_deref().is_some_and(|v| !is_path(v)) {
+                shown[name] = json!("<inline key, hidden>");
+            }
+        }
+        if let Some(certs) = shown.get_mut("certs").and_then(Value::as_object_mut) {
+            for value in certs.values_mut() {
+                if value.as_str().is_some_and(|v| !is_path(v)) {
+                    *value = json!("<inline certificate, hidden>");
+                }
+            }
+        }
+        shown["sources"] = json!(self.sources);
+        shown
+    }
+}
+
+/// Builds a client; every failure here is a configuration error.
+pub(crate) fn build(builder: ClientBuilder) -> Result<Client, Failure> {
+    builder.build().map_err(|e| {
+        let failure = Failure::from_wechatpay(&e);
+        if failure.exit() == Exit::Config {
+            failure
+        } else {
+            Failure::with_sources(Exit::Config, &e, &e)
+        }
+    })
+}
+
+/// The verifying keys of `resolved`, loaded, as a keyring (ids of certificates as their serials).
+pub(crate) fn keyring(resolved: &Resolved) -> Result<Keyring, Failure> {
+    let mut keys = Vec::new();
+    for (id, source) in resolved.verifying_keys() {
+        let key = PublicKey::load(&source).map_err(|e| Failure::with_sources(Exit::Config, &e, &e))?;
+        let id = match key.certificate_serial() {
+            Some(serial) if serial.eq_ignore_ascii_case(&id) => serial.to_owned(),
+            _ => id,
+        };
+        keys.push((id, key));
+    }
+    if keys.is_empty() {
+        return Err(
+            Failure::config("no WeChat Pay public key or platform certificate configured").note(
+                "give --public-key-id and --public-key (or --cert ID=PATH), or the matching env variables or file keys",
+            ),
+        );
+    }
+    Ok(Keyring::new(keys))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn from_env() -> Result<Settings, Failure> {
+    let mut layer = Settings::default();
+    for (_, var, value) in layer.scalars() {
+        *value = env(var);
+    }
+    if let Some(certs) = env("WECHATPAY_CERTS") {
+        for item in certs.split(',').filter(|s| !s.trim().is_empty()) {
+            let (id, path) = split_pair(item.trim(), '=', "WECHATPAY_CERTS entry")
+                .map_err(|_| Failure::config(format!("a WECHATPAY_CERTS entry `{item}` is not of the form ID=PATH")))?;
+            layer.certs.insert(id.to_owned(), path.to_owned());
+        }
+    }
+    layer.anchor_paths(None);
+    Ok(layer)
+}
+
+fn from_flags(args: &ConfigArgs) -> Result<Settings, Failure> {
+    let mut layer = Settings {
+        base_uri: args.base_uri.clone(),
+        mchid: args.mchid.clone(),
+        serial: args.serial.clone(),
+        private_key: args.private_key.clone(),
+        public_key_id: args.public_key_id.clone(),
+        public_key: args.public_key.clone(),
+        ..Settings::default()
+    };
+    for item in &args.certs {
+        let (id, path) = split_pair(item, '=', "--cert")?;
+        layer.certs.insert(id.to_owned(), path.to_owned());
+    }
+    layer.anchor_paths(None);
+    Ok(layer)
+}
+
+fn read_settings(path: &Path) -> Result<Settings, Failure> {
+    let text = std::fs::read(path).map_err(|e| {
+        Failure::usage(format!("cannot read the config file {}", path.display())).note(format!("caused by: {e}"))
+    })?;
+    let mut settings: Settings = serde_json::from_slice(&text).map_err(|e| {
+        Failure::usage(format!("the config file {} is not valid", path.display())).note(format!("caused by: {e}"))
+    })?;
+    settings.anchor_paths(path.parent());
+    Ok(settings)
+}
+
+/// The profiles file: `$WXPAY_CONFIG_DIR/profiles.json`, else `$XDG_CONFIG_HOME/wxpay/profiles.json`, else
+/// `$HOME/.config/wxpay/profiles.json`.
+pub(crate) fn profiles_path() -> Result<PathBuf, Failure> {
+    let dir = if let Some(dir) = env("WXPAY_CONFIG_DIR") {
+        PathBuf::from(dir)
+    } else if let Some(xdg) = env("XDG_CONFIG_HOME") {
+        PathBuf::from(xdg).join("wxpay")
+    } else if let Some(home) = env("HOME") {
+        PathBuf::from(home).join(".config").join("wxpay")
+    } else {
+        return Err(Failure::config(
+            "no config directory: set WXPAY_CONFIG_DIR, XDG_CONFIG_HOME or HOME",
+        ));
+    };
+    Ok(dir.join("profiles.json"))
+}
+
+fn read_profiles() -> Result<(PathBuf, BTreeMap<String, Settings>), Failure> {
+    let path = profiles_path()?;
+    let profiles = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::config(format!("the profiles file {} is not valid", path.display()))
+                .note(format!("caused by: {e}"))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(e) => {
+            return Err(
+                Failure::config(format!("cannot read the profiles file {}", path.display()))
+                    .note(format!("caused by: {e}")),
+            )
+        }
+    };
+    Ok((path, profiles))
+}
+
+fn write_profiles(path: &Path, profiles: &BTreeMap<String, Settings>) -> Result<(), Failure> {
+    let fail = |e: std::io::Error| {
+        Failure::other(format!("cannot write the profiles file {}", path.display())).note(format!("caused by: {e}"))
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let text = serde_json::to_string_pretty(profiles).map_err(|e| Failure::other(e.to_string()))?;
+    let tmp = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(fail)?;
+    std::io::Write::write_all(&mut file, format!("{text}\n").as_bytes()).map_err(fail)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(fail)
+}
+
+/// `wxpay config …`.
+#[derive(Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Prints the settings in effect (secrets hidden) and where each came from.
+    Show,
+    /// Prints the path of the profiles file.
+    Path,
+    /// Lists the profile names.
+    List,
+    /// Saves the settings in effect (from --config, env and flags) as a named profile.
+    Save {
+        /// The profile name.
+        name: String,
+    },
+    /// Removes a named profile.
+    Remove {
+        /// The profile name.
+        name: String,
+    },
+}
+
+pub(crate) fn run(command: ConfigCommand, args: &ConfigArgs) -> crate::CliResult {
+    match command {
+        ConfigCommand::Show => output::print_json(&Resolved::load(args)?.redacted(), None),
+        ConfigCommand::Path => output::print_line(&profiles_path()?.display().to_string()),
+        ConfigCommand::List => {
+            let (_, profiles) = read_profiles()?;
+            profiles.keys().try_for_each(|name| output::print_line(name))
+        }
+        ConfigCommand::Save { name } => {
+            if name.trim().is_empty() {
+                return Err(Failure::usage("a profile name cannot be empty"));
+            }
+            let resolved = Resolved::load(args)?;
+            let (path, mut profiles) = read_profiles()?;
+            profiles.insert(name.clone(), resolved.settings);
+            write_profiles(&path, &profiles)?;
+            eprintln!("wxpay: saved profile `{name}` in {}", path.display());
+            Ok(())
+        }
+        ConfigCommand::Remove { name } => {
+            let (path, mut profiles) = read_profiles()?;
+            if profiles.remove(&name).is_none() {
+                return Err(Failure::usage(format!("no profile `{name}` in {}", path.display())));
+            }
+            write_profiles(&path, &profiles)
+        }
+    }
+}
