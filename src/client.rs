@@ -67,10 +67,15 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    /// Sends a request and verifies its answer against the keyring as it is now; an answer naming an
-    /// unknown serial waits for a certificate refresh (if enabled) and is verified once more.
+    /// Builds, signs, sends and verifies one request.
     pub(crate) async fn execute(&self, method: Method, template: &str, options: &Options) -> Result<Response> {
         let prepared = self.prepare(method, template, options)?;
+        self.send(prepared).await
+    }
+
+    /// Sends a prepared request and verifies its answer against the keyring as it is now; an answer
+    /// naming an unknown serial waits for a certificate refresh (if enabled) and is verified once more.
+    async fn send(&self, prepared: Prepared) -> Result<Response> {
         let policy = prepared.policy;
         let raw = self.transport.send(prepared).await?;
         if raw.status.is_success() && policy != Policy::Unsigned {
@@ -86,13 +91,7 @@ impl Inner {
                 }
             }
         }
-        // Verified above (or not signed): what is left is telling success from failure.
-        response::finish(
-            &Keyring::default(),
-            Policy::Unsigned,
-            raw,
-            crate::formatter::timestamp(),
-        )
+        response::finish(raw)
     }
 
     fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {

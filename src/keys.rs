@@ -60,7 +60,7 @@ struct PublicInner {
 enum Material {
     Pkcs1Private(Vec<u8>),
     Pkcs8Private(Vec<u8>),
-    EncryptedPkcs8,
+    EncryptedPkcs8(Vec<u8>),
     Pkcs1Public(Vec<u8>),
     Spki(Vec<u8>),
     Certificate(Vec<u8>),
@@ -70,7 +70,7 @@ impl Material {
     fn is_private(&self) -> bool {
         matches!(
             self,
-            Material::Pkcs1Private(_) | Material::Pkcs8Private(_) | Material::EncryptedPkcs8
+            Material::Pkcs1Private(_) | Material::Pkcs8Private(_) | Material::EncryptedPkcs8(_)
         )
     }
 }
@@ -149,7 +149,7 @@ fn read_pem(text: &str, form: &mut String) -> Result<Material> {
     Ok(match label {
         "RSA PRIVATE KEY" => Material::Pkcs1Private(der),
         "PRIVATE KEY" => Material::Pkcs8Private(der),
-        "ENCRYPTED PRIVATE KEY" => Material::EncryptedPkcs8,
+        "ENCRYPTED PRIVATE KEY" => Material::EncryptedPkcs8(der),
         "RSA PUBLIC KEY" => Material::Pkcs1Public(der),
         "PUBLIC KEY" => Material::Spki(der),
         "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Material::Certificate(der),
@@ -185,6 +185,27 @@ fn rsa_oid_check(oid: pkcs8::ObjectIdentifier, form: &str) -> Result<()> {
     } else {
         Err(Error::key(format!("{form} is not an RSA key (algorithm {oid})")))
     }
+}
+
+/// The encryption algorithm of an `EncryptedPrivateKeyInfo`, read leniently (for a better error when the
+/// full parse fails, e.g. on PKCS#12 PBE parameters).
+fn encryption_oid(der: &[u8]) -> Option<pkcs8::ObjectIdentifier> {
+    use pkcs8::der::{Reader as _, SliceReader};
+    let mut reader = SliceReader::new(der).ok()?;
+    reader
+        .sequence(|r| {
+            let algorithm = spki::AlgorithmIdentifierRef::decode(r)?;
+            r.read_slice(r.remaining_len())?;
+            Ok(algorithm.oid)
+        })
+        .ok()
+}
+
+/// PKCS#5 v1.5 (`1.2.840.113549.1.5.x` except PBES2) and PKCS#12 (`1.2.840.113549.1.12.1.x`) schemes.
+fn is_pbes1(oid: pkcs8::ObjectIdentifier) -> bool {
+    let dotted = oid.to_string();
+    (dotted.starts_with("1.2.840.113549.1.5.") && dotted != "1.2.840.113549.1.5.13")
+        || dotted.starts_with("1.2.840.113549.1.12.1.")
 }
 
 /// Unwraps a PKCS#8 `PrivateKeyInfo` to the PKCS#1 `RSAPrivateKey` inside.
@@ -227,13 +248,64 @@ impl PrivateKey {
                 let pkcs1 = pkcs8_to_pkcs1(&der, &form)?;
                 Self::from_pkcs1_der_named(&pkcs1, &form)
             }
-            Material::EncryptedPkcs8 => Err(Error::key(format!(
-                "{form} is encrypted; decrypt it first (`openssl pkcs8 -in key.pem -nocrypt`)"
+            Material::EncryptedPkcs8(_) => Err(Error::key(format!(
+                "{form} is encrypted; load it with `PrivateKey::load_encrypted(key, passphrase)`"
             ))),
             _ => Err(Error::key(format!(
                 "expected a private key, but {form} holds a public key or certificate"
             ))),
         }
+    }
+
+    /// Loads a private key protected by a passphrase: an `ENCRYPTED PRIVATE KEY` (PKCS#8 with PBES2, as
+    /// `openssl pkcs8 -topk8 -v2 aes-256-cbc` writes it: PBKDF2 or scrypt, AES-CBC or 3DES), in any form
+    /// [`PrivateKey::load`] takes (PHP's `Rsa::from($thing, $passphrase)`). An unencrypted key loads as
+    /// with [`PrivateKey::load`], and the passphrase is not used.
+    ///
+    /// A wrong passphrase is a key error that never echoes the passphrase or the key.
+    ///
+    /// ```
+    /// # let pem = include_str!("../tests/fixtures/merchant_key_encrypted.pem");
+    /// let key = wechatpay::PrivateKey::load_encrypted(pem, "wechatpay")?;
+    /// assert_eq!(key.bits(), 2048);
+    /// assert!(wechatpay::PrivateKey::load_encrypted(pem, "wrong").unwrap_err().is_key());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn load_encrypted(thing: &str, passphrase: impl AsRef<[u8]>) -> Result<Self> {
+        let mut form = String::new();
+        let material = read(thing, &mut form)?;
+        let Material::EncryptedPkcs8(der) = material else {
+            return Self::load(thing);
+        };
+        let pbes1 = || {
+            Error::key(format!(
+                "{form} uses PBES1 or a PKCS#12 scheme (`openssl pkcs8 -v1`), which is not supported; \
+                 re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`"
+            ))
+        };
+        let info = pkcs8::EncryptedPrivateKeyInfo::from_der(&der).map_err(|e| match encryption_oid(&der) {
+            Some(oid) if is_pbes1(oid) => pbes1(),
+            _ => Error::key(format!("{form} is not valid encrypted PKCS#8 DER ({e})")),
+        })?;
+        if info.encryption_algorithm.pbes2().is_none() {
+            return Err(pbes1());
+        }
+        let mut plain = pkcs8::der::zeroize::Zeroizing::new(info.encrypted_data.to_vec());
+        let plain = info
+            .encryption_algorithm
+            .decrypt_in_place(passphrase.as_ref(), &mut plain)
+            .map_err(|e| match e {
+                pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed => {
+                    Error::key(format!("{form} could not be decrypted: wrong passphrase"))
+                }
+                other => Error::key(format!(
+                    "{form} uses an encryption this crate does not support ({other})"
+                )),
+            })?;
+        // A wrong passphrase can still unpad by chance; then the plaintext is not PKCS#8.
+        let pkcs1 = pkcs8_to_pkcs1(plain, &form)
+            .map_err(|_| Error::key(format!("{form} could not be decrypted: wrong passphrase")))?;
+        Self::from_pkcs1_der_named(&pkcs1, &form)
     }
 
     /// A fresh RSA-2048 key from the operating system's CSPRNG (for sandboxes and tests).
@@ -427,6 +499,17 @@ impl PublicKey {
             .expect("PEM encoding of DER cannot fail")
     }
 
+    /// The key as PKCS#1 PEM (`-----BEGIN RSA PUBLIC KEY-----`).
+    pub fn to_pkcs1_pem(&self) -> String {
+        pem_rfc7468::encode_string("RSA PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.inner.pkcs1)
+            .expect("PEM encoding of DER cannot fail")
+    }
+
+    /// The key as SPKI `SubjectPublicKeyInfo` DER.
+    pub fn to_spki_der(&self) -> Vec<u8> {
+        self.spki_der()
+    }
+
     /// The key as SPKI `SubjectPublicKeyInfo` DER.
     pub(crate) fn spki_der(&self) -> Vec<u8> {
         let info = spki::SubjectPublicKeyInfoRef {
@@ -438,6 +521,45 @@ impl PublicKey {
                 .expect("a byte string is a valid bit string"),
         };
         info.to_der().expect("SubjectPublicKeyInfo always encodes")
+    }
+}
+
+/// Converts a PKCS#1 public key (`-----BEGIN RSA PUBLIC KEY-----`, or `public.pkcs1://` base64, or a
+/// `file://` path to one) to SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form most tools and WeChat Pay's
+/// public-key mode use. Any other public form ([`PublicKey::load`]) converts too.
+///
+/// ```
+/// # let pkcs1 = include_str!("../tests/fixtures/merchant_pub_pkcs1.pem");
+/// let spki = wechatpay::keys::pkcs1_to_spki_pem(pkcs1)?;
+/// assert!(spki.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+/// # assert_eq!(spki.trim(), include_str!("../tests/fixtures/merchant_pub.pem").trim());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+pub fn pkcs1_to_spki_pem(thing: &str) -> Result<String> {
+    Ok(PublicKey::load(thing)?.to_spki_pem())
+}
+
+/// The serial number of an X.509 certificate (PEM text, `file://` path) as WeChat Pay prints it:
+/// upper-case hex without leading zero bytes — the value of `Wechatpay-Serial` and of the merchant
+/// `serial` (PHP's `PemUtil::parseCertificateSerialNo`).
+///
+/// ```
+/// # let pem = include_str!("../tests/fixtures/platform_cert.pem");
+/// let serial = wechatpay::keys::certificate_serial(pem)?;
+/// assert_eq!(serial, "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
+pub fn certificate_serial(thing: &str) -> Result<String> {
+    let mut form = String::new();
+    match read(thing, &mut form)? {
+        Material::Certificate(der) => {
+            let cert = x509_cert::Certificate::from_der(&der)
+                .map_err(|e| Error::key(format!("{form} is not a valid X.509 certificate ({e})")))?;
+            Ok(serial_hex(cert.tbs_certificate.serial_number.as_bytes()))
+        }
+        _ => Err(Error::key(format!(
+            "{form} is a key, not an X.509 certificate; only certificates have a serial number"
+        ))),
     }
 }
 

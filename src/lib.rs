@@ -37,6 +37,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aes;
+pub mod apiv2;
 pub mod certificates;
 mod chain;
 mod client;

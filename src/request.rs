@@ -1,9 +1,11 @@
 //! Building a signed request (sans-IO): template expansion, query, headers, body and `Authorization`.
 //!
 //! What is signed is exactly what is sent: the request target is built here, encoded once, and then
-//! checked to survive URL parsing unchanged.
+//! checked to survive URL parsing unchanged. The one exception is WeChat Pay's own: a media upload sends a
+//! multipart body whose signature covers only its `meta` JSON ([`Prepared::multipart`]).
 
 use std::borrow::Cow;
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,7 +38,6 @@ pub(crate) struct Target {
 }
 
 /// A request ready to go on the wire.
-#[derive(Debug)]
 pub struct Prepared {
     /// The HTTP method.
     pub method: Method,
@@ -46,8 +47,12 @@ pub struct Prepared {
     pub target: String,
     /// Every header, `Authorization` included.
     pub headers: HeaderMap,
-    /// The body, exactly as sent and signed.
+    /// The body that was signed, exactly. It is also the body sent, unless [`Prepared::multipart`] is set.
     pub body: Bytes,
+    /// For a media upload ([`crate::media`]): the `multipart/form-data` body sent instead of `body`. WeChat
+    /// Pay signs uploads over their `meta` JSON only, so then `body` holds that JSON, which is also the
+    /// multipart's `meta` part.
+    pub multipart: Option<crate::media::Multipart>,
     /// How the answer will be verified.
     pub policy: Policy,
     /// A timeout for this request only.
@@ -120,7 +125,22 @@ pub(crate) fn prepare(
         headers.insert(name, value);
     }
 
-    let body = if options.sensitive.is_empty() {
+    let mut multipart = None;
+    let body = if let Some(upload) = &options.upload {
+        if options.body.is_some() || !options.sensitive.is_empty() {
+            return Err(Error::request(
+                "an upload's body is its multipart; do not set `json`, `body` or `sensitive` with it",
+            ));
+        }
+        let parts = upload.clone().into_multipart();
+        let content_type = HeaderValue::from_str(parts.content_type())
+            .map_err(|_| Error::request("the upload's content type is not valid header text"))?;
+        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(parts.len()));
+        let meta = Bytes::copy_from_slice(parts.meta());
+        multipart = Some(parts);
+        meta
+    } else if options.sensitive.is_empty() {
         options
             .body
             .as_ref()
@@ -154,9 +174,25 @@ pub(crate) fn prepare(
         target: request_target,
         headers,
         body,
+        multipart,
         policy,
         timeout: options.timeout,
     })
+}
+
+impl fmt::Debug for Prepared {
+    /// What goes where, not what it says: the body and the signature's inputs stay out of logs.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("method", &self.method)
+            .field("origin", &self.url.origin().ascii_serialization())
+            .field("headers", &self.headers.keys().map(|k| k.as_str()).collect::<Vec<_>>())
+            .field("body_len", &self.body.len())
+            .field("multipart", &self.multipart)
+            .field("policy", &self.policy)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// Encrypts the sensitive fields of the JSON body and names the key in `Wechatpay-Serial`.

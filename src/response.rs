@@ -7,12 +7,10 @@ use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiDetails, Error, Result};
-use crate::keyring::Keyring;
 use crate::transport::Raw;
-use crate::verify::{self, Policy};
 
 /// A 2xx answer whose signature has been verified (or that WeChat Pay does not sign; see
-/// [`verify::Policy`]).
+/// [`crate::verify::Policy`]).
 #[derive(Clone)]
 pub struct Response {
     status: StatusCode,
@@ -75,11 +73,10 @@ impl fmt::Debug for Response {
     }
 }
 
-/// Turns a raw answer into a verified [`Response`] or an [`Error`].
-pub(crate) fn finish(keyring: &Keyring, policy: Policy, raw: Raw, now: i64) -> Result<Response> {
+/// Turns a raw answer, already verified where it is signed, into a [`Response`] (2xx) or an [`Error`].
+pub(crate) fn finish(raw: Raw) -> Result<Response> {
     let Raw { status, headers, body } = raw;
     if status.is_success() {
-        verify::verify_signed(keyring, policy, &headers, &body, now)?;
         return Ok(Response { status, headers, body });
     }
     if status.is_redirection() {

@@ -77,11 +77,12 @@ impl Transport {
     }
 
     async fn send_here(self, req: Prepared) -> Result<Raw> {
-        let mut builder = self
-            .http
-            .request(req.method, req.url)
-            .headers(req.headers)
-            .body(req.body);
+        let body = match req.multipart {
+            // An upload: the signature covers the meta JSON (`req.body`); the multipart is streamed.
+            Some(multipart) => reqwest::Body::wrap_stream(multipart.into_stream()?),
+            None => reqwest::Body::from(req.body),
+        };
+        let mut builder = self.http.request(req.method, req.url).headers(req.headers).body(body);
         if let Some(t) = req.timeout {
             builder = builder.timeout(t);
         }

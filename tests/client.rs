@@ -522,3 +522,24 @@ fn sensitive_fields_are_encrypted_for_the_platform_and_answers_decrypted_with_th
     client.decrypt_fields(&mut answer, &["name", "absent"]).unwrap();
     assert_eq!(answer, json!({"name": "李四", "n": 2}));
 }
+
+#[test]
+fn debug_output_never_shows_signature_inputs_or_secrets() {
+    let (server, client) = sandbox();
+    let prepared = client
+        .prepare(
+            Method::POST,
+            "v3/echo/{id}",
+            json!({"id": "o-user-42", "json": {"id_card": "110101199003071234"}}),
+        )
+        .unwrap();
+    let shown = format!("{prepared:?} {client:?} {:?}", server.merchant_key());
+    for secret in [
+        "o-user-42",
+        "110101199003071234",
+        "PRIVATE KEY",
+        &prepared.headers["authorization"].to_str().unwrap()[40..],
+    ] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}

@@ -765,13 +765,15 @@ async fn serve(
         Ok(collected) => {
             let body = collected.to_bytes();
             let now = crate::formatter::timestamp();
+            // WeChat Pay signs an upload over its `meta` JSON only.
+            let signed = media::signed_body(&parts.headers, &body);
             match gateway::authenticate(
                 &shared.identity,
                 &shared.nonces,
                 parts.method.as_str(),
                 &target,
                 &parts.headers,
-                &body,
+                signed.as_ref().unwrap_or(&body),
                 now,
             ) {
                 Err(refused) => refused,
