@@ -96,29 +96,6 @@ pub(crate) fn validity(der: &[u8]) -> Option<(i64, i64)> {
     Some((secs(&v.not_before)?, secs(&v.not_after)?))
 }
 
-/// Unix seconds as WeChat Pay writes times: RFC 3339 in China Standard Time, e.g.
-/// `2024-06-08T10:34:56+08:00`.
-pub(crate) fn rfc3339_cst(unix: i64) -> String {
-    let local = unix + 8 * 3600;
-    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+08:00",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 /// DER → PEM `CERTIFICATE`.
 pub(crate) fn to_pem(der: &[u8]) -> String {
     pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).expect("PEM encoding cannot fail")
@@ -139,12 +116,5 @@ mod tests {
         assert!(public.verify(b"m", &key.sign(b"m")));
         let cert = PlatformCert::from_der(key, der, serial);
         assert_eq!(cert.not_after - cert.not_before, 365 * 86_400);
-    }
-
-    #[test]
-    fn times_are_written_in_china_standard_time() {
-        assert_eq!(rfc3339_cst(0), "1970-01-01T08:00:00+08:00");
-        assert_eq!(rfc3339_cst(1_528_425_296), "2018-06-08T10:34:56+08:00");
-        assert_eq!(rfc3339_cst(951_782_400), "2000-02-29T08:00:00+08:00");
     }
 }

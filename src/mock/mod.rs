@@ -28,6 +28,7 @@
 mod busifavor;
 mod callbacks;
 mod certificate;
+mod clock;
 mod gateway;
 mod media;
 mod platform;

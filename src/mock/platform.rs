@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use http::Method;
 use serde_json::{json, Value};
 
-use super::certificate::rfc3339_cst;
+use super::clock::rfc3339;
 use super::gateway::Identity;
 use super::{Answer, MockServer, Shared};
 use crate::aes::AesGcm;
@@ -38,8 +38,8 @@ fn listing(identity: &Identity) -> Answer {
         };
         data.push(json!({
             "serial_no": cert.serial,
-            "effective_time": rfc3339_cst(cert.not_before),
-            "expire_time": rfc3339_cst(cert.not_after),
+            "effective_time": rfc3339(cert.not_before),
+            "expire_time": rfc3339(cert.not_after),
             "encrypt_certificate": {
                 "algorithm": ALGORITHM,
                 "nonce": nonce,

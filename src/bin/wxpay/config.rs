@@ -46,7 +46,7 @@ pub(crate) struct ConfigArgs {
     /// A platform certificate (repeatable); env WECHATPAY_CERTS as ID=PATH,….
     #[arg(long = "cert", global = true, value_name = "ID=PATH")]
     certs: Vec<String>,
-    /// Where requests go (default https://api.mch.weixin.qq.com/); env WECHATPAY_BASE_URI.
+    /// Where requests go (default `https://api.mch.weixin.qq.com/`); env WECHATPAY_BASE_URI.
     #[arg(long, global = true, value_name = "URL")]
     base_uri: Option<String>,
     /// Total time allowed for a request, in seconds.
