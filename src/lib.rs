@@ -31,7 +31,9 @@
 //!
 //! The pieces, each a module: [`path`] rules and [`template`]s make the request target; [`sign`] and
 //! [`verify`] are the sans-IO protocol core over [`keys`] and a [`Keyring`]; [`Client`] and [`Chain`] sit
-//! on a thin transport.
+//! on a thin transport. Around them: [`notify`] opens callbacks, [`certificates`] downloads and refreshes
+//! platform certificates, [`media`] uploads files; [`aes`], [`hash`], [`apiv2`] and [`paysign`] are the
+//! twins of PHP's helpers; `mock` (feature `mock`) is the embedded WeChat Pay sandbox.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -40,7 +40,7 @@ const EXAMPLES: &str = concat!(
     "\
 Examples (the four seed endpoints of the busifavor (商家券) family, against `wxpay mock serve`):
 
-  wxpay mock serve --state-dir ./sandbox > sandbox.json &
+  wxpay mock serve --state-dir ./sandbox > sandbox.json & sleep 1   # it prints its JSON line once it listens
   wxpay --config sandbox.json post v3/marketing/busifavor/coupons/send \\
       --json '{\"openid\":\"xsd3434454567676\",\"appid\":\"wx1234567889999\",\"stock_id\":\"100088\",\"out_request_no\":\"1002600620019090123143254435\",\"coupon_code\":\"sxxe34343434\"}'
   wxpay --config sandbox.json post v3/marketing/busifavor/coupons/associate \\

@@ -67,18 +67,26 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
         .enable_all()
         .build()
         .map_err(io)?;
-    rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        Ok::<(), std::io::Error>(())
-    })
-    .map_err(io)?;
+    rt.block_on(stopped()).map_err(io)?;
     drop(server);
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+#[cfg(unix)]
+async fn stopped() -> std::io::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r,
+        _ = term.recv() => Ok(()),
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+async fn stopped() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
 }
