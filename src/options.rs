@@ -36,9 +36,13 @@ pub struct Options {
     pub(crate) unverified_download: bool,
     pub(crate) sensitive: Vec<String>,
     pub(crate) upload: Option<crate::media::Upload>,
+    pub(crate) progress: Option<Progress>,
     /// An error found while building, reported when the request is made (`From` cannot fail).
     pub(crate) invalid: Option<String>,
 }
+
+/// Told `(bytes received, total if announced)` as an answer's body arrives.
+pub(crate) type Progress = std::sync::Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) enum Body {
@@ -138,6 +142,13 @@ impl Options {
         self
     }
 
+    /// Calls `progress(received, total)` as the answer's body arrives, chunk by chunk (`total` is the
+    /// announced `Content-Length`, if any) — for progress on long downloads such as bills.
+    pub fn on_progress(mut self, progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        self.progress = Some(std::sync::Arc::new(progress));
+        self
+    }
+
     /// Accepts the answer without verifying its signature.
     ///
     /// Only for downloads that WeChat Pay does not sign and that this crate does not already recognize
@@ -175,6 +186,7 @@ impl std::fmt::Debug for Options {
             .field("body_len", &self.body.as_ref().map(|b| b.bytes().len()))
             .field("sensitive", &self.sensitive)
             .field("upload", &self.upload.is_some())
+            .field("progress", &self.progress.is_some())
             .field("timeout", &self.timeout)
             .field("unverified_download", &self.unverified_download)
             .field("invalid", &self.invalid)

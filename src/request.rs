@@ -57,6 +57,8 @@ pub struct Prepared {
     pub policy: Policy,
     /// A timeout for this request only.
     pub timeout: Option<Duration>,
+    /// Told how much of the answer's body has arrived.
+    pub(crate) progress: Option<crate::options::Progress>,
 }
 
 pub(crate) fn prepare(
@@ -177,6 +179,7 @@ pub(crate) fn prepare(
         multipart,
         policy,
         timeout: options.timeout,
+        progress: options.progress.clone(),
     })
 }
 
@@ -191,6 +194,7 @@ impl fmt::Debug for Prepared {
             .field("multipart", &self.multipart)
             .field("policy", &self.policy)
             .field("timeout", &self.timeout)
+            .field("progress", &self.progress.is_some())
             .finish()
     }
 }

@@ -157,5 +157,8 @@ mod tests {
         let c = include_str!("../tests/fixtures/oaep_openssl.b64");
         assert_eq!(key.decrypt(c).unwrap(), "wechatpay 你好".as_bytes());
         assert!(key.decrypt("AAAA").unwrap_err().is_decode());
+        // PKCS#1 v1.5 encryption is refused: its ciphertext does not open as OAEP.
+        let v15 = include_str!("../tests/fixtures/pkcs1v15_openssl.b64");
+        assert!(key.decrypt(v15).unwrap_err().is_decode());
     }
 }

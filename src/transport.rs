@@ -76,7 +76,8 @@ impl Transport {
             .map_err(|e| Error::transport("the request task ended abnormally").with_source(e))?
     }
 
-    async fn send_here(self, req: Prepared) -> Result<Raw> {
+    async fn send_here(self, mut req: Prepared) -> Result<Raw> {
+        let progress = req.progress.take();
         let body = match req.multipart {
             // An upload: the signature covers the meta JSON (`req.body`); the multipart is streamed.
             Some(multipart) => reqwest::Body::wrap_stream(multipart.into_stream()?),
@@ -99,6 +100,7 @@ impl Transport {
             }
         }
         let status = res.status();
+        let total = res.content_length();
         let headers = std::mem::take(res.headers_mut());
         let mut body = BytesMut::new();
         while let Some(chunk) = res.chunk().await.map_err(map_reqwest)? {
@@ -106,6 +108,9 @@ impl Transport {
                 return Err(too_big("at least that".into()));
             }
             body.extend_from_slice(&chunk);
+            if let Some(progress) = &progress {
+                progress(body.len() as u64, total);
+            }
         }
         Ok(Raw {
             status,

@@ -810,3 +810,31 @@ fn notify_open_verifies_and_decrypts_a_callback_captured_to_files() {
     std::fs::write(&headers_file, "not a header line\n").unwrap();
     assert_exit(&open(&body_file, &[]), 2);
 }
+
+#[test]
+fn long_downloads_show_progress_on_a_terminal_only() {
+    use wechatpay::mock::{Answer, MockServer};
+    let dir = temp_dir("progress");
+    let server = MockServer::builder().state_dir(&dir).start().unwrap();
+    server.route(wechatpay::Method::GET, "v3/bill", |_| {
+        Answer::bytes(200, "text/csv", "交易时间,金额\n".repeat(200_000))
+    });
+    let config = dir.join("config.json");
+    std::fs::write(&config, server.connection_info().unwrap().to_string()).unwrap();
+    let command = format!("{WXPAY} get v3/bill --config {} > /dev/null", config.display());
+
+    // `script` gives the command a terminal, as a person at a shell would have.
+    let Ok(on_terminal) = Command::new("script").args(["-qec", &command, "/dev/null"]).output() else {
+        eprintln!("skipped: `script` (util-linux) is not installed");
+        return;
+    };
+    let shown = String::from_utf8_lossy(&on_terminal.stdout);
+    assert!(on_terminal.status.success(), "{shown}");
+    assert!(shown.contains("wxpay: received") && shown.contains("(100%)"), "{shown}");
+
+    // Piped, stderr stays quiet.
+    let piped = wxpay(&["get", "v3/bill", "--config", config.to_str().unwrap()], &[], None);
+    assert_exit(&piped, 0);
+    assert!(!stderr(&piped).contains("received"), "{}", stderr(&piped));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -543,3 +543,32 @@ fn debug_output_never_shows_signature_inputs_or_secrets() {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 }
+
+#[test]
+fn download_progress_is_reported_chunk_by_chunk() {
+    use std::sync::{Arc, Mutex};
+    let (server, client) = sandbox();
+    server.route(Method::GET, "v3/bill", |_| {
+        Answer::bytes(200, "application/x-gzip", vec![7u8; 200_000])
+    });
+    for chunked in [false, true] {
+        if chunked {
+            server.inject(Fault::Chunked, 1);
+        }
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let res = client["v3/bill"]
+            .get(Options::new().on_progress(move |got, total| log.lock().unwrap().push((got, total))))
+            .unwrap();
+        let seen = seen.lock().unwrap();
+        assert!(!seen.is_empty());
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "grows: {seen:?}");
+        let (last, total) = *seen.last().unwrap();
+        assert_eq!(last, res.bytes().len() as u64);
+        assert_eq!(
+            total,
+            if chunked { None } else { Some(200_000) },
+            "total announced unless chunked"
+        );
+    }
+}

@@ -168,7 +168,9 @@ pub(crate) fn run(method: Method, args: CallArgs, config: &ConfigArgs) -> crate:
         log_request(&prepared);
     }
     let started = Instant::now();
-    let result = client.chain(&template).request(method, options);
+    let progress = crate::progress::Progress::default();
+    let result = client.chain(&template).request(method, progress.attach(options));
+    progress.finish();
     if args.verbose {
         log_answer(&result, started);
     }

@@ -11,6 +11,7 @@ mod keys;
 mod mock;
 mod notify;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
