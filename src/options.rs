@@ -258,8 +258,12 @@ impl From<Value> for Options {
                         kind_of(&other)
                     )),
                 },
-                "timeout" => match v.as_f64().filter(|s| s.is_finite() && *s > 0.0) {
-                    Some(secs) => opts.timeout(Duration::from_secs_f64(secs)),
+                "timeout" => match v
+                    .as_f64()
+                    .filter(|s| *s > 0.0)
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                {
+                    Some(timeout) => opts.timeout(timeout),
                     None => opts.fail("`timeout` must be a positive number of seconds".into()),
                 },
                 _ => match v {
@@ -327,6 +331,7 @@ mod tests {
             (json!({"headers": {"X": null}}), "`headers.X`"),
             (json!({"stock_id": {"a": 1}}), "`stock_id`"),
             (json!({"timeout": -1}), "`timeout`"),
+            (json!({"timeout": 1e300}), "`timeout`"),
         ] {
             let e = Options::from(v).check().unwrap_err();
             assert!(e.is_request() && e.to_string().contains(needle), "{e}");

@@ -50,6 +50,11 @@ pub fn policy_for(path: &str) -> Policy {
     }
 }
 
+/// How far apart (in seconds) a signed timestamp and `now` are; never overflows, whatever the input.
+pub fn skew(timestamp: i64, now: i64) -> i64 {
+    now.saturating_sub(timestamp).saturating_abs()
+}
+
 /// The message an answer's (or callback's) signature covers.
 pub fn answer_message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
     formatter::joined_by_line_feed([timestamp.as_bytes(), nonce.as_bytes(), body])
@@ -82,7 +87,7 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
             format!("`Wechatpay-Timestamp` {timestamp:?} is not a number of seconds"),
         )
     })?;
-    let skew = now.saturating_sub(ts).saturating_abs();
+    let skew = skew(ts, now);
     if skew > MAX_SKEW_SECS {
         return Err(Error::verify_failed(
             Verification::StaleTimestamp,

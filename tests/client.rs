@@ -572,3 +572,19 @@ fn download_progress_is_reported_chunk_by_chunk() {
         );
     }
 }
+
+#[test]
+fn the_sandbox_survives_an_extreme_timestamp() {
+    let (_server, client) = sandbox();
+    let mut p = client.prepare(Method::GET, "v3/echo", ()).unwrap();
+    let forged = r#"WECHATPAY2-SHA256-RSA2048 mchid="1900000109",serial_no="3775B6A45ACD588826D15E583A95F5DD00000001",timestamp="-9223372036854775808",nonce_str="n",signature="s""#;
+    p.headers.insert("authorization", forged.parse().unwrap());
+    let http = reqwest::blocking::Client::new();
+    let mut req = http.get(p.url.clone());
+    for (k, v) in &p.headers {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().unwrap().status().as_u16(), 401);
+    // Still serving.
+    client["v3/echo"].get(()).unwrap();
+}

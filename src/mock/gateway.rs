@@ -171,7 +171,7 @@ pub(crate) fn authenticate(
             format!("serial_no {} is not the merchant certificate serial", auth.serial_no),
         ));
     }
-    if (now - auth.timestamp).abs() > MAX_SKEW_SECS {
+    if crate::verify::skew(auth.timestamp, now) > MAX_SKEW_SECS {
         return Err(sign_error(
             "timestamp",
             format!(

@@ -244,10 +244,11 @@ impl Resolved {
             builder = builder.base_uri(uri);
         }
         if let Some(secs) = args.timeout {
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(Failure::usage("--timeout must be a positive number of seconds"));
-            }
-            builder = builder.timeout(Duration::from_secs_f64(secs));
+            let timeout = Some(secs)
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                .ok_or_else(|| Failure::usage("--timeout must be a positive number of seconds"))?;
+            builder = builder.timeout(timeout);
         }
         Ok(builder)
     }

@@ -113,11 +113,9 @@ fn open(headers: &Path, body: &Path, flags: Flags, args: &ConfigArgs) -> crate::
         .and_then(|v| v.to_str().ok()?.trim().parse::<i64>().ok())
     {
         Some(stamp) if flags.allow_stale => {
-            if (now - stamp).abs() > 300 {
-                eprintln!(
-                    "wxpay: --allow-stale: the callback is {} s old; its freshness is not checked",
-                    now - stamp
-                );
+            let age = wechatpay::verify::skew(stamp, now);
+            if age > wechatpay::verify::MAX_SKEW_SECS {
+                eprintln!("wxpay: --allow-stale: the callback is {age} s away from now; its freshness is not checked");
             }
             stamp
         }
