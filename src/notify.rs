@@ -68,7 +68,7 @@ pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
 /// `T` is what the decrypted `resource` deserializes into: a struct of the fields you need, or the default
 /// [`serde_json::Value`].
 #[non_exhaustive]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Event<T = serde_json::Value> {
     /// The notification's unique `id` (the same on every retry of one notification).
     pub id: String,
@@ -88,6 +88,21 @@ pub struct Event<T = serde_json::Value> {
     pub resource: T,
     /// The decrypted resource as WeChat Pay sent it (JSON text).
     pub plaintext: String,
+}
+
+impl<T> std::fmt::Debug for Event<T> {
+    /// The envelope only: the decrypted resource is personal data and stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Event")
+            .field("id", &self.id)
+            .field("create_time", &self.create_time)
+            .field("event_type", &self.event_type)
+            .field("resource_type", &self.resource_type)
+            .field("summary", &self.summary)
+            .field("original_type", &self.original_type)
+            .field("plaintext_len", &self.plaintext.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The raw envelope; every field optional so that a missing one is named, not a generic serde error.

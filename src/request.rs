@@ -91,7 +91,6 @@ pub(crate) fn prepare(
     let mut request_target = String::with_capacity(target.base_path.len() + path.len() + 16);
     request_target.push_str(&target.base_path);
     request_target.push_str(&path);
-    let path_len = request_target.len();
     for (i, (name, value)) in options.query.iter().enumerate() {
         request_target.push(if i == 0 { '?' } else { '&' });
         template::encode_component(&mut request_target, name);
@@ -107,9 +106,9 @@ pub(crate) fn prepare(
     };
     if sent != request_target {
         // Never sign one target and send another.
+        // The message names the template only: the expanded target carries the values.
         return Err(Error::path(format!(
-            "`{path_template}` would be rewritten by URL parsing (`{}` became `{sent}`)",
-            &request_target[..path_len]
+            "`{path_template}` would be rewritten by URL parsing, so what is signed would not be what is sent"
         )));
     }
 

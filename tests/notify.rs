@@ -496,6 +496,11 @@ fn the_client_opens_callbacks_with_its_live_keyring_and_apiv3_key() {
     let event: Event = client.open_notification(&got.headers, &got.body).unwrap();
     assert_eq!(event.event_type, "COUPON.SEND");
     assert_eq!(event.resource["coupon_code"], "CLIENT0001");
+    let shown = format!("{event:?}");
+    assert!(
+        shown.contains("COUPON.SEND") && !shown.contains("CLIENT0001"),
+        "no personal data: {shown}"
+    );
 
     let without_key = server.client().unwrap();
     let e = without_key

@@ -82,6 +82,12 @@ fn a_restarted_sandbox_keeps_its_state_and_keys() {
             server.merchant_key().to_pkcs8_pem(),
         )
     };
+    #[cfg(unix)]
+    for secret in ["merchant_key.pem", "platform_key.pem", "identity.json"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join(secret)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{secret} is the owner's alone");
+    }
     let server = MockServer::builder().state_dir(&dir).start().unwrap();
     assert_eq!(server.apiv3_key(), apiv3);
     assert_eq!(server.platform_certificate_serial(), cert_serial);

@@ -41,15 +41,20 @@ impl StateDir {
     pub(crate) fn write(&self, name: &str, bytes: &[u8], secret: bool) -> Result<()> {
         let target = self.path(name);
         let tmp = self.path(&format!(".{name}.tmp"));
-        fs::write(&tmp, bytes).map_err(io_error(format!("cannot write `{}`", tmp.display())))?;
+        let mut open = fs::OpenOptions::new();
+        open.write(true).create(true).truncate(true);
+        // Secret files are the owner's alone from the moment they exist, not after a chmod.
         #[cfg(unix)]
         if secret {
-            use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))
-                .map_err(io_error(format!("cannot restrict `{}`", tmp.display())))?;
+            use std::os::unix::fs::OpenOptionsExt;
+            open.mode(0o600);
         }
         #[cfg(not(unix))]
         let _ = secret;
+        let _ = fs::remove_file(&tmp); // a leftover from a crash would keep its old mode
+        open.open(&tmp)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, bytes))
+            .map_err(io_error(format!("cannot write `{}`", tmp.display())))?;
         fs::rename(&tmp, &target).map_err(io_error(format!("cannot replace `{}`", target.display())))
     }
 

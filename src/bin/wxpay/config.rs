@@ -19,7 +19,7 @@ use crate::failure::{Exit, Failure};
 use crate::output;
 
 /// Where settings come from, as flags every command takes.
-#[derive(Args, Debug, Default)]
+#[derive(Args, Default)]
 #[command(next_help_heading = "Configuration")]
 pub(crate) struct ConfigArgs {
     /// A JSON configuration file (e.g. what `wxpay mock serve` prints).
@@ -55,7 +55,7 @@ pub(crate) struct ConfigArgs {
 }
 
 /// One layer of settings, as a file holds them.
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[derive(Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     base_uri: Option<String>,
@@ -76,7 +76,7 @@ pub(crate) struct Settings {
 }
 
 /// The settings every layer gave, merged, with where each came from.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Resolved {
     settings: Settings,
     sources: BTreeMap<String, String>,
