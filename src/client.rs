@@ -351,9 +351,11 @@ impl ClientBuilder {
         self
     }
 
-    /// The merchant's APIv3 key (32 characters), which decrypts downloaded platform certificates. Needed
-    /// for [`ClientBuilder::refresh_certificates`], [`ClientBuilder::refresh_on_unknown_serial`] and
-    /// [`Client::refresh_certificates`]. Kept out of every `Debug` output and error.
+    /// The merchant's APIv3 key (32 characters), which decrypts downloaded platform certificates and
+    /// callbacks. Needed for [`ClientBuilder::refresh_certificates`],
+    /// [`ClientBuilder::refresh_on_unknown_serial`], [`Client::refresh_certificates`] and
+    /// [`Client::open_notification`]; with it, no `cert` is required at build (certificates can be
+    /// downloaded). Kept out of every `Debug` output and error.
     pub fn apiv3_key(mut self, key: &str) -> Self {
         self.apiv3_key = Some(certificates::ApiV3Key(key.to_owned()));
         self
@@ -462,9 +464,11 @@ impl ClientBuilder {
                 "the certificate refresh interval must be longer than zero",
             ));
         }
-        if self.certs.is_empty() && !refreshing {
+        // With the APIv3 key, a client may start with no platform key at all: certificates can be
+        // downloaded (and that download verifies itself), as PHP's CertificateDownloader bootstraps.
+        if self.certs.is_empty() && self.apiv3_key.is_none() {
             return Err(Error::config(
-                "at least one `cert` is required: WeChat Pay's platform certificate or public key (PUB_KEY_ID_…), to verify its answers",
+                "at least one `cert` is required: WeChat Pay's platform certificate or public key (PUB_KEY_ID_…), to verify its answers (or an `apiv3_key`, to download platform certificates)",
             ));
         }
         let mut keys = Vec::with_capacity(self.certs.len());

@@ -448,3 +448,23 @@ fn a_rotated_key_survives_a_restart() {
     assert_eq!(certs[0].serial_no(), rotated);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_apiv3_key_alone_is_enough_to_bootstrap_certificates() {
+    let server = MockServer::builder().certificate_mode(true).start().unwrap();
+    let client = server
+        .client_builder()
+        .clear_certs()
+        .apiv3_key(server.apiv3_key())
+        .build()
+        .unwrap();
+    assert!(client.keyring().is_empty());
+    // No refresh configured: the download verifies itself, then the keyring is filled by hand.
+    let certs = wechatpay::certificates::download(&client, server.apiv3_key()).unwrap();
+    assert_eq!(certs[0].serial_no(), server.platform_certificate_serial());
+    client.update_keyring(|ring| ring.with(wechatpay::certificates::keys(&certs)));
+    stock(&client).unwrap();
+    // Without the APIv3 key, a client with no certificate is refused at build.
+    let e = server.client_builder().clear_certs().build().unwrap_err();
+    assert!(e.is_config() && e.to_string().contains("at least one `cert`"), "{e}");
+}

@@ -44,11 +44,8 @@ fn download(dir: &Path, apiv3_key: Option<String>, args: &ConfigArgs) -> crate::
             Failure::config("no APIv3 key configured: it decrypts the certificates")
                 .note("set WECHATPAY_APIV3_KEY, put `apiv3_key` in a --config file or --profile, or give --apiv3-key")
         })?;
-    let mut builder = resolved.builder(args, false)?.apiv3_key(&key);
-    if resolved.verifying_keys().is_empty() {
-        // Bootstrapping: no key to trust yet, so the download verifies with the certificates it brings.
-        builder = builder.refresh_on_unknown_serial(true);
-    }
+    // With no key to trust yet (bootstrapping), the download verifies with the certificates it brings.
+    let builder = resolved.builder(args, false)?.apiv3_key(&key);
     let client = config::build(builder)?;
     if std::io::stderr().is_terminal() {
         eprintln!("wxpay: downloading platform certificates from {}…", client.base_uri());
