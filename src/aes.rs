@@ -15,7 +15,11 @@ use base64::Engine as _;
 
 use crate::error::{Error, Result};
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::crypto::B64;
+
+/// The `algorithm` WeChat Pay names on what it seals with the APIv3 key (callbacks' `resource`, downloaded
+/// certificates' `encrypt_certificate`).
+pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
 
 /// AES-256-GCM with a 16-byte tag appended to the ciphertext, base64 — as WeChat Pay and PHP use it.
 #[derive(Debug, Clone, Copy)]

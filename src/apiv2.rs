@@ -25,7 +25,7 @@ use base64::Engine as _;
 use crate::error::{Error, Result};
 use crate::hash;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::crypto::B64;
 
 /// An APIv2 `sign_type`.
 #[non_exhaustive]

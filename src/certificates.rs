@@ -42,6 +42,7 @@ use http::{HeaderMap, Method};
 use serde::Deserialize;
 
 use crate::aes::AesGcm;
+use crate::aes::AEAD_AES_256_GCM;
 use crate::client::{Client, Inner};
 use crate::error::{ApiDetails, Error, Result};
 use crate::keyring::Keyring;
@@ -52,9 +53,6 @@ use crate::verify::{self, Policy};
 
 /// The path of the download.
 pub const PATH: &str = "v3/certificates";
-
-/// The only algorithm WeChat Pay encrypts certificates with.
-pub const ALGORITHM: &str = "AEAD_AES_256_GCM";
 
 /// A platform certificate from `v3/certificates`, decrypted and loaded.
 #[derive(Clone)]
@@ -158,9 +156,9 @@ pub fn decrypt(body: &[u8], apiv3_key: &str) -> Result<Vec<PlatformCertificate>>
     let mut out: Vec<PlatformCertificate> = Vec::with_capacity(listing.data.len());
     for item in listing.data {
         let sealed = &item.encrypt_certificate;
-        if sealed.algorithm != ALGORITHM {
+        if sealed.algorithm != AEAD_AES_256_GCM {
             return Err(Error::decode(format!(
-                "certificate {} is encrypted with {:?}; only {ALGORITHM} is known",
+                "certificate {} is encrypted with {:?}; only {AEAD_AES_256_GCM} is known",
                 item.serial_no, sealed.algorithm
             )));
         }

@@ -18,7 +18,7 @@ use pkcs8::der::{Decode, Encode};
 use crate::crypto::{RsaPrivate, RsaPublic};
 use crate::error::{Error, Result};
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+use crate::crypto::B64;
 const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
@@ -233,7 +233,7 @@ fn serial_hex(serial: &[u8]) -> String {
         .iter()
         .position(|&b| b != 0)
         .unwrap_or(serial.len().saturating_sub(1));
-    serial[start..].iter().map(|b| format!("{b:02X}")).collect()
+    crate::hash::hex(&serial[start..]).to_ascii_uppercase()
 }
 
 impl PrivateKey {
@@ -495,7 +495,7 @@ impl PublicKey {
 
     /// The key as SPKI PEM (`-----BEGIN PUBLIC KEY-----`), the form WeChat Pay's public-key mode ships.
     pub fn to_spki_pem(&self) -> String {
-        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.spki_der())
+        pem_rfc7468::encode_string("PUBLIC KEY", pem_rfc7468::LineEnding::LF, &self.to_spki_der())
             .expect("PEM encoding of DER cannot fail")
     }
 
@@ -507,11 +507,6 @@ impl PublicKey {
 
     /// The key as SPKI `SubjectPublicKeyInfo` DER.
     pub fn to_spki_der(&self) -> Vec<u8> {
-        self.spki_der()
-    }
-
-    /// The key as SPKI `SubjectPublicKeyInfo` DER.
-    pub(crate) fn spki_der(&self) -> Vec<u8> {
         let info = spki::SubjectPublicKeyInfoRef {
             algorithm: spki::AlgorithmIdentifierRef {
                 oid: RSA_ENCRYPTION,

@@ -60,8 +60,7 @@ use crate::error::{Error, Result};
 use crate::keyring::Keyring;
 use crate::verify::{self, Policy};
 
-/// The only `resource.algorithm` WeChat Pay uses.
-pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
+pub use crate::aes::AEAD_AES_256_GCM;
 
 /// A verified, decrypted callback.
 ///
@@ -173,8 +172,7 @@ impl Notifier {
 
     /// [`Notifier::open`] at Unix time `now` (sans-IO: for tests and replays).
     pub fn open_at<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Event<T>> {
-        verify::verify_signed(&self.keyring, Policy::Verify, headers, body, now)?;
-        decrypt(&self.apiv3_key, body)
+        open_at(&self.keyring, &self.apiv3_key, headers, body, now)
     }
 }
 

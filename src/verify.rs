@@ -4,7 +4,6 @@
 //! `Wechatpay-Nonce` headers and the raw body; `Wechatpay-Signature` carries the base64 signature and
 //! `Wechatpay-Serial` names the key (a platform certificate serial or a `PUB_KEY_ID_…`).
 
-use base64::Engine as _;
 use http::HeaderMap;
 
 use crate::error::{Error, Result, Verification};
@@ -121,21 +120,15 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
         None => body,
     };
 
-    let bad_sig = || {
-        Error::verify_failed(
+    if !key.verify(&answer_message(timestamp, nonce, signed_body), signature) {
+        return Err(Error::verify_failed(
             Verification::BadSignature,
             format!("the signature does not match the answer (key {serial})"),
-        )
-    };
-    let sig = base64::engine::general_purpose::STANDARD
-        .decode(signature.trim())
-        .map_err(|_| bad_sig())?;
-    if !key.verify_raw(&answer_message(timestamp, nonce, signed_body), &sig) {
-        return Err(bad_sig());
+        ));
     }
 
     if let Some(expected) = statement_sha1 {
-        let actual: String = crate::crypto::sha1(body).iter().map(|b| format!("{b:02x}")).collect();
+        let actual = crate::hash::sha1_hex(body);
         if !actual.eq_ignore_ascii_case(expected.trim()) {
             return Err(Error::verify_failed(
                 Verification::DigestMismatch,
@@ -208,7 +201,7 @@ mod tests {
         let (key, ring) = setup();
         let now = 1_700_000_000;
         let csv = b"a,b\n1,2\n";
-        let sha1: String = crate::crypto::sha1(csv).iter().map(|b| format!("{b:02x}")).collect();
+        let sha1 = crate::hash::sha1_hex(csv);
         let stand_in = format!(r#"{{"sha1":"{sha1}"}}"#);
         let mut h = signed(&key, now, stand_in.as_bytes());
         h.insert(STATEMENT_SHA1, sha1.parse().unwrap());

@@ -71,6 +71,9 @@ pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8], aad: &[u8], sealed: 
 
 pub(crate) use backend::{oaep_sha1_decrypt, oaep_sha1_encrypt};
 
+/// The one base64 engine WeChat Pay uses: standard alphabet, padded.
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
 /// Fills `buf` from the operating system's CSPRNG.
 pub(crate) fn fill_random(buf: &mut [u8]) {
     // The OS RNG failing is not a condition a payment client can recover from or should paper over.

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use super::gateway::{self, Signing};
 use super::{MockServer, Shared};
 use crate::aes::AesGcm;
-use crate::notify::AEAD_AES_256_GCM;
+use crate::aes::AEAD_AES_256_GCM;
 
 /// The waits between delivery attempts unless [`MockServer::callback_retries`] sets others: WeChat Pay's
 /// 15 s / 15 s / 30 s / 3 min / 10 min, scaled down so a sandbox session sees the retries.

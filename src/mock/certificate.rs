@@ -21,8 +21,7 @@ pub(crate) fn self_signed(key: &PrivateKey, days: u64) -> (Vec<u8>, String) {
     let mut serial = [0u8; 20];
     crate::crypto::fill_random(&mut serial);
     serial[0] = (serial[0] & 0x3f) | 0x10; // positive, and always 40 hex digits
-    let spki_pem = key.public_key().to_spki_pem();
-    let (_, spki_der) = pem_rfc7468::decode_vec(spki_pem.as_bytes()).expect("our own PEM decodes");
+    let spki_der = key.public_key().to_spki_der();
     let algorithm = spki::AlgorithmIdentifierOwned {
         oid: SHA256_WITH_RSA,
         parameters: Some(spki::der::asn1::Null.into()),
@@ -48,7 +47,7 @@ pub(crate) fn self_signed(key: &PrivateKey, days: u64) -> (Vec<u8>, String) {
         signature: BitString::from_bytes(&signature).expect("a byte string is a valid bit string"),
     };
     let der = cert.to_der().expect("a certificate encodes");
-    let hex = serial.iter().map(|b| format!("{b:02X}")).collect();
+    let hex = crate::hash::hex(&serial).to_ascii_uppercase();
     (der, hex)
 }
 

@@ -12,7 +12,7 @@ use super::clock::rfc3339;
 use super::gateway::Identity;
 use super::{Answer, MockServer, Shared};
 use crate::aes::AesGcm;
-use crate::certificates::ALGORITHM;
+use crate::aes::AEAD_AES_256_GCM;
 
 /// Registers `GET v3/certificates`.
 pub(crate) fn install(server: &MockServer) {
@@ -41,7 +41,7 @@ fn listing(identity: &Identity) -> Answer {
             "effective_time": rfc3339(cert.not_before),
             "expire_time": rfc3339(cert.not_after),
             "encrypt_certificate": {
-                "algorithm": ALGORITHM,
+                "algorithm": AEAD_AES_256_GCM,
                 "nonce": nonce,
                 "associated_data": associated_data,
                 "ciphertext": ciphertext,
