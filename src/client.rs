@@ -15,7 +15,7 @@ use crate::error::{Error, Result, Verification};
 use crate::keyring::{Keyring, SharedKeyring};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::options::Options;
-use crate::pending::Pending;
+use crate::pending::{Pending, ResponseFuture};
 use crate::request::{self, Prepared, Signer, Target};
 use crate::response::{self, Response};
 use crate::transport::{Settings, Transport};
@@ -121,6 +121,18 @@ impl Client {
     /// Builds and signs a request without sending it: what would go on the wire, for tools and dry runs.
     pub fn prepare(&self, method: Method, template: &str, options: impl Into<Options>) -> Result<Prepared> {
         self.inner.prepare(method, template, &options.into())
+    }
+
+    /// Sends a request [`Client::prepare`] built, and verifies its answer (blocking) — for tools that look
+    /// at a request before it goes. Sign shortly before sending: the answer window is 300 s.
+    pub fn send(&self, prepared: Prepared) -> Result<Response> {
+        self.send_async(prepared).wait()
+    }
+
+    /// Sends a prepared request; the future is `Send + 'static` and runs on any executor.
+    pub fn send_async(&self, prepared: Prepared) -> ResponseFuture {
+        let inner = Arc::clone(&self.inner);
+        Pending::new(async move { inner.send(prepared).await })
     }
 
     /// The merchant id.

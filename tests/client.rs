@@ -588,3 +588,23 @@ fn the_sandbox_survives_an_extreme_timestamp() {
     // Still serving.
     client["v3/echo"].get(()).unwrap();
 }
+
+#[test]
+fn a_prepared_request_is_sent_as_it_was_signed() {
+    let (server, client) = sandbox();
+    let prepared = client
+        .prepare(Method::POST, "v3/echo/{id}", json!({"id": "7", "json": {"a": 1}}))
+        .unwrap();
+    let auth = prepared.headers["authorization"].clone();
+    let before = server.requests();
+    let res = client.send(prepared).unwrap();
+    assert_eq!(server.requests(), before + 1, "one request, signed once");
+    assert_eq!(body_of(&res)["body"], json!({"a": 1}));
+    // The same signature again is a replay, refused by the gateway.
+    let mut again = client
+        .prepare(Method::POST, "v3/echo/{id}", json!({"id": "7", "json": {"a": 1}}))
+        .unwrap();
+    again.headers.insert("authorization", auth);
+    let e = futures::executor::block_on(client.send_async(again)).unwrap_err();
+    assert_eq!(e.code(), Some("SIGN_ERROR"), "{e}");
+}

@@ -160,16 +160,15 @@ pub(crate) fn run(method: Method, args: CallArgs, config: &ConfigArgs) -> crate:
         let prepared = client.prepare(method, &template, options).map_err(explain)?;
         return print_dry_run(&prepared);
     }
+    let progress = crate::progress::Progress::default();
+    let prepared = client
+        .prepare(method, &template, progress.attach(options))
+        .map_err(explain)?;
     if args.verbose {
-        // A twin of the request for the log (its own nonce and signature, which are not shown).
-        let prepared = client
-            .prepare(method.clone(), &template, options.clone())
-            .map_err(explain)?;
         log_request(&prepared);
     }
     let started = Instant::now();
-    let progress = crate::progress::Progress::default();
-    let result = client.chain(&template).request(method, progress.attach(options));
+    let result = client.send(prepared);
     progress.finish();
     if args.verbose {
         log_answer(&result, started);
