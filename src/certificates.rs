@@ -11,7 +11,7 @@
 //! `RESOURCE_NOT_EXISTS`, and [`download`] says to use the public-key mode (`PUB_KEY_ID_…`).
 //!
 //! To keep certificates fresh in-process, see [`crate::ClientBuilder::apiv3_key`] and
-//! [`crate::ClientBuilder::refresh_certificates`].
+//! [`crate::ClientBuilder::refresh_certificates_every`].
 //!
 //! ```
 //! use wechatpay::certificates;

@@ -364,7 +364,7 @@ impl ClientBuilder {
     }
 
     /// The merchant's APIv3 key (32 characters), which decrypts downloaded platform certificates and
-    /// callbacks. Needed for [`ClientBuilder::refresh_certificates`],
+    /// callbacks. Needed for [`ClientBuilder::refresh_certificates_every`],
     /// [`ClientBuilder::refresh_on_unknown_serial`], [`Client::refresh_certificates`] and
     /// [`Client::open_notification`]; with it, no `cert` is required at build (certificates can be
     /// downloaded). Kept out of every `Debug` output and error.
@@ -387,11 +387,11 @@ impl ClientBuilder {
     ///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
     ///     .private_key("file:///path/to/apiclient_key.pem")
     ///     .apiv3_key("0123456789abcdef0123456789abcdef")
-    ///     .refresh_certificates(Duration::from_secs(12 * 3600))
+    ///     .refresh_certificates_every(Duration::from_secs(12 * 3600))
     ///     .build()?; // no `cert` needed: the first download brings them
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
-    pub fn refresh_certificates(mut self, interval: Duration) -> Self {
+    pub fn refresh_certificates_every(mut self, interval: Duration) -> Self {
         self.refresh_interval = Some(interval);
         self.refresh_on_unknown_serial = true;
         self

@@ -291,7 +291,7 @@ fn periodic_refresh() {
         .client_builder()
         .clear_certs()
         .apiv3_key(server.apiv3_key())
-        .refresh_certificates(Duration::from_millis(200))
+        .refresh_certificates_every(Duration::from_millis(200))
         .refresh_on_unknown_serial(false)
         .refresh_min_interval(Duration::from_millis(10))
         .build()
