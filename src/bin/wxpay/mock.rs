@@ -40,14 +40,18 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
     let (dir, temporary) = match state_dir {
         Some(dir) => (dir, false),
         None => {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            (
-                std::env::temp_dir().join(format!("wxpay-mock-{}-{nanos}", std::process::id())),
-                true,
-            )
+            let dir = std::env::temp_dir().join(format!("wxpay-mock-{}", wechatpay::formatter::nonce_of_len(16)));
+            // It will hold private keys: it must be new (not one someone else made) and ours alone.
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(&dir).map_err(|e| {
+                Failure::new(
+                    Exit::Other,
+                    format!("cannot create the sandbox dir `{}`: {e}", dir.display()),
+                )
+            })?;
+            (dir, true)
         }
     };
     let server = MockServer::builder()
