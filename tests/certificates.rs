@@ -2,6 +2,8 @@
 //! rotation picked up by refresh with no failed request, periodic refresh, and keyring swaps under load.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,14 +32,6 @@ fn stranger(server: &MockServer) -> Client {
         )
         .build()
         .unwrap()
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!("wechatpay-certificates-{name}-{}-{nanos}", std::process::id()))
 }
 
 fn is_rfc3339_cst(s: &str) -> bool {
@@ -426,7 +420,7 @@ fn keyring_swaps_while_requests_are_in_flight() {
 
 #[test]
 fn a_rotated_key_survives_a_restart() {
-    let dir = temp_dir("rotate");
+    let dir = common::temp_dir("rotate");
     let rotated = {
         let server = MockServer::builder()
             .certificate_mode(true)

@@ -1,7 +1,9 @@
 //! `wxpay` as a user runs it: the binary against a sandbox it started (`wxpay mock serve`).
 #![cfg(all(feature = "cli", unix))]
 
-use std::io::{BufRead as _, Write as _};
+mod common;
+
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -14,11 +16,7 @@ const COUPON: &str = "sxxe34343434";
 const USER_COUPON: &str = "v3/marketing/busifavor/users/{openid}/coupons/{coupon_code}/appids/{appid}";
 
 fn temp_dir(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let dir = std::env::temp_dir().join(format!("wxpay-cli-{tag}-{}-{nanos}", std::process::id()));
+    let dir = common::temp_dir(tag);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -38,18 +36,9 @@ impl Sandbox {
 
     fn start_with(tag: &str, extra: &[&str]) -> Self {
         let dir = temp_dir(tag);
-        let mut child = Command::new(WXPAY)
-            .args(["mock", "serve", "--state-dir"])
-            .arg(dir.join("state"))
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let state = dir.join("state");
+        let args = [std::ffi::OsStr::new("--state-dir"), state.as_os_str()];
+        let (child, line) = common::serve(args.into_iter().chain(extra.iter().map(std::ffi::OsStr::new)));
         let info: Value = serde_json::from_str(&line).expect("one JSON line");
         let config = dir.join("config.json");
         std::fs::write(&config, &line).unwrap();

@@ -6,9 +6,10 @@
 //! them the test says so and passes, so that `cargo test` stays offline-friendly.
 #![cfg(all(feature = "cli", unix))]
 
-use std::io::BufRead as _;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn the_node_sdk_runs_the_lifecycle_against_the_sandbox() {
@@ -21,15 +22,7 @@ fn the_node_sdk_runs_the_lifecycle_against_the_sandbox() {
         eprintln!("skipped: node or interop/node_modules missing (run `npm install --prefix interop`)");
         return;
     }
-    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args(["mock", "serve"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(sandbox.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut sandbox, line) = common::serve(std::iter::empty::<&str>());
     let out = Command::new("node")
         .arg(root.join("node-lifecycle.js"))
         .arg(line.trim())

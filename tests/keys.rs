@@ -2,6 +2,8 @@
 //! never echoes key material, and sign byte-for-byte like OpenSSL; the client builder checks its whole
 //! configuration at `build()`.
 
+mod common;
+
 use wechatpay::{Client, ClientBuilder, Error, PrivateKey, PublicKey};
 
 const MERCHANT_KEY: &str = include_str!("fixtures/merchant_key.pem");
@@ -280,7 +282,7 @@ fn public_key_every_form_verifies() {
             !key.verify(MESSAGE, "not base64!"),
             "{case}: a malformed signature fails"
         );
-        let mut sig = base64_decode(signature());
+        let mut sig = common::base64_decode(signature());
         sig[10] ^= 0x40;
         assert!(!key.verify_raw(MESSAGE, &sig), "{case}: a changed signature fails");
     }
@@ -319,19 +321,11 @@ fn public_half_of_a_private_key_round_trips() {
     assert!(again.verify(MESSAGE, signature()));
 }
 
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .expect("base64")
-}
-
 #[test]
 fn the_fixture_signature_is_raw_rsa_2048() {
-    assert_eq!(base64_decode(signature()).len(), 256);
+    assert_eq!(common::base64_decode(signature()).len(), 256);
     let key = PrivateKey::load(MERCHANT_KEY).unwrap();
-    assert_eq!(key.sign_raw(MESSAGE), base64_decode(signature()));
+    assert_eq!(key.sign_raw(MESSAGE), common::base64_decode(signature()));
 }
 
 // ---------------------------------------------------------------------------------------------------------

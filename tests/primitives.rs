@@ -1,6 +1,8 @@
 //! The toolkit's primitives against fixed vectors and OpenSSL: APIv2 signatures, AES-256-ECB, digests,
 //! encrypted PKCS#8, key conversions, certificate serials, RSA-OAEP interop, and front-end pay signs.
 
+mod common;
+
 use wechatpay::apiv2::{self, AesEcb, SignType};
 use wechatpay::{hash, keys, paysign, PrivateKey, PublicKey};
 
@@ -212,7 +214,7 @@ fn oaep_encrypts_for_openssl() {
     let public = PublicKey::load(PLATFORM_PUB).unwrap();
     let plaintext = "wechatpay 你好";
     let sealed = public.encrypt(plaintext.as_bytes()).unwrap();
-    let raw = base64_decode(&sealed);
+    let raw = common::base64_decode(&sealed);
     let file = std::env::temp_dir().join(format!("wechatpay-oaep-{}.bin", std::process::id()));
     std::fs::write(&file, raw).unwrap();
     let out = std::process::Command::new("openssl")
@@ -233,14 +235,6 @@ fn oaep_encrypts_for_openssl() {
     let _ = std::fs::remove_file(&file);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8(out.stdout).unwrap(), plaintext);
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    use base64::Engine as _;
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact)
-        .expect("base64")
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,17 +1,11 @@
 //! The sandbox as a product: certificate mode, a state dir that survives restarts, and `wxpay mock serve`.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use serde_json::{json, Value};
 use wechatpay::mock::MockServer;
 use wechatpay::Client;
-
-fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    std::env::temp_dir().join(format!("wechatpay-test-{tag}-{}-{nanos}", std::process::id()))
-}
 
 fn send_coupon(client: &Client, code: &str, request_no: &str) -> Value {
     client["v3/marketing/busifavor/coupons/send"]
@@ -70,7 +64,7 @@ fn certificate_mode_signs_with_the_certificate_serial() {
 
 #[test]
 fn a_restarted_sandbox_keeps_its_state_and_keys() {
-    let dir = temp_dir("state");
+    let dir = common::temp_dir("state");
     let (apiv3, cert_serial, key_pem) = {
         let server = MockServer::builder().state_dir(&dir).start().unwrap();
         let client = server.client().unwrap();
@@ -109,7 +103,7 @@ fn a_restarted_sandbox_keeps_its_state_and_keys() {
 
 #[test]
 fn a_corrupt_state_dir_is_a_clear_error() {
-    let dir = temp_dir("corrupt");
+    let dir = common::temp_dir("corrupt");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("state.json"), b"{not json").unwrap();
     let e = MockServer::builder().state_dir(&dir).start().unwrap_err();
@@ -120,21 +114,15 @@ fn a_corrupt_state_dir_is_a_clear_error() {
 #[cfg(all(feature = "cli", unix))]
 #[test]
 fn wxpay_mock_serve_prints_one_json_line_and_serves_until_sigterm() {
-    use std::io::BufRead as _;
-    use std::process::{Command, Stdio};
+    use std::process::Command;
 
-    let dir = temp_dir("serve");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wxpay"))
-        .args(["mock", "serve", "--addr", "127.0.0.1:0", "--state-dir"])
-        .arg(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let dir = common::temp_dir("serve");
+    let (mut child, line) = common::serve([
+        "--addr".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--state-dir".as_ref(),
+        dir.as_os_str(),
+    ]);
     let info: Value = serde_json::from_str(&line).expect("one JSON line");
     for key in [
         "base_uri",
