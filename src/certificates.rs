@@ -44,7 +44,7 @@ use serde::Deserialize;
 use crate::aes::AesGcm;
 use crate::aes::AEAD_AES_256_GCM;
 use crate::client::{Client, Inner};
-use crate::error::{ApiDetails, Error, Result};
+use crate::error::{ApiDetails, Error, Result, Verification};
 use crate::keyring::Keyring;
 use crate::keys::PublicKey;
 use crate::options::Options;
@@ -200,9 +200,19 @@ pub fn decrypt(body: &[u8], apiv3_key: &str) -> Result<Vec<PlatformCertificate>>
     Ok(out)
 }
 
-/// Decrypts a `v3/certificates` answer and verifies it (sans-IO), at Unix time `now`: the signature must
-/// be made by one of the certificates it brought, or by a key of `trusted` (the client's keyring, e.g.
-/// its `PUB_KEY_ID_…` key). Where both name the same id, the trusted key is used.
+/// How far a certificate's validity dates may be from this machine's clock and still be accepted: 10 min,
+/// for clocks that drift (a certificate WeChat Pay has just issued, a machine a little ahead).
+pub const VALIDITY_TOLERANCE_SECS: i64 = 600;
+
+/// Decrypts a `v3/certificates` answer and verifies it (sans-IO), at Unix time `now`, as a bootstrap: the
+/// signature must be made by a key of `trusted` (the client's keyring, e.g. its `PUB_KEY_ID_…` key) or,
+/// for a serial `trusted` does not hold, by one of the certificates the answer brought. In that last case
+/// the APIv3 key that sealed them is the only root of trust, as in PHP's `CertificateDownloader`.
+///
+/// Refused, whatever signed it: a certificate outside its validity dates (give or take
+/// [`VALIDITY_TOLERANCE_SECS`]), so a captured old download cannot bring back a retired key; and a
+/// certificate under a serial `trusted` holds with another key, so a download can never replace a key the
+/// client trusts.
 pub fn open(
     headers: &HeaderMap,
     body: &[u8],
@@ -210,10 +220,95 @@ pub fn open(
     trusted: &Keyring,
     now: i64,
 ) -> Result<Vec<PlatformCertificate>> {
+    open_with(headers, body, apiv3_key, trusted, now, Vouching::Bootstrap)
+}
+
+/// Who may sign a certificate download.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vouching {
+    /// A key already trusted, or a certificate the download brings (the APIv3 key is the root of trust).
+    Bootstrap,
+    /// Only a key already trusted: a client holding configured keys never plants a key on the APIv3 key's
+    /// word alone.
+    Trusted,
+}
+
+pub(crate) fn open_with(
+    headers: &HeaderMap,
+    body: &[u8],
+    apiv3_key: &str,
+    trusted: &Keyring,
+    now: i64,
+    vouching: Vouching,
+) -> Result<Vec<PlatformCertificate>> {
     let certs = decrypt(body, apiv3_key)?;
-    let ring = Keyring::new(keys(&certs)).with(trusted.iter().map(|(id, k)| (id.to_owned(), k.clone())));
-    verify::verify_signed(&ring, Policy::Verify, headers, body, now)?;
+    for cert in &certs {
+        check_validity(cert, now)?;
+        if let Some(known) = trusted.get(&cert.serial_no) {
+            if known.to_spki_der() != cert.key.to_spki_der() {
+                return Err(Error::verify_failed(
+                    Verification::UntrustedCertificate,
+                    format!(
+                        "the download brings certificate {} with a key other than the trusted one of that serial; \
+                         a download never replaces a trusted key",
+                        cert.serial_no
+                    ),
+                ));
+            }
+        }
+    }
+    let ring = match vouching {
+        Vouching::Bootstrap => {
+            Keyring::new(keys(&certs)).with(trusted.iter().map(|(id, k)| (id.to_owned(), k.clone())))
+        }
+        Vouching::Trusted => trusted.clone(),
+    };
+    verify::verify_signed(&ring, Policy::Verify, headers, body, now).map_err(|e| {
+        if vouching == Vouching::Trusted && e.verification() == Some(Verification::UnknownSerial) {
+            let signer = headers
+                .get(verify::SERIAL)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            Error::verify_failed(
+                Verification::UntrustedCertificate,
+                format!(
+                    "the certificate download is signed by {signer:?}, which this client does not trust yet; a client \
+                     with configured keys takes new certificates only from a download signed by a key it trusts \
+                     (refresh periodically, so a new certificate is learned while the old one still signs, or \
+                     configure the new one)"
+                ),
+            )
+        } else {
+            e
+        }
+    })?;
     Ok(certs)
+}
+
+/// Refuses a certificate outside its validity dates, naming them.
+fn check_validity(cert: &PlatformCertificate, now: i64) -> Result<()> {
+    let Some((not_before, not_after)) = cert.key.certificate_validity() else {
+        return Ok(());
+    };
+    let date = |secs: i64| crate::formatter::rfc3339(secs, 8 * 3600);
+    let (what, when) = if now.saturating_add(VALIDITY_TOLERANCE_SECS) < not_before {
+        ("is not valid before", not_before)
+    } else if now.saturating_sub(VALIDITY_TOLERANCE_SECS) > not_after {
+        ("expired at", not_after)
+    } else {
+        return Ok(());
+    };
+    Err(Error::verify_failed(
+        Verification::CertificateValidity,
+        format!(
+            "certificate {} {what} {} (valid {} to {}; now {})",
+            cert.serial_no,
+            date(when),
+            date(not_before),
+            date(not_after),
+            date(now)
+        ),
+    ))
 }
 
 /// Downloads, decrypts and verifies the platform certificates (blocking). See the [module docs](self).
@@ -228,22 +323,23 @@ pub fn download(client: &Client, apiv3_key: &str) -> Result<Vec<PlatformCertific
 pub fn download_async(client: &Client, apiv3_key: &str) -> Pending<Vec<PlatformCertificate>> {
     let client = client.clone();
     let key = ApiV3Key(apiv3_key.to_owned());
-    Pending::new(async move { fetch(client.inner(), &key.0).await })
+    Pending::new(async move { fetch(client.inner(), &key.0, Vouching::Bootstrap).await })
 }
 
-pub(crate) async fn fetch(inner: &Inner, apiv3_key: &str) -> Result<Vec<PlatformCertificate>> {
+pub(crate) async fn fetch(inner: &Inner, apiv3_key: &str, vouching: Vouching) -> Result<Vec<PlatformCertificate>> {
     check_apiv3_key(apiv3_key)?;
     let res = inner
         .execute(Method::GET, PATH, &Options::new().unverified_download())
         .await
         .map_err(explain_not_found)?;
     let trusted = inner.keyring.load();
-    open(
+    open_with(
         res.headers(),
         res.bytes(),
         apiv3_key,
         &trusted,
         crate::formatter::timestamp(),
+        vouching,
     )
 }
 
@@ -350,6 +446,16 @@ impl Refresher {
         (refresher, rx)
     }
 
+    /// What a refresh trusts. With no configured key, the APIv3 key is the root of trust (a bootstrap, as
+    /// PHP's downloader); with configured keys, only a download signed by a key already trusted.
+    fn vouching(&self) -> Vouching {
+        if self.configured.is_empty() {
+            Vouching::Bootstrap
+        } else {
+            Vouching::Trusted
+        }
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -367,7 +473,7 @@ impl Refresher {
             let mut st = self.state();
             st.last_start = Some(st.last_start.map_or(started, |t| t.max(started)));
         }
-        let result = fetch(inner, &self.apiv3_key.0).await;
+        let result = fetch(inner, &self.apiv3_key.0, self.vouching()).await;
         self.apply(inner, &result, started, false);
         result
     }
@@ -387,9 +493,12 @@ impl Refresher {
                     .filter(|id| !self.configured.contains(*id))
                     .cloned()
                     .collect();
-                inner
-                    .keyring
-                    .update(|ring| ring.without(|id| stale.contains(id)).with(keys(certs)));
+                // Configured keys are never replaced or removed, whatever a download says.
+                let configured = &self.configured;
+                inner.keyring.update(|ring| {
+                    ring.without(|id| stale.contains(id))
+                        .with(keys(certs).filter(|(id, _)| !configured.contains(id)))
+                });
                 st.downloaded = fresh;
                 st.last_error = None;
             }
@@ -498,7 +607,7 @@ impl Refresher {
                 st.last_start = Some(started);
             }
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                futures::executor::block_on(fetch(&inner, &r.apiv3_key.0))
+                futures::executor::block_on(fetch(&inner, &r.apiv3_key.0, r.vouching()))
             }));
             let result = outcome.unwrap_or_else(|_| Err(Error::transport("the certificate refresh panicked")));
             r.apply(&inner, &result, started, true);

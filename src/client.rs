@@ -77,6 +77,8 @@ impl Inner {
     /// naming an unknown serial waits for a certificate refresh (if enabled) and is verified once more.
     async fn send(&self, prepared: Prepared) -> Result<Response> {
         let policy = prepared.policy;
+        // The request's timeout bounds the whole call, a wait for a certificate refresh included.
+        let deadline = Instant::now().checked_add(prepared.timeout.unwrap_or(self.transport.timeout));
         let raw = self.transport.send(prepared).await?;
         if raw.status.is_success() && policy != Policy::Unsigned {
             let check = |ring: &Keyring| {
@@ -85,7 +87,18 @@ impl Inner {
             if let Err(e) = check(&self.keyring.load()) {
                 match &self.refresher {
                     Some(r) if r.on_unknown_serial && e.verification() == Some(Verification::UnknownSerial) => {
-                        r.reverify(self, Instant::now(), e, check).await?;
+                        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+                        let reverify = std::pin::pin!(r.reverify(self, Instant::now(), e, check));
+                        let timer = std::pin::pin!(crate::transport::sleep(left));
+                        match futures::future::select(reverify, timer).await {
+                            futures::future::Either::Left((verified, _)) => verified?,
+                            futures::future::Either::Right(_) => {
+                                return Err(Error::timeout(
+                                    "the request took longer than its timeout while waiting for a platform certificate refresh \
+                                     (its answer names a serial this client does not know)",
+                                ))
+                            }
+                        }
                     }
                     _ => return Err(e),
                 }
@@ -545,6 +558,11 @@ impl ClientBuilder {
         for (name, value) in &self.headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| Error::config(format!("`{name}` is not a valid header name")))?;
+            if name == header::AUTHORIZATION || request::is_framing(&name) {
+                return Err(Error::config(format!(
+                    "the `{name}` header is set by the client for each request and cannot be a default header"
+                )));
+            }
             let value = HeaderValue::from_str(value)
                 .map_err(|_| Error::config(format!("the value of header `{name}` is not valid header text")))?;
             default_headers.insert(name, value);

@@ -90,6 +90,11 @@ pub enum Verification {
     BadSignature,
     /// A digest announced by the answer (e.g. `Wechatpay-Statement-Sha1`) does not match its body.
     DigestMismatch,
+    /// A downloaded platform certificate is outside its validity dates.
+    CertificateValidity,
+    /// A certificate download was not signed by a key the client trusts, or names a trusted serial with
+    /// another key.
+    UntrustedCertificate,
 }
 
 impl Error {

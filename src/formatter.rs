@@ -59,6 +59,43 @@ where
     out
 }
 
+/// `secs` (Unix seconds) as RFC 3339 at `offset` seconds east of UTC, e.g. `2024-06-08T10:34:56+08:00`,
+/// as WeChat Pay writes times (`offset` 8 h), or `…Z` for UTC.
+pub(crate) fn rfc3339(secs: i64, offset: i64) -> String {
+    let local = secs.saturating_add(offset);
+    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+    let s = local.rem_euclid(86_400);
+    let zone = match offset {
+        0 => "Z".to_owned(),
+        _ => format!(
+            "{}{:02}:{:02}",
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 3600,
+            offset.abs() % 3600 / 60
+        ),
+    };
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{zone}",
+        s / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day count since 1970-01-01.
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

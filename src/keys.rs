@@ -23,6 +23,19 @@ const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unw
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
 
+/// The most PBKDF2 iterations [`PrivateKey::load_encrypted`] runs: 1,000,000, about a second of one core
+/// (OpenSSL writes 2,048; OWASP asks for 600,000). A file asking for more is refused, not obeyed: its
+/// parameters are untrusted input and the maximum takes minutes.
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+
+/// The most memory [`PrivateKey::load_encrypted`] lets scrypt take (`128 · r · N` bytes): 256 MiB
+/// (OpenSSL writes N = 2^14, r = 8: 16 MiB). A file asking for more is refused: scrypt with `log_n = 26,
+/// r = 8` would allocate 64 GiB and abort the process.
+pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
+
+/// The largest scrypt parallelization `p` [`PrivateKey::load_encrypted`] accepts: 16 (OpenSSL writes 1).
+pub const MAX_SCRYPT_PARALLELIZATION: u16 = 16;
+
 /// A merchant's RSA private key, ready to sign. Its `Debug` never shows the key.
 ///
 /// ```
@@ -54,6 +67,8 @@ struct PublicInner {
     pkcs1: Vec<u8>,
     bits: usize,
     serial: Option<String>,
+    /// `notBefore` and `notAfter` of the certificate it came from, as Unix seconds.
+    validity: Option<(i64, i64)>,
 }
 
 /// What a key string turned out to hold, before it becomes a key.
@@ -208,6 +223,36 @@ fn is_pbes1(oid: pkcs8::ObjectIdentifier) -> bool {
         || dotted.starts_with("1.2.840.113549.1.12.1.")
 }
 
+/// Refuses key-derivation parameters that would take minutes or gigabytes before the passphrase is even
+/// tried: they come from the file, which is untrusted input.
+fn check_kdf(kdf: &pkcs8::pkcs5::pbes2::Kdf<'_>, form: &str) -> Result<()> {
+    use pkcs8::pkcs5::pbes2::Kdf;
+    match kdf {
+        Kdf::Pbkdf2(params) if params.iteration_count > MAX_PBKDF2_ITERATIONS => Err(Error::key(format!(
+            "{form} asks for {} PBKDF2 iterations; at most {MAX_PBKDF2_ITERATIONS} are run \
+             (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)",
+            params.iteration_count
+        ))),
+        Kdf::Scrypt(params) => {
+            let (n, r, p) = (
+                params.cost_parameter,
+                u64::from(params.block_size),
+                params.parallelization,
+            );
+            let memory = n.checked_mul(r).and_then(|x| x.checked_mul(128));
+            if memory.is_none_or(|m| m > MAX_SCRYPT_MEMORY) || p > MAX_SCRYPT_PARALLELIZATION || p == 0 {
+                return Err(Error::key(format!(
+                    "{form} asks scrypt for N = {n}, r = {r}, p = {p}; at most {} MiB of memory and p <= \
+                     {MAX_SCRYPT_PARALLELIZATION} are allowed (re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)",
+                    MAX_SCRYPT_MEMORY >> 20
+                )));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Unwraps a PKCS#8 `PrivateKeyInfo` to the PKCS#1 `RSAPrivateKey` inside.
 fn pkcs8_to_pkcs1(der: &[u8], form: &str) -> Result<Vec<u8>> {
     let info = pkcs8::PrivateKeyInfo::from_der(der)
@@ -287,9 +332,10 @@ impl PrivateKey {
             Some(oid) if is_pbes1(oid) => pbes1(),
             _ => Error::key(format!("{form} is not valid encrypted PKCS#8 DER ({e})")),
         })?;
-        if info.encryption_algorithm.pbes2().is_none() {
+        let Some(pbes2) = info.encryption_algorithm.pbes2() else {
             return Err(pbes1());
-        }
+        };
+        check_kdf(&pbes2.kdf, &form)?;
         let mut plain = pkcs8::der::zeroize::Zeroizing::new(info.encrypted_data.to_vec());
         let plain = info
             .encryption_algorithm
@@ -414,10 +460,10 @@ impl PublicKey {
             )));
         }
         match material {
-            Material::Pkcs1Public(der) => Self::from_pkcs1_der_named(&der, &form, None),
+            Material::Pkcs1Public(der) => Self::from_pkcs1_der_named(&der, &form, None, None),
             Material::Spki(der) => {
                 let pkcs1 = spki_to_pkcs1(&der, &form)?;
-                Self::from_pkcs1_der_named(&pkcs1, &form, None)
+                Self::from_pkcs1_der_named(&pkcs1, &form, None, None)
             }
             Material::Certificate(der) => Self::from_certificate_der_named(&der, &form),
             _ => unreachable!("private forms handled above"),
@@ -426,13 +472,13 @@ impl PublicKey {
 
     /// Loads a PKCS#1 `RSAPublicKey` DER.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self> {
-        Self::from_pkcs1_der_named(der, "PKCS#1 DER", None)
+        Self::from_pkcs1_der_named(der, "PKCS#1 DER", None, None)
     }
 
     /// Loads an SPKI `SubjectPublicKeyInfo` DER.
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
         let pkcs1 = spki_to_pkcs1(der, "SPKI DER")?;
-        Self::from_pkcs1_der_named(&pkcs1, "SPKI DER", None)
+        Self::from_pkcs1_der_named(&pkcs1, "SPKI DER", None, None)
     }
 
     /// Loads the public key of an X.509 certificate given as DER.
@@ -450,10 +496,18 @@ impl PublicKey {
             .map_err(|e| Error::key(format!("{form} has a malformed public key ({e})")))?;
         let pkcs1 = spki_to_pkcs1(&spki, form)?;
         let serial = serial_hex(cert.tbs_certificate.serial_number.as_bytes());
-        Self::from_pkcs1_der_named(&pkcs1, form, Some(serial))
+        let validity = &cert.tbs_certificate.validity;
+        let secs = |t: x509_cert::time::Time| i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX);
+        let validity = Some((secs(validity.not_before), secs(validity.not_after)));
+        Self::from_pkcs1_der_named(&pkcs1, form, Some(serial), validity)
     }
 
-    fn from_pkcs1_der_named(der: &[u8], form: &str, serial: Option<String>) -> Result<Self> {
+    fn from_pkcs1_der_named(
+        der: &[u8],
+        form: &str,
+        serial: Option<String>,
+        validity: Option<(i64, i64)>,
+    ) -> Result<Self> {
         let parsed = pkcs1::RsaPublicKey::from_der(der)
             .map_err(|e| Error::key(format!("{form} is not a valid RSA public key ({e})")))?;
         let bits = modulus_bits(parsed.modulus.as_bytes());
@@ -465,6 +519,7 @@ impl PublicKey {
                 pkcs1: der.to_vec(),
                 bits,
                 serial,
+                validity,
             }),
         })
     }
@@ -478,6 +533,20 @@ impl PublicKey {
     /// `None` for a bare public key.
     pub fn certificate_serial(&self) -> Option<&str> {
         self.inner.serial.as_deref()
+    }
+
+    /// The validity of the certificate this key came from, `(notBefore, notAfter)` as Unix seconds;
+    /// `None` for a bare public key.
+    ///
+    /// ```
+    /// # let pem = include_str!("../tests/fixtures/platform_cert.pem");
+    /// let key = wechatpay::PublicKey::load(pem)?;
+    /// let (not_before, not_after) = key.certificate_validity().unwrap();
+    /// assert!(not_before < not_after);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn certificate_validity(&self) -> Option<(i64, i64)> {
+        self.inner.validity
     }
 
     /// Verifies a base64 RSASSA-PKCS1-v1_5 / SHA-256 signature (PHP's `Rsa::verify`).

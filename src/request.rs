@@ -70,7 +70,10 @@ pub(crate) fn prepare(
     options: &Options,
 ) -> Result<Prepared> {
     options.check()?;
-    if path_template == "v2" || path_template.starts_with("v2/") {
+    // A leading `/` is the base path's, never a second one: `/v3/…` and `v3/…` are the same request.
+    let path_template = path_template.trim_start_matches('/');
+    let first = path_template.split('/').next().unwrap_or_default();
+    if first.eq_ignore_ascii_case("v2") {
         return Err(Error::path(format!(
             "`{path_template}` is an APIv2 (XML) path, which this version does not support yet"
         )));
@@ -121,6 +124,12 @@ pub(crate) fn prepare(
                 "the `Authorization` header is computed by the client and cannot be set",
             ));
         }
+        if is_framing(&name) {
+            return Err(Error::request(format!(
+                "the `{name}` header frames the message or the connection and is set by the transport; \
+                 setting it could make what is sent differ from what is signed"
+            )));
+        }
         let value = HeaderValue::from_str(value)
             .map_err(|_| Error::request(format!("the value of header `{name}` is not valid header text")))?;
         headers.insert(name, value);
@@ -167,7 +176,7 @@ pub(crate) fn prepare(
     let policy = if options.unverified_download {
         Policy::Unsigned
     } else {
-        verify::policy_for(url.path())
+        verify::policy_for(&method, &path)
     };
     Ok(Prepared {
         method,
@@ -180,6 +189,24 @@ pub(crate) fn prepare(
         timeout: options.timeout,
         progress: options.progress.clone(),
     })
+}
+
+/// Headers that frame the message or the connection (RFC 9110 §7.6.1, RFC 9112): the transport writes
+/// them from what it sends, so a caller's value would either be ignored or make the bytes on the wire
+/// differ from the signed body (a short `Content-Length` truncates it).
+pub(crate) fn is_framing(name: &HeaderName) -> bool {
+    [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::HOST,
+        header::CONNECTION,
+        header::TE,
+        header::TRAILER,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || name == "keep-alive"
+        || name == "proxy-connection"
 }
 
 impl fmt::Debug for Prepared {

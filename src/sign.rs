@@ -39,6 +39,13 @@ pub struct Authorization {
     pub signature: String,
 }
 
+/// Unix seconds in the one form WeChat Pay writes them: plain decimal digits, no sign, no leading zero,
+/// so one timestamp has one spelling (`+1554208460` and `01554208460` are refused).
+pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+    let plain = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+    plain.then(|| text.parse().ok()).flatten()
+}
+
 impl Authorization {
     /// Signs a request now, with a fresh nonce and the current time.
     pub fn sign(key: &PrivateKey, mchid: &str, serial: &str, method: &str, target: &str, body: &[u8]) -> Self {
@@ -110,7 +117,8 @@ impl Authorization {
         Ok(Authorization {
             mchid: need(mchid, "mchid")?,
             serial_no: need(serial, "serial_no")?,
-            timestamp: timestamp.parse().map_err(|_| bad("`timestamp` is not a number"))?,
+            timestamp: parse_timestamp(&timestamp)
+                .ok_or_else(|| bad("`timestamp` is not a plain decimal number of seconds"))?,
             nonce_str: need(nonce, "nonce_str")?,
             signature: need(sig, "signature")?,
         })

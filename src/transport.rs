@@ -38,6 +38,23 @@ pub(crate) struct Raw {
 pub(crate) struct Transport {
     http: reqwest::Client,
     max_body: usize,
+    /// The time a whole call may take unless the request sets its own.
+    pub(crate) timeout: Duration,
+}
+
+/// Resolves after `duration`, on any executor: the timer runs on the I/O runtime, and is cancelled when
+/// this future is dropped.
+pub(crate) async fn sleep(duration: Duration) {
+    struct Abort(tokio::task::AbortHandle);
+    impl Drop for Abort {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    // The timer is made inside the runtime: a tokio timer needs its reactor.
+    let timer = runtime().spawn(async move { tokio::time::sleep(duration).await });
+    let _abort = Abort(timer.abort_handle());
+    let _ = timer.await;
 }
 
 pub(crate) struct Settings {
@@ -64,6 +81,7 @@ impl Transport {
         Ok(Transport {
             http,
             max_body: settings.max_body,
+            timeout: settings.timeout,
         })
     }
 

@@ -36,16 +36,35 @@ pub enum Policy {
     Statement,
 }
 
-/// The policy for a request to URL path `path` (with its leading `/`, and any base path such as `/hk`).
-pub fn policy_for(path: &str) -> Policy {
-    if path == "/v3/billdownload/file"
-        || (path.starts_with("/v3/merchant-service/images/") && !path.ends_with("/upload"))
-    {
-        Policy::Unsigned
-    } else if path == "/hk/v3/statements" || path == "/v3/global/statements" {
-        Policy::Statement
-    } else {
-        Policy::Verify
+/// The policy for a `method` request to `path`, the request path relative to the client's base path
+/// (`v3/billdownload/file`, with or without a leading `/`, query excluded).
+///
+/// The exceptions to [`Policy::Verify`] are matched on the percent-decoded path and for `GET` only, so a
+/// placeholder value (`%75pload`), a base path or another method can never make a signed answer pass
+/// unsigned. Anything that does not match exactly is verified.
+///
+/// ```
+/// use wechatpay::verify::{policy_for, Policy};
+/// use wechatpay::Method;
+/// assert_eq!(policy_for(&Method::GET, "v3/billdownload/file"), Policy::Unsigned);
+/// assert_eq!(policy_for(&Method::GET, "v3/merchant-service/images/%75pload"), Policy::Verify);
+/// assert_eq!(policy_for(&Method::POST, "v3/billdownload/file"), Policy::Verify);
+/// ```
+pub fn policy_for(method: &http::Method, path: &str) -> Policy {
+    if method != http::Method::GET {
+        return Policy::Verify;
+    }
+    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy();
+    let image = |prefix: &str| {
+        decoded
+            .strip_prefix(prefix)
+            .is_some_and(|id| !id.is_empty() && !id.contains('/') && !id.eq_ignore_ascii_case("upload"))
+    };
+    match &*decoded {
+        "v3/billdownload/file" => Policy::Unsigned,
+        "v3/statements" | "hk/v3/statements" | "v3/global/statements" => Policy::Statement,
+        _ if image("v3/merchant-service/images/") || image("v3/global/merchant-service/images/") => Policy::Unsigned,
+        _ => Policy::Verify,
     }
 }
 
@@ -80,7 +99,7 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
     let signature = header(headers, SIGNATURE, "Wechatpay-Signature")?;
     let serial = header(headers, SERIAL, "Wechatpay-Serial")?;
 
-    let ts: i64 = timestamp.trim().parse().map_err(|_| {
+    let ts: i64 = crate::sign::parse_timestamp(timestamp).ok_or_else(|| {
         Error::verify_failed(
             Verification::MalformedTimestamp,
             format!("`Wechatpay-Timestamp` {timestamp:?} is not a number of seconds"),
@@ -166,7 +185,9 @@ mod tests {
         let now = 1_700_000_000;
         let h = signed(&key, now, b"{}");
         verify_signed(&ring, Policy::Verify, &h, b"{}", now).unwrap();
+        // The window's exact edges, either way: 300 s off passes, 301 s off is stale (below).
         verify_signed(&ring, Policy::Verify, &h, b"{}", now + 300).unwrap();
+        verify_signed(&ring, Policy::Verify, &h, b"{}", now - 300).unwrap();
         let step = |r: Result<()>| r.unwrap_err().verification().unwrap();
         assert_eq!(
             step(verify_signed(&ring, Policy::Verify, &h, b"{ }", now)),
@@ -212,11 +233,25 @@ mod tests {
 
     #[test]
     fn policy_by_path() {
-        assert_eq!(policy_for("/v3/billdownload/file"), Policy::Unsigned);
-        assert_eq!(policy_for("/v3/merchant-service/images/abc"), Policy::Unsigned);
-        assert_eq!(policy_for("/v3/merchant-service/images/upload"), Policy::Verify);
-        assert_eq!(policy_for("/hk/v3/statements"), Policy::Statement);
-        assert_eq!(policy_for("/v3/global/statements"), Policy::Statement);
-        assert_eq!(policy_for("/v3/certificates"), Policy::Verify);
+        let get = |p| policy_for(&http::Method::GET, p);
+        assert_eq!(get("v3/billdownload/file"), Policy::Unsigned);
+        assert_eq!(get("/v3/billdownload/file"), Policy::Unsigned);
+        assert_eq!(get("v3/merchant-service/images/abc"), Policy::Unsigned);
+        assert_eq!(get("v3/global/merchant-service/images/abc"), Policy::Unsigned);
+        assert_eq!(get("v3/merchant-service/images/upload"), Policy::Verify);
+        assert_eq!(get("v3/merchant-service/images/%75pload"), Policy::Verify);
+        assert_eq!(get("v3/merchant-service/images/UPLOAD"), Policy::Verify);
+        assert_eq!(get("v3/merchant-service/images/"), Policy::Verify);
+        assert_eq!(get("v3/merchant-service/images/a/b"), Policy::Verify);
+        assert_eq!(get("gateway/v3/billdownload/file"), Policy::Verify);
+        assert_eq!(get("v3/billdownload/file/x"), Policy::Verify);
+        assert_eq!(get("v3/statements"), Policy::Statement);
+        assert_eq!(get("v3/global/statements"), Policy::Statement);
+        assert_eq!(get("v3/certificates"), Policy::Verify);
+        assert_eq!(policy_for(&http::Method::POST, "v3/billdownload/file"), Policy::Verify);
+        assert_eq!(
+            policy_for(&http::Method::HEAD, "v3/merchant-service/images/abc"),
+            Policy::Verify
+        );
     }
 }

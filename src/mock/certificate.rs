@@ -18,6 +18,16 @@ const SHA256_WITH_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwr
 /// A certificate for `key`, signed by itself, valid from now for `days`; returns its DER and its serial
 /// as WeChat Pay prints it (40 upper-case hex digits).
 pub(crate) fn self_signed(key: &PrivateKey, days: u64) -> (Vec<u8>, String) {
+    let now = std::time::SystemTime::now();
+    self_signed_valid(key, now, now + Duration::from_secs(days * 86_400))
+}
+
+/// A certificate for `key`, signed by itself, valid from `not_before` to `not_after`.
+pub(crate) fn self_signed_valid(
+    key: &PrivateKey,
+    not_before: std::time::SystemTime,
+    not_after: std::time::SystemTime,
+) -> (Vec<u8>, String) {
     let mut serial = [0u8; 20];
     crate::crypto::fill_random(&mut serial);
     serial[0] = (serial[0] & 0x3f) | 0x10; // positive, and always 40 hex digits
@@ -32,7 +42,10 @@ pub(crate) fn self_signed(key: &PrivateKey, days: u64) -> (Vec<u8>, String) {
         serial_number: SerialNumber::new(&serial).expect("20 bytes is a valid serial"),
         signature: algorithm.clone(),
         issuer: name.clone(),
-        validity: Validity::from_now(Duration::from_secs(days * 86_400)).expect("a representable validity"),
+        validity: Validity {
+            not_before: x509_cert::time::Time::try_from(not_before).expect("a representable time"),
+            not_after: x509_cert::time::Time::try_from(not_after).expect("a representable time"),
+        },
         subject: name,
         subject_public_key_info: spki::SubjectPublicKeyInfoOwned::from_der(&spki_der).expect("our own SPKI decodes"),
         issuer_unique_id: None,

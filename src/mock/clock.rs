@@ -13,15 +13,7 @@ pub(crate) fn beijing_day(secs: i64) -> i64 {
 
 /// `secs` (Unix seconds) as `YYYY-MM-DDTHH:MM:SS+08:00`.
 pub(crate) fn rfc3339(secs: i64) -> String {
-    let local = secs + BEIJING_OFFSET;
-    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
-    let s = local.rem_euclid(86_400);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}+08:00",
-        s / 3600,
-        s % 3600 / 60,
-        s % 60
-    )
+    crate::formatter::rfc3339(secs, BEIJING_OFFSET)
 }
 
 /// Unix seconds of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`).
@@ -59,7 +51,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(year, month, day);
     let valid = (1..=12).contains(&month)
-        && civil_from_days(days) == (year, month, day)
+        && crate::formatter::civil_from_days(days) == (year, month, day)
         && hour < 24
         && minute < 60
         && second < 61;
@@ -74,20 +66,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

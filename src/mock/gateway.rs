@@ -30,6 +30,8 @@ pub(crate) struct Identity {
     certs: FrozenVec<Box<PlatformCert>>,
     /// The oldest certificate `v3/certificates` still serves (an index into `certs`).
     served_from: AtomicUsize,
+    /// The certificate that signs (an index into `certs`); newer ones are issued but do not sign yet.
+    signing: AtomicUsize,
     /// Sign answers naming the certificate serial instead of the `PUB_KEY_ID_…`.
     pub(crate) certificate_mode: bool,
     pub(crate) apiv3_key: String,
@@ -60,15 +62,16 @@ impl Identity {
             public_key_id: parts.public_key_id,
             certs,
             served_from: AtomicUsize::new(0),
+            signing: AtomicUsize::new(0),
             certificate_mode: parts.certificate_mode,
             apiv3_key: parts.apiv3_key,
         }
     }
 
-    /// The newest platform certificate: the one that signs in certificate mode.
+    /// The platform certificate that signs in certificate mode.
     pub(crate) fn certificate(&self) -> &PlatformCert {
-        let newest = self.certs.len().saturating_sub(1);
-        self.certs.get(newest).expect("an identity always has a certificate")
+        let signing = self.signing.load(Ordering::Acquire);
+        self.certs.get(signing).expect("an identity always has a certificate")
     }
 
     /// The certificates `v3/certificates` serves, oldest first.
@@ -77,17 +80,27 @@ impl Identity {
         self.certs.iter().skip(from).collect()
     }
 
-    /// Makes `cert` the signing certificate; the previous one is still served until [`Identity::retire_old`].
-    pub(crate) fn rotate(&self, cert: PlatformCert) -> &PlatformCert {
+    /// Serves `cert` in `v3/certificates` without signing with it yet, as WeChat Pay issues a new
+    /// certificate some days before it signs with it.
+    pub(crate) fn issue(&self, cert: PlatformCert) -> &PlatformCert {
         let index = self.certs.push_get_index(Box::new(cert));
-        self.served_from.fetch_max(index.saturating_sub(1), Ordering::AcqRel);
         self.certs.get(index).expect("just pushed")
     }
 
-    /// Stops serving every certificate but the newest.
+    /// Signs with the next issued certificate, if one is waiting; the previous one is still served until
+    /// [`Identity::retire_old`].
+    pub(crate) fn switch(&self) -> Option<&PlatformCert> {
+        let old = self.signing.load(Ordering::Acquire);
+        let next = self.certs.get(old + 1)?;
+        self.signing.store(old + 1, Ordering::Release);
+        self.served_from.fetch_max(old, Ordering::AcqRel);
+        Some(next)
+    }
+
+    /// Stops serving every certificate older than the signing one.
     pub(crate) fn retire_old(&self) {
         self.served_from
-            .fetch_max(self.certs.len().saturating_sub(1), Ordering::AcqRel);
+            .fetch_max(self.signing.load(Ordering::Acquire), Ordering::AcqRel);
     }
 
     /// The id answers name in `Wechatpay-Serial`.
@@ -220,4 +233,65 @@ pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -
         (crate::verify::SIGNATURE, value(&signature)),
         (crate::verify::SERIAL, value(&signing.serial)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A fixed clock: the window's edges are checked exactly here, with no real time in between.
+    const NOW: i64 = 1_700_000_000;
+
+    fn identity() -> Identity {
+        let merchant_key = PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem")).unwrap();
+        let platform_key = PrivateKey::load(include_str!("../../tests/fixtures/platform_key.pem")).unwrap();
+        Identity::new(IdentityParts {
+            mchid: "1900000109".into(),
+            merchant_serial: "3775B6A45ACD588826D15E583A95F5DD00000001".into(),
+            certificate: PlatformCert::generate(platform_key.clone(), 365),
+            merchant_key,
+            platform_key,
+            public_key_id: "PUB_KEY_ID_0114232134912410000000000000".into(),
+            certificate_mode: false,
+            apiv3_key: "0123456789abcdef0123456789abcdef".into(),
+        })
+    }
+
+    /// Authenticates a `GET /v3/echo` signed at `ts` with `nonce`, as the sandbox would at `now`.
+    fn check(identity: &Identity, nonces: &Mutex<Nonces>, ts: i64, nonce: &str, now: i64) -> Result<(), Answer> {
+        let auth = Authorization::sign_at(
+            &identity.merchant_key,
+            &identity.mchid,
+            &identity.merchant_serial,
+            "GET",
+            "/v3/echo",
+            b"",
+            ts,
+            nonce.to_owned(),
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, auth.to_string().parse().unwrap());
+        authenticate(identity, nonces, "GET", "/v3/echo", &headers, b"", now)
+    }
+
+    #[test]
+    fn the_request_window_is_300_seconds_either_way_edges_included() {
+        let identity = identity();
+        let nonces = Mutex::default();
+        for skew in [-MAX_SKEW_SECS, 0, MAX_SKEW_SECS] {
+            check(&identity, &nonces, NOW + skew, &format!("inside{skew}"), NOW)
+                .unwrap_or_else(|a| panic!("{skew} s off: {:?}", a.body));
+        }
+        for skew in [-MAX_SKEW_SECS - 1, MAX_SKEW_SECS + 1, -NOW, i64::MAX - NOW] {
+            let refused = check(&identity, &nonces, NOW + skew, &format!("outside{skew}"), NOW).unwrap_err();
+            assert_eq!(refused.status, 401, "{skew} s off");
+            let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+            assert_eq!(
+                (body["code"].as_str(), body["detail"]["field"].as_str()),
+                (Some("SIGN_ERROR"), Some("timestamp")),
+                "{skew} s off: {body}"
+            );
+        }
+    }
 }

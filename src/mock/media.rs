@@ -33,9 +33,22 @@ pub(crate) fn install(server: &MockServer) {
     }
 }
 
-/// The bytes WeChat Pay verifies a request's signature over: for a `multipart/form-data` upload, its
-/// `meta` part; `None` for any other request (whose whole body is signed).
-pub(crate) fn signed_body(headers: &HeaderMap, body: &Bytes) -> Option<Bytes> {
+/// The upload routes: the only ones whose signature covers the `meta` part instead of the whole body.
+const UPLOADS: [&str; 4] = [
+    MEDIA_UPLOAD,
+    VIDEO_UPLOAD,
+    FAVOR_IMAGE_UPLOAD,
+    MERCHANT_SERVICE_IMAGE_UPLOAD,
+];
+
+/// The bytes WeChat Pay verifies a request's signature over: for a `multipart/form-data` `POST` to an
+/// upload route, its `meta` part; `None` for any other request (whose whole body is signed), so a signed
+/// request re-wrapped as a multipart elsewhere never authenticates. `path` is the URL path.
+pub(crate) fn signed_body(method: &Method, path: &str, headers: &HeaderMap, body: &Bytes) -> Option<Bytes> {
+    let route = path.strip_prefix('/').unwrap_or(path);
+    if method != Method::POST || !UPLOADS.contains(&route) {
+        return None;
+    }
     let boundary = boundary(headers)?;
     let parts = parse(body, &boundary).ok()?;
     parts
@@ -195,11 +208,15 @@ mod tests {
             chunks.concat()
         });
         let body = Bytes::from(body);
-        assert_eq!(signed_body(&headers, &body).unwrap(), meta);
+        let upload = format!("/{MEDIA_UPLOAD}");
+        assert_eq!(signed_body(&Method::POST, &upload, &headers, &body).unwrap(), meta);
+        // Only an upload route, and only POST, signs over the meta part.
+        assert!(signed_body(&Method::POST, "/v3/marketing/busifavor/coupons/use", &headers, &body).is_none());
+        assert!(signed_body(&Method::PUT, &upload, &headers, &body).is_none());
         let parts = parse(&body, &boundary(&headers).unwrap()).unwrap();
         assert_eq!(parts[1].content, b"--not-a-boundary\r\n");
         assert_eq!(parts[1].filename.as_deref(), Some("x.png"));
-        assert!(signed_body(&HeaderMap::new(), &body).is_none());
+        assert!(signed_body(&Method::POST, &upload, &HeaderMap::new(), &body).is_none());
         assert!(parse(b"garbage", "b").is_err());
     }
 }

@@ -41,7 +41,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -546,13 +546,44 @@ impl MockServer {
     /// [`MockServer::retire_old_platform_certificates`]), and from now on signs certificate-mode answers
     /// with the new one, so a client must refresh to verify them. Public-key mode (`PUB_KEY_ID_…`) is not
     /// affected. Returns the new serial; a state dir keeps the new certificate and key.
+    ///
+    /// A certificate issued by [`MockServer::issue_platform_certificate`] and not signing yet is the one
+    /// switched to; otherwise a new one is made.
     pub fn rotate_platform_key(&self) -> Result<String> {
         let identity = &self.shared.identity;
-        let cert = identity.rotate(PlatformCert::generate(PrivateKey::generate(), 3650));
+        let cert = match identity.switch() {
+            Some(cert) => cert,
+            None => {
+                identity.issue(PlatformCert::generate(PrivateKey::generate(), 3650));
+                identity.switch().expect("a certificate was just issued")
+            }
+        };
         if let Some(d) = &self.dir {
             save_identity(d, identity)?;
         }
         Ok(cert.serial.clone())
+    }
+
+    /// The first half of a rotation, as WeChat Pay does it: makes a new key and certificate and serves it in
+    /// `v3/certificates` beside the current one, which still signs until
+    /// [`MockServer::rotate_platform_key`]. A client that refreshes in between learns the new certificate
+    /// from a download signed by one it already trusts. Returns the new serial (kept in a state dir only
+    /// once it signs).
+    pub fn issue_platform_certificate(&self) -> String {
+        let cert = self
+            .shared
+            .identity
+            .issue(PlatformCert::generate(PrivateKey::generate(), 3650));
+        cert.serial.clone()
+    }
+
+    /// [`MockServer::issue_platform_certificate`] with the validity dates given, e.g. an expired
+    /// certificate or one valid only from next week, to test how a client treats them.
+    pub fn issue_platform_certificate_valid(&self, not_before: SystemTime, not_after: SystemTime) -> String {
+        let key = PrivateKey::generate();
+        let (der, serial) = certificate::self_signed_valid(&key, not_before, not_after);
+        let cert = self.shared.identity.issue(PlatformCert::from_der(key, der, serial));
+        cert.serial.clone()
     }
 
     /// Ends the overlap of [`MockServer::rotate_platform_key`]: `v3/certificates` serves only the newest
@@ -767,7 +798,7 @@ async fn serve(
             let body = collected.to_bytes();
             let now = crate::formatter::timestamp();
             // WeChat Pay signs an upload over its `meta` JSON only.
-            let signed = media::signed_body(&parts.headers, &body);
+            let signed = media::signed_body(&parts.method, &path, &parts.headers, &body);
             match gateway::authenticate(
                 &shared.identity,
                 &shared.nonces,

@@ -36,9 +36,19 @@ pub(crate) fn run(command: MockCommand) -> crate::CliResult {
     }
 }
 
+/// A temporary sandbox dir: it holds private keys, so it is removed on every way out of `serve`, an error
+/// (the port is taken) included.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -> crate::CliResult {
-    let (dir, temporary) = match state_dir {
-        Some(dir) => (dir, false),
+    let (dir, _temporary) = match state_dir {
+        Some(dir) => (dir, None),
         None => {
             let dir = std::env::temp_dir().join(format!("wxpay-mock-{}", wechatpay::formatter::nonce_of_len(16)));
             // It will hold private keys: it must be new (not one someone else made) and ours alone.
@@ -51,7 +61,7 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
                     format!("cannot create the sandbox dir `{}`: {e}", dir.display()),
                 )
             })?;
-            (dir, true)
+            (dir.clone(), Some(TempDir(dir)))
         }
     };
     let server = MockServer::builder()
@@ -72,10 +82,8 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
         .build()
         .map_err(io)?;
     rt.block_on(stopped()).map_err(io)?;
+    // Stop serving before the dir goes (`_temporary` is dropped after `server`, declared first).
     drop(server);
-    if temporary {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
     Ok(())
 }
 
