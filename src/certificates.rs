@@ -360,6 +360,7 @@ fn explain_not_found(e: Error) -> Error {
         detail: e.detail().cloned(),
         request_id: e.request_id().map(str::to_owned),
         body: bytes::Bytes::copy_from_slice(e.body().unwrap_or_default()),
+        retry_after: e.retry_after(),
     })
 }
 
@@ -484,6 +485,7 @@ impl Refresher {
         if threaded {
             st.running = false;
         }
+        crate::trace::refreshed(result.as_ref().map(Vec::len));
         match result {
             Ok(certs) => {
                 let fresh: BTreeSet<String> = certs.iter().map(|c| c.serial_no.clone()).collect();

@@ -4,22 +4,23 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Index;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
 use crate::certificates::{self, PlatformCertificate, RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
 use crate::chain::Chain;
-use crate::error::{Error, Result, Verification};
+use crate::error::{Error, Result};
 use crate::keyring::{Keyring, SharedKeyring};
 use crate::keys::{PrivateKey, PublicKey};
+use crate::observe::Observer;
 use crate::options::Options;
+use crate::protocol::retry::RetryPolicy;
 use crate::pending::{Pending, ResponseFuture};
 use crate::request::{self, Prepared, Signer, Target};
-use crate::response::{self, Response};
+use crate::response::Response;
 use crate::transport::{Settings, Transport};
-use crate::verify::{self, Policy};
 
 /// WeChat Pay's production endpoint.
 pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
@@ -58,53 +59,21 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    signer: Signer,
-    target: Target,
+    pub(crate) signer: Signer,
+    pub(crate) target: Target,
     pub(crate) keyring: SharedKeyring,
     pub(crate) refresher: Option<Refresher>,
-    transport: Transport,
+    pub(crate) transport: Transport,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) observers: Vec<Arc<dyn Observer>>,
     root: Chain,
 }
 
 impl Inner {
-    /// Builds, signs, sends and verifies one request.
+    /// Builds, signs, sends and verifies one call.
     pub(crate) async fn execute(&self, method: Method, template: &str, options: &Options) -> Result<Response> {
         let prepared = self.prepare(method, template, options)?;
-        self.send(prepared).await
-    }
-
-    /// Sends a prepared request and verifies its answer against the keyring as it is now; an answer
-    /// naming an unknown serial waits for a certificate refresh (if enabled) and is verified once more.
-    async fn send(&self, prepared: Prepared) -> Result<Response> {
-        let policy = prepared.policy;
-        // The request's timeout bounds the whole call, a wait for a certificate refresh included.
-        let deadline = Instant::now().checked_add(prepared.timeout.unwrap_or(self.transport.timeout));
-        let raw = self.transport.send(prepared).await?;
-        if raw.status.is_success() && policy != Policy::Unsigned {
-            let check = |ring: &Keyring| {
-                verify::verify_signed(ring, policy, &raw.headers, &raw.body, crate::formatter::timestamp())
-            };
-            if let Err(e) = check(&self.keyring.load()) {
-                match &self.refresher {
-                    Some(r) if r.on_unknown_serial && e.verification() == Some(Verification::UnknownSerial) => {
-                        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-                        let reverify = std::pin::pin!(r.reverify(self, Instant::now(), e, check));
-                        let timer = std::pin::pin!(crate::transport::sleep(left));
-                        match futures::future::select(reverify, timer).await {
-                            futures::future::Either::Left((verified, _)) => verified?,
-                            futures::future::Either::Right(_) => {
-                                return Err(Error::timeout(
-                                    "the request took longer than its timeout while waiting for a platform certificate refresh \
-                                     (its answer names a serial this client does not know)",
-                                ))
-                            }
-                        }
-                    }
-                    _ => return Err(e),
-                }
-            }
-        }
-        response::finish(raw)
+        crate::pipeline::run(self, prepared).await
     }
 
     fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
@@ -145,7 +114,7 @@ impl Client {
     /// Sends a prepared request; the future is `Send + 'static` and runs on any executor.
     pub fn send_async(&self, prepared: Prepared) -> ResponseFuture {
         let inner = Arc::clone(&self.inner);
-        Pending::new(async move { inner.send(prepared).await })
+        Pending::new(async move { crate::pipeline::run(&inner, prepared).await })
     }
 
     /// The merchant id.
@@ -266,6 +235,8 @@ pub struct ClientBuilder {
     refresh_interval: Option<Duration>,
     refresh_on_unknown_serial: bool,
     refresh_min_interval: Duration,
+    retry: RetryPolicy,
+    observers: Vec<Arc<dyn Observer>>,
 }
 
 impl Default for ClientBuilder {
@@ -285,6 +256,8 @@ impl Default for ClientBuilder {
             refresh_interval: None,
             refresh_on_unknown_serial: false,
             refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
+            retry: RetryPolicy::default(),
+            observers: Vec::new(),
         }
     }
 }
@@ -300,6 +273,8 @@ impl fmt::Debug for ClientBuilder {
             .field("apiv3_key", &self.apiv3_key)
             .field("refresh_interval", &self.refresh_interval)
             .field("refresh_on_unknown_serial", &self.refresh_on_unknown_serial)
+            .field("retry", &self.retry)
+            .field("observers", &self.observers.len())
             .finish_non_exhaustive()
     }
 }
@@ -456,6 +431,28 @@ impl ClientBuilder {
         self
     }
 
+    /// How calls are retried, unless a call sets its own ([`Options::retry`]); default
+    /// [`RetryPolicy::default`]: up to 3 attempts of what is safe to send again — a failed connection for
+    /// any call, and for `GET`/`PUT`/`DELETE` (or a call marked [`Options::idempotent`]) also timeouts,
+    /// dropped connections, 429 and 5xx. [`RetryPolicy::none`] never retries.
+    ///
+    /// ```
+    /// use wechatpay::{Client, RetryPolicy};
+    /// let builder = Client::builder().retry(RetryPolicy::default().max_attempts(5));
+    /// # let _ = builder;
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Adds an observer, told of every attempt and every call's outcome (see [`crate::observe`]).
+    /// Repeatable; observers are called in the order added.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// The largest answer body accepted; default [`DEFAULT_MAX_RESPONSE_SIZE`].
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.max_response_size = bytes;
@@ -600,6 +597,8 @@ impl ClientBuilder {
             keyring: SharedKeyring::new(Keyring::new(keys)),
             refresher,
             transport,
+            retry: self.retry,
+            observers: self.observers,
             root: Chain::root(weak.clone()),
         });
         if let Some(wake) = wake {

@@ -32,6 +32,39 @@ struct Inner {
     source: Option<BoxError>,
     api: Option<ApiDetails>,
     verification: Option<Verification>,
+    outcome: Option<Outcome>,
+    transient: Option<Transient>,
+    attempts: u32,
+}
+
+/// How a transport failure happened, for the retry decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transient {
+    /// No connection was made: nothing was sent.
+    Connect,
+    /// The attempt ran out of time after it may have been sent.
+    Timeout,
+    /// The connection failed after the request may have been sent.
+    Dropped,
+}
+
+/// Whether WeChat Pay may have acted on a request that failed ([`Error::outcome`]).
+///
+/// When it is [`Outcome::Unknown`], do not assume either way: send the request again with the **same**
+/// request number (`out_trade_no`, `out_request_no`, `out_refund_no`, which WeChat Pay deduplicates), or
+/// query what happened, before doing anything else.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// WeChat Pay certainly did not act on it: it was never sent (a configuration, key, path or request
+    /// error, a refused connection) or was refused with a 4xx.
+    NotApplied,
+    /// WeChat Pay may have acted on it: it was sent, and then the attempt timed out, the connection
+    /// dropped, WeChat Pay answered 5xx, or its answer failed verification.
+    Unknown,
+    /// WeChat Pay acted on it and its answer was verified; what failed came after (e.g. reading the
+    /// answer as a type it is not).
+    Applied,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +105,8 @@ pub(crate) struct ApiDetails {
     pub(crate) detail: Option<serde_json::Value>,
     pub(crate) request_id: Option<String>,
     pub(crate) body: bytes::Bytes,
+    /// `Retry-After`, when the answer gave one.
+    pub(crate) retry_after: Option<std::time::Duration>,
 }
 
 /// Which step of verifying an answer (or a callback) failed.
@@ -106,12 +141,38 @@ impl Error {
                 source: None,
                 api: None,
                 verification: None,
+                outcome: None,
+                transient: None,
+                attempts: 0,
             }),
         }
     }
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.inner.source = Some(source.into());
+        self
+    }
+
+    pub(crate) fn with_outcome(mut self, outcome: Outcome) -> Self {
+        self.inner.outcome = Some(outcome);
+        self
+    }
+
+    pub(crate) fn with_transient(mut self, transient: Transient) -> Self {
+        self.inner.transient = Some(transient);
+        self
+    }
+
+    pub(crate) fn transient(&self) -> Option<Transient> {
+        self.inner.transient
+    }
+
+    pub(crate) fn retry_after(&self) -> Option<std::time::Duration> {
+        self.inner.api.as_ref()?.retry_after
+    }
+
+    pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
+        self.inner.attempts = attempts;
         self
     }
 
@@ -226,11 +287,71 @@ impl Error {
     pub fn verification(&self) -> Option<Verification> {
         self.inner.verification
     }
+
+    /// A short, stable name of what kind of error this is — `config`, `key`, `path`, `request`,
+    /// `transport`, `timeout`, `api`, `verification` or `decode` — for metrics labels and logs.
+    pub fn kind_name(&self) -> &'static str {
+        match self.inner.kind {
+            Kind::Config => "config",
+            Kind::Key => "key",
+            Kind::Path => "path",
+            Kind::Request => "request",
+            Kind::Transport => "transport",
+            Kind::Timeout => "timeout",
+            Kind::Api => "api",
+            Kind::Verification => "verification",
+            Kind::Decode => "decode",
+        }
+    }
+
+    /// Whether WeChat Pay may have acted on the request; see [`Outcome`] for what to do.
+    ///
+    /// ```
+    /// # fn demo(client: &wechatpay::Client) {
+    /// use wechatpay::Outcome;
+    /// let body = serde_json::json!({"json": {"stock_id": "100088", "out_request_no": "1002600620019090123143254435"}});
+    /// if let Err(e) = client["v3/marketing/busifavor/coupons/send"].post(body) {
+    ///     match e.outcome() {
+    ///         Outcome::NotApplied => eprintln!("nothing happened: fix and send again ({e})"),
+    ///         Outcome::Unknown => eprintln!("may have happened: retry with the same out_request_no, or query"),
+    ///         _ => eprintln!("{e}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn outcome(&self) -> Outcome {
+        if let Some(outcome) = self.inner.outcome {
+            return outcome;
+        }
+        match self.inner.kind {
+            Kind::Config | Kind::Key | Kind::Path | Kind::Request => Outcome::NotApplied,
+            Kind::Transport | Kind::Timeout => match self.inner.transient {
+                Some(Transient::Connect) => Outcome::NotApplied,
+                _ => Outcome::Unknown,
+            },
+            Kind::Api => match self.status() {
+                Some(status) if status < 500 => Outcome::NotApplied,
+                _ => Outcome::Unknown,
+            },
+            Kind::Verification => Outcome::Unknown,
+            Kind::Decode => Outcome::Applied,
+        }
+    }
+
+    /// How many attempts the call made: more than one when it was retried ([`crate::RetryPolicy`]); `0`
+    /// when the error came before anything was sent or outside a call.
+    pub fn attempts(&self) -> u32 {
+        self.inner.attempts
+    }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.inner.kind.label(), self.inner.message)
+        write!(f, "{}: {}", self.inner.kind.label(), self.inner.message)?;
+        if self.inner.attempts > 1 {
+            write!(f, " (after {} attempts)", self.inner.attempts)?;
+        }
+        Ok(())
     }
 }
 
@@ -245,6 +366,9 @@ impl fmt::Debug for Error {
         }
         if let Some(step) = &self.inner.verification {
             d.field("verification", step);
+        }
+        if self.inner.attempts > 1 {
+            d.field("attempts", &self.inner.attempts);
         }
         if let Some(source) = &self.inner.source {
             d.field("source", source);

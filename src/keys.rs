@@ -139,6 +139,18 @@ fn read_pem(text: &str, form: &mut String) -> Result<Material> {
         .find("-----")
         .ok_or_else(|| Error::key("malformed PEM: the BEGIN line does not end with `-----`"))?;
     let label = &rest[..label_end];
+    // A label is a short line of capitals (RFC 7468); anything else is key material that lost its
+    // line breaks or dashes, and must never be quoted back.
+    if label.is_empty()
+        || label.len() > 64
+        || !label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b == b' ' || b.is_ascii_digit())
+    {
+        return Err(Error::key(
+            "malformed PEM: the BEGIN line is not `-----BEGIN LABEL-----` (a label of capital letters)",
+        ));
+    }
     // Keep the file name, if any, so an error says which of several key files failed.
     *form = if form.is_empty() {
         format!("PEM `{label}`")

@@ -53,15 +53,19 @@ pub mod media;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod notify;
+pub mod observe;
 mod options;
 pub mod path;
 pub mod paysign;
 mod pending;
+mod pipeline;
+mod protocol;
 mod request;
 mod response;
 mod sensitive;
 pub mod sign;
 pub mod template;
+mod trace;
 mod transport;
 pub mod verify;
 
@@ -70,11 +74,12 @@ pub use client::{
     Client, ClientBuilder, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
     DEFAULT_TIMEOUT,
 };
-pub use error::{Error, Result, Verification};
+pub use error::{Error, Outcome, Result, Verification};
 pub use http::Method;
 pub use keyring::Keyring;
 pub use keys::{PrivateKey, PublicKey};
 pub use options::Options;
 pub use pending::{Pending, ResponseFuture};
+pub use protocol::retry::RetryPolicy;
 pub use request::Prepared;
 pub use response::Response;

@@ -327,7 +327,8 @@ fn escape_quoted(s: &str) -> String {
 /// A `multipart/form-data` body of a `meta` part and a `file` part, as an upload sends it.
 ///
 /// It rides in [`crate::Prepared::multipart`]: the request's signature covers [`Multipart::meta`] (which
-/// is also [`crate::Prepared::body`]), and these bytes are what is sent.
+/// is also [`crate::Prepared::body`]), and these bytes are what is sent. Cheap to clone.
+#[derive(Clone)]
 pub struct Multipart {
     content_type: String,
     meta: Bytes,
@@ -351,6 +352,12 @@ impl Multipart {
     /// The size of the whole body in bytes.
     pub fn len(&self) -> u64 {
         self.head.len() as u64 + self.len + self.tail.len() as u64
+    }
+
+    /// Whether it can be sent more than once: false for an upload streamed from a reader
+    /// ([`Upload::from_seekable`]), which is therefore never retried.
+    pub fn replayable(&self) -> bool {
+        !matches!(self.source, Source::Reader(_))
     }
 
     /// Whether the body is empty (never: it always has its boundaries).

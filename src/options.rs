@@ -20,9 +20,19 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::protocol::retry::RetryPolicy;
 
 /// The option keys understood at the top level of a `Value`; every other key is a placeholder value.
-pub(crate) const KNOWN_KEYS: [&str; 6] = ["json", "query", "headers", "body", "timeout", "sensitive"];
+pub(crate) const KNOWN_KEYS: [&str; 8] = [
+    "json",
+    "query",
+    "headers",
+    "body",
+    "timeout",
+    "sensitive",
+    "retry",
+    "idempotent",
+];
 
 /// What to send with a request: placeholder values, query, headers, and a body.
 #[must_use = "options do nothing until passed to a verb such as `post`"]
@@ -37,6 +47,8 @@ pub struct Options {
     pub(crate) sensitive: Vec<String>,
     pub(crate) upload: Option<crate::media::Upload>,
     pub(crate) progress: Option<Progress>,
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) idempotent: bool,
     /// An error found while building, reported when the request is made (`From` cannot fail).
     pub(crate) invalid: Option<String>,
 }
@@ -108,7 +120,39 @@ impl Options {
         self
     }
 
-    /// A total timeout for this request, instead of the client's.
+    /// How this call is retried, instead of the client's policy ([`crate::ClientBuilder::retry`]); JSON:
+    /// `"retry": {"max_attempts": 5}` (`1` never retries).
+    ///
+    /// ```
+    /// use wechatpay::{Options, RetryPolicy};
+    /// let once = Options::new().retry(RetryPolicy::none());
+    /// let php_like: Options = serde_json::json!({"retry": {"max_attempts": 5}}).into();
+    /// # let _ = (once, php_like);
+    /// ```
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+
+    /// Says that this call carries its own request number (`out_trade_no`, `out_request_no`,
+    /// `out_refund_no`), which WeChat Pay deduplicates, so a `POST` or `PATCH` may be sent again after a
+    /// timeout, a dropped connection or a 5xx (see [`crate::RetryPolicy`]); JSON: `"idempotent": true`.
+    /// Without it such a call is never sent twice. Say it only when it is true.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::Options;
+    /// let send = Options::new()
+    ///     .json(&json!({"stock_id": "100088", "out_request_no": "1002600620019090123143254435"}))
+    ///     .idempotent(true);
+    /// # let _ = send;
+    /// ```
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.idempotent = idempotent;
+        self
+    }
+
+    /// A total timeout for this call, all its attempts included, instead of the client's.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -189,6 +233,8 @@ impl std::fmt::Debug for Options {
             .field("progress", &self.progress.is_some())
             .field("timeout", &self.timeout)
             .field("unverified_download", &self.unverified_download)
+            .field("retry", &self.retry)
+            .field("idempotent", &self.idempotent)
             .field("invalid", &self.invalid)
             .finish()
     }
@@ -212,6 +258,22 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
+}
+
+/// `{"max_attempts": n}` (PHP-shaped) as a policy; other keys are refused.
+fn retry_from(v: &Value) -> std::result::Result<RetryPolicy, String> {
+    let Value::Object(map) = v else {
+        return Err(format!("`retry` must be an object such as {{\"max_attempts\": 3}}, not {}", kind_of(v)));
+    };
+    let mut policy = RetryPolicy::default();
+    for (key, value) in map {
+        match (key.as_str(), value.as_u64()) {
+            ("max_attempts", Some(n)) if (1..=100).contains(&n) => policy = policy.max_attempts(n as u32),
+            ("max_attempts", _) => return Err("`retry.max_attempts` must be a whole number from 1 to 100".into()),
+            (other, _) => return Err(format!("`retry.{other}` is not a retry setting (known: max_attempts)")),
+        }
+    }
+    Ok(policy)
 }
 
 impl From<Value> for Options {
@@ -257,6 +319,14 @@ impl From<Value> for Options {
                         "`sensitive` must be an array of field paths, not {}",
                         kind_of(&other)
                     )),
+                },
+                "idempotent" => match v {
+                    Value::Bool(b) => opts.idempotent(b),
+                    other => opts.fail(format!("`idempotent` must be true or false, not {}", kind_of(&other))),
+                },
+                "retry" => match retry_from(&v) {
+                    Ok(policy) => opts.retry(policy),
+                    Err(why) => opts.fail(why),
                 },
                 "timeout" => match v
                     .as_f64()

@@ -37,6 +37,13 @@ pub(crate) struct Target {
     pub(crate) default_headers: HeaderMap,
 }
 
+impl Target {
+    /// `host:port`, for traces.
+    pub(crate) fn authority(&self) -> &str {
+        self.origin.split_once("://").map_or(&self.origin, |(_, rest)| rest)
+    }
+}
+
 /// A request ready to go on the wire.
 pub struct Prepared {
     /// The HTTP method.
@@ -59,6 +66,12 @@ pub struct Prepared {
     pub timeout: Option<Duration>,
     /// Told how much of the answer's body has arrived.
     pub(crate) progress: Option<crate::options::Progress>,
+    /// The path template, for traces and observers (never the expanded path: values are often personal).
+    pub(crate) template: String,
+    /// This call's retry policy, if it has its own.
+    pub(crate) retry: Option<crate::protocol::retry::RetryPolicy>,
+    /// The call carries its own request number (see [`crate::Options::idempotent`]).
+    pub(crate) idempotent: bool,
 }
 
 pub(crate) fn prepare(
@@ -159,26 +172,12 @@ pub(crate) fn prepare(
     } else {
         encrypt_sensitive(keyring, options, &mut headers)?
     };
-    let auth = Authorization::sign(
-        &signer.key,
-        &signer.mchid,
-        &signer.serial,
-        method.as_str(),
-        &request_target,
-        &body,
-    );
-    headers.insert(
-        header::AUTHORIZATION,
-        HeaderValue::from_str(&auth.to_string())
-            .map_err(|_| Error::config("mchid or serial is not valid header text"))?,
-    );
-
     let policy = if options.unverified_download {
         Policy::Unsigned
     } else {
         verify::policy_for(&method, &path)
     };
-    Ok(Prepared {
+    let mut prepared = Prepared {
         method,
         url,
         target: request_target,
@@ -188,7 +187,29 @@ pub(crate) fn prepare(
         policy,
         timeout: options.timeout,
         progress: options.progress.clone(),
-    })
+        template: path_template.to_owned(),
+        retry: options.retry.clone(),
+        idempotent: options.idempotent,
+    };
+    sign(signer, &mut prepared)?;
+    Ok(prepared)
+}
+
+/// Signs (or signs anew, with a fresh nonce and timestamp) what `prepared` sends: every attempt of a call
+/// carries its own signature, since WeChat Pay refuses a reused nonce.
+pub(crate) fn sign(signer: &Signer, prepared: &mut Prepared) -> Result<()> {
+    let auth = Authorization::sign(
+        &signer.key,
+        &signer.mchid,
+        &signer.serial,
+        prepared.method.as_str(),
+        &prepared.target,
+        &prepared.body,
+    );
+    let value = HeaderValue::from_str(&auth.to_string())
+        .map_err(|_| Error::config("mchid or serial is not valid header text"))?;
+    prepared.headers.insert(header::AUTHORIZATION, value);
+    Ok(())
 }
 
 /// Headers that frame the message or the connection (RFC 9110 §7.6.1, RFC 9112): the transport writes

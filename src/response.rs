@@ -100,6 +100,9 @@ pub(crate) fn finish(raw: Raw) -> Result<Response> {
             .get("request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        retry_after: crate::protocol::retry::retry_after(
+            headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
+        ),
         body,
     }))
 }

@@ -45,15 +45,9 @@ pub(crate) struct Transport {
 /// Resolves after `duration`, on any executor: the timer runs on the I/O runtime, and is cancelled when
 /// this future is dropped.
 pub(crate) async fn sleep(duration: Duration) {
-    struct Abort(tokio::task::AbortHandle);
-    impl Drop for Abort {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
     // The timer is made inside the runtime: a tokio timer needs its reactor.
     let timer = runtime().spawn(async move { tokio::time::sleep(duration).await });
-    let _abort = Abort(timer.abort_handle());
+    let _abort = AbortOnDrop(timer.abort_handle());
     let _ = timer.await;
 }
 
@@ -85,32 +79,48 @@ impl Transport {
         })
     }
 
-    /// Sends `req` on the background runtime and reads the answer, refusing bodies over the cap.
-    pub(crate) async fn send(&self, req: Prepared) -> Result<Raw> {
+    /// Sends one attempt of `req` on the background runtime and reads the answer, refusing bodies over the
+    /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection.
+    pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
         let this = self.clone();
-        runtime()
-            .spawn(async move { this.send_here(req).await })
+        let attempt = Attempt {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: req.headers.clone(),
+            body: match &req.multipart {
+                Some(multipart) => Payload::Multipart(multipart.clone()),
+                None => Payload::Bytes(req.body.clone()),
+            },
+            progress: req.progress.clone(),
+        };
+        let task = runtime().spawn(async move { this.send_here(attempt, timeout).await });
+        let abort = AbortOnDrop(task.abort_handle());
+        let result = task
             .await
-            .map_err(|e| Error::transport("the request task ended abnormally").with_source(e))?
+            .map_err(|e| Error::transport("the request task ended abnormally").with_source(e));
+        drop(abort);
+        result?
     }
 
-    async fn send_here(self, mut req: Prepared) -> Result<Raw> {
-        let progress = req.progress.take();
-        let body = match req.multipart {
-            // An upload: the signature covers the meta JSON (`req.body`); the multipart is streamed.
-            Some(multipart) => reqwest::Body::wrap_stream(multipart.into_stream()?),
-            None => reqwest::Body::from(req.body),
+    async fn send_here(self, req: Attempt, timeout: Duration) -> Result<Raw> {
+        let body = match req.body {
+            // An upload: the signature covers the meta JSON; the multipart is streamed.
+            Payload::Multipart(multipart) => reqwest::Body::wrap_stream(multipart.into_stream()?),
+            Payload::Bytes(bytes) => reqwest::Body::from(bytes),
         };
-        let mut builder = self.http.request(req.method, req.url).headers(req.headers).body(body);
-        if let Some(t) = req.timeout {
-            builder = builder.timeout(t);
-        }
+        let builder = self
+            .http
+            .request(req.method, req.url)
+            .headers(req.headers)
+            .body(body)
+            .timeout(timeout);
         let mut res = builder.send().await.map_err(map_reqwest)?;
         let too_big = |n: String| {
             Error::transport(format!(
                 "the answer's body ({n}) is larger than the {} byte cap; raise `max_response_size` if it is expected",
                 self.max_body
             ))
+            .with_outcome(crate::error::Outcome::Unknown)
         };
         if let Some(len) = res.content_length() {
             if len > self.max_body as u64 {
@@ -126,7 +136,7 @@ impl Transport {
                 return Err(too_big("at least that".into()));
             }
             body.extend_from_slice(&chunk);
-            if let Some(progress) = &progress {
+            if let Some(progress) = &req.progress {
                 progress(body.len() as u64, total);
             }
         }
@@ -138,12 +148,46 @@ impl Transport {
     }
 }
 
+/// What one attempt sends, owned so it can run on the I/O runtime.
+struct Attempt {
+    method: http::Method,
+    url: url::Url,
+    headers: HeaderMap,
+    body: Payload,
+    progress: Option<crate::options::Progress>,
+}
+
+enum Payload {
+    Bytes(Bytes),
+    Multipart(crate::media::Multipart),
+}
+
+/// Aborts a task of the I/O runtime when dropped: a dropped call never goes on by itself.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn map_reqwest(e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        Error::timeout("the request took longer than its timeout").with_source(e)
-    } else if e.is_connect() {
-        Error::transport("could not connect").with_source(e)
+    use crate::error::Transient;
+    // The URL holds placeholder values (often personal data): keep it out of the error chain.
+    let connect = e.is_connect();
+    let timeout = e.is_timeout();
+    let e = e.without_url();
+    if connect && timeout {
+        Error::timeout("could not connect in time").with_source(e).with_transient(Transient::Connect)
+    } else if timeout {
+        Error::timeout("the request took longer than its timeout")
+            .with_source(e)
+            .with_transient(Transient::Timeout)
+    } else if connect {
+        Error::transport("could not connect").with_source(e).with_transient(Transient::Connect)
     } else {
-        Error::transport("the request failed on the wire").with_source(e)
+        Error::transport("the request failed on the wire")
+            .with_source(e)
+            .with_transient(Transient::Dropped)
     }
 }

@@ -188,6 +188,8 @@ pub enum Fault {
     SignBody(Bytes),
     /// Send the body in chunks, without `Content-Length`.
     Chunked,
+    /// Answer 503 `SYSTEM_ERROR` with `Retry-After` (whole seconds).
+    RetryAfter(Duration),
 }
 
 /// Which answers a fault applies to.
@@ -244,11 +246,56 @@ struct Shared {
     nonces: Mutex<Nonces>,
     routes: RwLock<Routes>,
     faults: Mutex<Vec<FaultRule>>,
+    /// Faults drawn at random for every answer (see [`MockServer::inject_random`]).
+    chaos: Mutex<Option<Chaos>>,
+    /// What arrived, when recording (see [`MockServer::record`]).
+    received: Mutex<Option<Vec<Received>>>,
     requests: AtomicU64,
+}
+
+/// Random faults: each answer gets one of `faults` with probability `per_mille / 1000`.
+struct Chaos {
+    faults: Vec<Fault>,
+    per_mille: u32,
+    state: u64,
+}
+
+impl Chaos {
+    /// xorshift64*: a seeded sequence, so a run can be repeated.
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn draw(&mut self) -> Option<Fault> {
+        if self.faults.is_empty() || (self.next() % 1000) as u32 >= self.per_mille {
+            return None;
+        }
+        let i = (self.next() % self.faults.len() as u64) as usize;
+        Some(self.faults[i].clone())
+    }
+}
+
+/// A request as it arrived, before authentication (see [`MockServer::record`]).
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The method.
+    pub method: Method,
+    /// The path, as sent.
+    pub path: String,
+    /// The body, as sent.
+    pub body: Bytes,
 }
 
 impl Shared {
     fn take_fault(&self, path: &str) -> Option<Fault> {
+        if let Some(chaos) = self.chaos.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            if let Some(fault) = chaos.draw() {
+                return Some(fault);
+            }
+        }
         let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         let i = faults
             .iter()
@@ -397,6 +444,8 @@ impl MockBuilder {
             nonces: Mutex::default(),
             routes: RwLock::default(),
             faults: Mutex::default(),
+            chaos: Mutex::default(),
+            received: Mutex::default(),
             requests: AtomicU64::new(0),
         });
         let listener = std::net::TcpListener::bind(self.addr)
@@ -711,6 +760,34 @@ impl MockServer {
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }
+
+    /// From now on, gives each answer one of `faults` with probability `per_mille / 1000`, drawn from a
+    /// sequence seeded by `seed` (before the faults [`MockServer::inject`] queued); an empty list stops.
+    /// For load tests: every fault WeChat Pay or a network can throw, at random.
+    pub fn inject_random(&self, faults: Vec<Fault>, per_mille: u32, seed: u64) {
+        let chaos = (!faults.is_empty()).then(|| Chaos {
+            faults,
+            per_mille: per_mille.min(1000),
+            state: seed | 1,
+        });
+        *self.shared.chaos.lock().unwrap_or_else(|p| p.into_inner()) = chaos;
+    }
+
+    /// Starts (or, with `false`, stops) keeping every request as it arrives — method, path and body,
+    /// before authentication and before any fault — so a test can count what a client really sent.
+    pub fn record(&self, on: bool) {
+        *self.shared.received.lock().unwrap_or_else(|p| p.into_inner()) = on.then(Vec::new);
+    }
+
+    /// The requests kept since [`MockServer::record`] was turned on, in arrival order.
+    pub fn received(&self) -> Vec<Received> {
+        self.shared
+            .received
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for MockServer {
@@ -788,14 +865,27 @@ async fn serve(
     if let Some(Fault::Delay(d)) = &fault {
         tokio::time::sleep(*d).await;
     }
+    let collected = Limited::new(body, MAX_REQUEST_BODY)
+        .collect()
+        .await
+        .map(|c| c.to_bytes());
+    if let Ok(bytes) = &collected {
+        if let Some(log) = shared.received.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            log.push(Received {
+                method: parts.method.clone(),
+                path: path.clone(),
+                body: bytes.clone(),
+            });
+        }
+    }
+    // The request was read whole (it may have been acted on, for all the client knows); no answer.
     if let Some(Fault::Drop) = &fault {
         return Err(DroppedByFault);
     }
 
-    let answer = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+    let answer = match collected {
         Err(_) => Answer::error(400, "PARAM_ERROR", "请求体过大或读取失败"),
-        Ok(collected) => {
-            let body = collected.to_bytes();
+        Ok(body) => {
             let now = crate::formatter::timestamp();
             // WeChat Pay signs an upload over its `meta` JSON only.
             let signed = media::signed_body(&parts.method, &path, &parts.headers, &body);
@@ -880,6 +970,10 @@ fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) 
             if (300..400).contains(&status) {
                 answer = answer.header("location", "http://127.0.0.1:9/elsewhere");
             }
+        }
+        Some(Fault::RetryAfter(after)) => {
+            answer =
+                Answer::error(503, "SYSTEM_ERROR", "系统繁忙，请稍后重试").header("retry-after", &after.as_secs().to_string());
         }
         Some(Fault::BadSignature) => signing.corrupt = true,
         Some(Fault::SkewTimestamp(secs)) => signing.timestamp += secs,
