@@ -38,48 +38,42 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub mod aes;
-pub mod apiv2;
+// The layers, bottom up: `error`; `crypto` (keys, digests, AES); the sans-IO `protocol` core (paths,
+// templates, options, building and signing requests, verifying answers, the retry decision); the `client`
+// (builder, chain, the one send pipeline, the transport, certificate refresh); the features on top
+// (`certificates`, `notify`, `media`, `paysign`); the PHP twin helpers (`php`); and the sandbox (`mock`).
 pub mod certificates;
-mod chain;
 mod client;
 mod crypto;
 mod error;
-pub mod formatter;
-pub mod hash;
-pub mod keyring;
-pub mod keys;
 pub mod media;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod notify;
-pub mod observe;
-mod options;
-pub mod path;
 pub mod paysign;
-mod pending;
-mod pipeline;
+mod php;
 mod protocol;
-mod request;
-mod response;
-mod sensitive;
-pub mod sign;
-pub mod template;
-mod trace;
-mod transport;
-pub mod verify;
 
-pub use chain::Chain;
+#[doc(inline)]
+pub use client::observe;
+#[doc(inline)]
+pub use crypto::{aes, hash, keyring, keys};
+#[doc(inline)]
+pub use php::apiv2;
+#[doc(inline)]
+pub use protocol::{formatter, path, sign, template, verify};
+
+pub use client::chain::Chain;
+pub use client::pending::{Pending, ResponseFuture};
+pub use client::response::Response;
 pub use client::{
     Client, ClientBuilder, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
     DEFAULT_TIMEOUT,
 };
+pub use crypto::keyring::Keyring;
+pub use crypto::keys::{PrivateKey, PublicKey};
 pub use error::{Error, Outcome, Result, Verification};
 pub use http::Method;
-pub use keyring::Keyring;
-pub use keys::{PrivateKey, PublicKey};
-pub use options::Options;
-pub use pending::{Pending, ResponseFuture};
+pub use protocol::options::Options;
+pub use protocol::request::Prepared;
 pub use protocol::retry::RetryPolicy;
-pub use request::Prepared;
-pub use response::Response;

@@ -55,12 +55,13 @@ use http::HeaderMap;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::aes::AesGcm;
+use crate::crypto::aes::AesGcm;
+use crate::crypto::apiv3_key::ApiV3Key;
+use crate::crypto::keyring::Keyring;
 use crate::error::{Error, Result};
-use crate::keyring::Keyring;
-use crate::verify::{self, Policy};
+use crate::protocol::verify::{self, Policy};
 
-pub use crate::aes::AEAD_AES_256_GCM;
+pub use crate::crypto::aes::AEAD_AES_256_GCM;
 
 /// A verified, decrypted callback.
 ///
@@ -134,7 +135,7 @@ fn need(field: Option<String>, name: &str) -> Result<String> {
 #[derive(Clone)]
 pub struct Notifier {
     keyring: Keyring,
-    apiv3_key: String,
+    apiv3_key: ApiV3Key,
 }
 
 impl fmt::Debug for Notifier {
@@ -149,15 +150,13 @@ impl fmt::Debug for Notifier {
 impl Notifier {
     /// A notifier verifying with `keyring` (the same keys that verify answers) and decrypting with the
     /// 32-byte `apiv3_key`; a key error if the APIv3 key is not 32 bytes.
-    pub fn new(keyring: Keyring, apiv3_key: impl Into<String>) -> Result<Self> {
-        let apiv3_key = apiv3_key.into();
-        if apiv3_key.len() != 32 {
-            return Err(Error::key(format!(
-                "the APIv3 key must be 32 bytes, not {}",
-                apiv3_key.len()
-            )));
-        }
+    pub fn new(keyring: Keyring, apiv3_key: impl AsRef<str>) -> Result<Self> {
+        let apiv3_key = ApiV3Key::new(apiv3_key.as_ref())?;
         Ok(Notifier { keyring, apiv3_key })
+    }
+
+    pub(crate) fn with_key(keyring: Keyring, apiv3_key: ApiV3Key) -> Self {
+        Notifier { keyring, apiv3_key }
     }
 
     /// The keys it verifies with.
@@ -167,12 +166,31 @@ impl Notifier {
 
     /// Verifies `headers` + `body` at the current time, then decrypts the resource into `T`.
     pub fn open<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8]) -> Result<Event<T>> {
-        self.open_at(headers, body, crate::formatter::timestamp())
+        self.open_at(headers, body, crate::protocol::formatter::timestamp())
     }
 
     /// [`Notifier::open`] at Unix time `now` (sans-IO: for tests and replays).
     pub fn open_at<T: DeserializeOwned>(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Event<T>> {
-        open_at(&self.keyring, &self.apiv3_key, headers, body, now)
+        verify::verify_signed(&self.keyring, Policy::Verify, headers, body, now)?;
+        decrypt_with(&self.apiv3_key, body)
+    }
+}
+
+// The client's twin of `Notifier`, here so the client does not depend on the features built on it.
+impl crate::Client {
+    /// Verifies and decrypts a callback (回调通知) from its headers and raw body, against the keyring as
+    /// it is now (refreshed certificates included) and the APIv3 key of [`crate::ClientBuilder::apiv3_key`].
+    /// See [this module](self) for the event and for answering WeChat Pay.
+    pub fn open_notification<T: serde::de::DeserializeOwned>(
+        &self,
+        headers: &http::HeaderMap,
+        body: &[u8],
+    ) -> Result<Event<T>> {
+        let key =
+            self.inner().apiv3_key.clone().ok_or_else(|| {
+                Error::config("opening callbacks needs the APIv3 key: set `ClientBuilder::apiv3_key`")
+            })?;
+        Notifier::with_key(self.inner().keyring.load(), key).open(headers, body)
     }
 }
 
@@ -184,7 +202,13 @@ pub fn open<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Event<T>> {
-    open_at(keyring, apiv3_key, headers, body, crate::formatter::timestamp())
+    open_at(
+        keyring,
+        apiv3_key,
+        headers,
+        body,
+        crate::protocol::formatter::timestamp(),
+    )
 }
 
 /// [`open`] at Unix time `now`.
@@ -195,13 +219,18 @@ pub fn open_at<T: DeserializeOwned>(
     body: &[u8],
     now: i64,
 ) -> Result<Event<T>> {
+    let apiv3_key = ApiV3Key::new(apiv3_key)?;
     verify::verify_signed(keyring, Policy::Verify, headers, body, now)?;
-    decrypt(apiv3_key, body)
+    decrypt_with(&apiv3_key, body)
 }
 
 /// Decrypts an (already verified) callback body with `apiv3_key` into `T`. Every failure is a decode error
 /// (a key error for an APIv3 key that is not 32 bytes).
 pub fn decrypt<T: DeserializeOwned>(apiv3_key: &str, body: &[u8]) -> Result<Event<T>> {
+    decrypt_with(&ApiV3Key::new(apiv3_key)?, body)
+}
+
+fn decrypt_with<T: DeserializeOwned>(apiv3_key: &ApiV3Key, body: &[u8]) -> Result<Event<T>> {
     let envelope: Envelope = match serde_json::from_slice::<serde_json::Value>(body) {
         Ok(value @ serde_json::Value::Object(_)) => serde_json::from_value(value)
             .map_err(|e| Error::decode("the callback body is not a valid notification").with_source(e))?,
@@ -226,16 +255,19 @@ pub fn decrypt<T: DeserializeOwned>(apiv3_key: &str, body: &[u8]) -> Result<Even
     let event_type = need(envelope.event_type, "event_type")?;
     let resource_type = need(envelope.resource_type, "resource_type")?;
 
-    let plain = AesGcm::decrypt(&ciphertext, apiv3_key, &nonce, &associated_data)?;
+    let plain = AesGcm::open(&ciphertext, apiv3_key, &nonce, &associated_data)?;
     let plaintext =
         String::from_utf8(plain).map_err(|_| Error::decode("the decrypted callback resource is not UTF-8 text"))?;
-    // The serde error goes in `source`: its text may quote the (personal) plaintext.
+    // Not the serde error itself, in the message or as a source: its text may quote the (personal)
+    // plaintext. Where it failed is enough to fix a type.
     let resource: T = serde_json::from_str(&plaintext).map_err(|e| {
         Error::decode(format!(
-            "the decrypted `{event_type}` resource does not deserialize into `{}`",
-            std::any::type_name::<T>()
+            "the decrypted `{event_type}` resource does not deserialize into `{}` ({:?} error at line {} column {})",
+            std::any::type_name::<T>(),
+            e.classify(),
+            e.line(),
+            e.column()
         ))
-        .with_source(e)
     })?;
     Ok(Event {
         id,
@@ -319,7 +351,7 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::PrivateKey;
+    use crate::crypto::keys::PrivateKey;
     use serde_json::{json, Value};
 
     const KEY: &str = "0123456789abcdef0123456789abcdef";

@@ -20,8 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::formatter;
-use crate::keys::PrivateKey;
+use crate::crypto::keys::PrivateKey;
+use crate::protocol::formatter;
 
 /// What `wx.requestPayment` / `WeixinJSBridge.invoke('getBrandWCPayRequest', …)` takes, in the field
 /// names and casing the front end expects (`appId`, `timeStamp`, `nonceStr`, `package`, `signType`,

@@ -1468,14 +1468,14 @@ proptest! {
         sign in prop::bool::weighted(0.25),
     ) {
         let e = certificates::decrypt(&body, &key).unwrap_err();
-        prop_assert!(e.is_decode() || e.is_config(), "{e}");
+        prop_assert!(e.is_decode() || e.is_key(), "{e}");
         let h = if sign {
             signed(platform_key(), PUB_KEY_ID, CERT_NOW, "nonce", &body)
         } else {
             headers(&CERT_NOW.to_string(), "nonce", &b64(&[0; 256]), CERT_SERIAL).unwrap()
         };
         let e = certificates::open(&h, &body, &key, keyring(), CERT_NOW).unwrap_err();
-        prop_assert!(e.is_decode() || e.is_config() || e.is_verification(), "{e}");
+        prop_assert!(e.is_decode() || e.is_key() || e.is_verification(), "{e}");
     }
 
     /// A listing sealed with the right key but holding anything never panics; what decrypts is a

@@ -270,9 +270,12 @@ fn a_dropped_future_cancels_its_request() {
     assert_eq!(res.json::<Value>().unwrap()["total_count"], 0);
 }
 
+/// What an observer saw of one attempt: method, template, number, status, Request-ID, error kind.
+type Seen = (String, String, u32, Option<u16>, Option<String>, Option<&'static str>);
+
 #[derive(Default)]
 struct Recorder {
-    attempts: Mutex<Vec<(String, String, u32, Option<u16>, Option<String>, Option<&'static str>)>>,
+    attempts: Mutex<Vec<Seen>>,
     outcomes: Mutex<Vec<(u32, Option<u16>, bool)>>,
     calls: AtomicU32,
 }

@@ -79,13 +79,22 @@ fn a_call_has_one_span_with_the_template_and_no_secret_or_personal_value() {
     let spans: Vec<&String> = lines.iter().filter(|l| l.starts_with("span wechatpay.call")).collect();
     assert_eq!(spans.len(), 2, "{text}");
     assert!(spans[0].contains("http.method=GET"), "{text}");
-    assert!(spans[0].contains("url.template=v3/marketing/busifavor/users/{openid}/coupons"), "{text}");
-    assert!(spans[0].contains(&format!("server.address={}", server.addr())), "{text}");
+    assert!(
+        spans[0].contains("url.template=v3/marketing/busifavor/users/{openid}/coupons"),
+        "{text}"
+    );
+    assert!(
+        spans[0].contains(&format!("server.address={}", server.addr())),
+        "{text}"
+    );
     assert!(text.contains("record attempts=2"), "the retried call: {text}");
     assert!(text.contains("http.status=200"), "{text}");
     assert!(text.contains("request_id=\"08"), "{text}");
     assert!(text.contains("wechatpay: retrying"), "a retry event: {text}");
-    assert!(text.contains("wechatpay: answer not verified"), "a verification event: {text}");
+    assert!(
+        text.contains("wechatpay: answer not verified"),
+        "a verification event: {text}"
+    );
     assert!(text.contains("error.kind=\"verification\""), "{text}");
 
     // Never the expanded path, a query value, a body, a header value, a key or a signature.

@@ -69,6 +69,33 @@ pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
 }
 
 /// RSAES-OAEP with SHA-1 and MGF1-SHA1 (WeChat Pay's sensitive-field encryption), under an SPKI key.
+/// HMAC-SHA256 (RFC 2104).
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, message)
+        .as_ref()
+        .try_into()
+        .expect("HMAC-SHA256 is 32 bytes")
+}
+
+/// An incremental SHA-1 or SHA-256.
+pub(crate) struct Hasher(digest::Context);
+
+impl Hasher {
+    pub(crate) fn new(algorithm: super::Digest) -> Self {
+        Hasher(digest::Context::new(match algorithm {
+            super::Digest::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            super::Digest::Sha256 => &digest::SHA256,
+        }))
+    }
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+    pub(crate) fn finish(self) -> Vec<u8> {
+        self.0.finish().as_ref().to_vec()
+    }
+}
+
 pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
     let key = rsa::PublicEncryptingKey::from_der(spki_der).map_err(|e| format!("AWS-LC rejected the key ({e})"))?;
     let key = rsa::OaepPublicEncryptingKey::new(key).map_err(|_| "AWS-LC cannot use the key for OAEP".to_owned())?;

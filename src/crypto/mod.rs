@@ -5,6 +5,12 @@
 //! RustCrypto is only compiled, so that the two can be compared byte for byte in tests.
 //! Keys reach this module already parsed to PKCS#1 DER by [`crate::keys`].
 
+pub mod aes;
+pub(crate) mod apiv3_key;
+pub mod hash;
+pub mod keyring;
+pub mod keys;
+
 #[cfg(feature = "aws-lc-rs")]
 pub(crate) mod aws;
 #[cfg(feature = "rust-crypto")]
@@ -19,7 +25,14 @@ pub(crate) use rustcrypto as backend;
 compile_error!("wechatpay needs a crypto backend: enable the `aws-lc-rs` (default) or `rust-crypto` feature");
 
 #[allow(unused_imports)] // sha256 serves media uploads and the sandbox
-pub(crate) use backend::{sha1, sha256, RsaPrivate, RsaPublic};
+pub(crate) use backend::{hmac_sha256, sha1, sha256, Hasher, RsaPrivate, RsaPublic};
+
+/// The digests the streaming [`Hasher`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Digest {
+    Sha1,
+    Sha256,
+}
 
 /// AES-256-GCM for any nonce size the `aes-gcm` crate takes (RustCrypto); the backends use it for
 /// nonces other than the usual 12 bytes, which PHP's OpenSSL-based `AesGcm` also accepts.
@@ -90,7 +103,7 @@ mod tests {
     const KEY: &str = include_str!("../../tests/fixtures/merchant_key.pem");
 
     fn pkcs1_der() -> Vec<u8> {
-        crate::keys::PrivateKey::load(KEY).unwrap().pkcs1_der().to_vec()
+        crate::crypto::keys::PrivateKey::load(KEY).unwrap().pkcs1_der().to_vec()
     }
 
     #[test]

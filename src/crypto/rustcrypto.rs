@@ -3,11 +3,13 @@
 //! Note: the `rsa` crate carries RUSTSEC-2023-0071 (a timing side channel on private-key operations);
 //! prefer the default AWS-LC backend where that matters.
 
+// With both features on, AWS-LC serves and this backend is only compiled (and compared in tests).
+#![cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPublicKey};
 use rsa::signature::{SignatureEncoding, Signer, Verifier};
 use sha2::{Digest, Sha256};
 
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) const NAME: &str = "rust-crypto";
 
 /// An RSA private key ready to sign.
@@ -16,7 +18,6 @@ pub(crate) struct RsaPrivate {
     public: rsa::RsaPublicKey,
 }
 
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 impl RsaPrivate {
     pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
         let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
@@ -53,7 +54,6 @@ pub(crate) struct RsaPublic {
     key: rsa::pkcs1v15::VerifyingKey<Sha256>,
 }
 
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 impl RsaPublic {
     pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
         rsa::RsaPublicKey::from_pkcs1_der(der)
@@ -71,18 +71,50 @@ impl RsaPublic {
     }
 }
 
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     sha1::Sha1::digest(data).into()
 }
 
 /// RSAES-OAEP with SHA-1 and MGF1-SHA1 (WeChat Pay's sensitive-field encryption), under an SPKI key.
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
+/// HMAC-SHA256 (RFC 2104), with the `hmac` crate.
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use hmac::Mac as _;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// An incremental SHA-1 or SHA-256.
+pub(crate) enum Hasher {
+    Sha1(sha1::Sha1),
+    Sha256(Sha256),
+}
+
+impl Hasher {
+    pub(crate) fn new(algorithm: super::Digest) -> Self {
+        match algorithm {
+            super::Digest::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            super::Digest::Sha256 => Hasher::Sha256(Sha256::new()),
+        }
+    }
+    pub(crate) fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+        }
+    }
+    pub(crate) fn finish(self) -> Vec<u8> {
+        match self {
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
 pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, String> {
     use rsa::pkcs8::DecodePublicKey;
     let key =
@@ -92,7 +124,6 @@ pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec
 }
 
 /// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with a PKCS#8 key.
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, String> {
     use rsa::pkcs8::DecodePrivateKey;
     let key =
@@ -102,13 +133,11 @@ pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<V
 }
 
 /// AES-256-GCM with a 12-byte nonce; returns `ciphertext ‖ tag`.
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) fn aes256_gcm_seal(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     super::aes_gcm_any::seal::<aes_gcm::aead::consts::U12>(key, nonce, aad, plaintext)
 }
 
 /// Opens AES-256-GCM `ciphertext ‖ tag` with a 12-byte nonce; `None` if it does not authenticate.
-#[cfg_attr(feature = "aws-lc-rs", allow(dead_code))]
 pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
     super::aes_gcm_any::open::<aes_gcm::aead::consts::U12>(key, nonce, aad, sealed)
 }

@@ -934,7 +934,7 @@ fn lock(state: &Mutex<Busifavor>) -> MutexGuard<'_, Busifavor> {
 }
 
 fn now() -> i64 {
-    crate::formatter::timestamp()
+    crate::protocol::formatter::timestamp()
 }
 
 /// A placeholder of the matched route (always present once matched).

@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 
 use super::gateway::{self, Signing};
 use super::{MockServer, Shared};
-use crate::aes::AesGcm;
-use crate::aes::AEAD_AES_256_GCM;
+use crate::crypto::aes::AesGcm;
+use crate::crypto::aes::AEAD_AES_256_GCM;
 
 /// The waits between delivery attempts unless [`MockServer::callback_retries`] sets others: WeChat Pay's
 /// 15 s / 15 s / 30 s / 3 min / 10 min, scaled down so a sandbox session sees the retries.
@@ -38,8 +38,9 @@ pub(crate) const MAX_CALLBACK_RETRIES: usize = 15;
 /// How many notifications may be in delivery at once.
 pub(crate) const MAX_IN_FLIGHT: usize = 256;
 
-/// How long one delivery attempt may take (WeChat Pay waits 5 s for an answer).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one delivery attempt may take. WeChat Pay waits 5 s for an answer; the sandbox waits longer,
+/// so a receiver on a loaded test machine is never retried only for being slow.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A notification to deliver: the plaintext resource and how the envelope describes it.
 #[derive(Debug, Clone)]
@@ -122,7 +123,7 @@ fn uuid() -> String {
         // No CSPRNG is no reason to fail a sandbox notification; uniqueness is what matters here.
         static SEQ: AtomicU64 = AtomicU64::new(0);
         b[..8].copy_from_slice(&SEQ.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-        b[8..].copy_from_slice(&crate::formatter::timestamp().to_be_bytes());
+        b[8..].copy_from_slice(&crate::protocol::formatter::timestamp().to_be_bytes());
     }
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
@@ -228,7 +229,7 @@ impl Courier {
 
 /// The envelope of `notice`, its resource sealed with `apiv3_key`.
 fn seal(apiv3_key: &str, notice: &Notice) -> Option<Vec<u8>> {
-    let nonce = crate::formatter::nonce_of_len(12);
+    let nonce = crate::protocol::formatter::nonce_of_len(12);
     let plaintext = notice.resource.to_string();
     let ciphertext = AesGcm::encrypt(plaintext.as_bytes(), apiv3_key, &nonce, notice.original_type)
         .map_err(|e| eprintln!("wechatpay sandbox: cannot seal a callback: {e}"))
@@ -254,7 +255,7 @@ fn seal(apiv3_key: &str, notice: &Notice) -> Option<Vec<u8>> {
 fn signed_headers(shared: &Shared, body: &[u8]) -> Vec<(&'static str, HeaderValue)> {
     let identity = &shared.identity;
     let signing = Signing {
-        timestamp: crate::formatter::timestamp(),
+        timestamp: crate::protocol::formatter::timestamp(),
         serial: identity.signing_serial().to_owned(),
         signed_body: None,
         corrupt: false,

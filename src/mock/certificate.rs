@@ -11,7 +11,7 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-use crate::keys::PrivateKey;
+use crate::crypto::keys::PrivateKey;
 
 const SHA256_WITH_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.11");
 
@@ -60,7 +60,7 @@ pub(crate) fn self_signed_valid(
         signature: BitString::from_bytes(&signature).expect("a byte string is a valid bit string"),
     };
     let der = cert.to_der().expect("a certificate encodes");
-    let hex = crate::hash::hex(&serial).to_ascii_uppercase();
+    let hex = crate::crypto::hash::hex(&serial).to_ascii_uppercase();
     (der, hex)
 }
 
@@ -116,7 +116,7 @@ pub(crate) fn to_pem(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::PublicKey;
+    use crate::crypto::keys::PublicKey;
 
     #[test]
     fn certificates_load_with_their_serial_and_key() {

@@ -13,7 +13,7 @@ pub(crate) fn beijing_day(secs: i64) -> i64 {
 
 /// `secs` (Unix seconds) as `YYYY-MM-DDTHH:MM:SS+08:00`.
 pub(crate) fn rfc3339(secs: i64) -> String {
-    crate::formatter::rfc3339(secs, BEIJING_OFFSET)
+    crate::protocol::formatter::rfc3339(secs, BEIJING_OFFSET)
 }
 
 /// Unix seconds of an RFC 3339 date-time (`YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`).
@@ -51,7 +51,7 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<i64> {
     };
     let days = days_from_civil(year, month, day);
     let valid = (1..=12).contains(&month)
-        && crate::formatter::civil_from_days(days) == (year, month, day)
+        && crate::protocol::formatter::civil_from_days(days) == (year, month, day)
         && hour < 24
         && minute < 60
         && second < 61;

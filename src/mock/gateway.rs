@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::certificate::PlatformCert;
 use super::Answer;
-use crate::keys::{PrivateKey, PublicKey};
-use crate::sign::{request_message, Authorization};
-use crate::verify::{answer_message, MAX_SKEW_SECS};
+use crate::crypto::keys::{PrivateKey, PublicKey};
+use crate::protocol::sign::{request_message, Authorization};
+use crate::protocol::verify::{answer_message, MAX_SKEW_SECS};
 
 /// Who the sandbox is and who it accepts: one merchant; one platform public key (`PUB_KEY_ID_…`) and
 /// platform certificates that can rotate.
@@ -184,7 +184,7 @@ pub(crate) fn authenticate(
             format!("serial_no {} is not the merchant certificate serial", auth.serial_no),
         ));
     }
-    if crate::verify::skew(auth.timestamp, now) > MAX_SKEW_SECS {
+    if crate::protocol::verify::skew(auth.timestamp, now) > MAX_SKEW_SECS {
         return Err(sign_error(
             "timestamp",
             format!(
@@ -217,7 +217,7 @@ pub(crate) struct Signing {
 
 /// The `Wechatpay-*` headers for an answer.
 pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -> Vec<(&'static str, HeaderValue)> {
-    let nonce = crate::formatter::nonce();
+    let nonce = crate::protocol::formatter::nonce();
     let ts = signing.timestamp.to_string();
     let signed: &[u8] = signing.signed_body.as_deref().unwrap_or(body);
     let key = identity.key_for(&signing.serial);
@@ -228,10 +228,10 @@ pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -
     }
     let value = |s: &str| HeaderValue::from_str(s).expect("ASCII header value");
     vec![
-        (crate::verify::TIMESTAMP, value(&ts)),
-        (crate::verify::NONCE, value(&nonce)),
-        (crate::verify::SIGNATURE, value(&signature)),
-        (crate::verify::SERIAL, value(&signing.serial)),
+        (crate::protocol::verify::TIMESTAMP, value(&ts)),
+        (crate::protocol::verify::NONCE, value(&nonce)),
+        (crate::protocol::verify::SIGNATURE, value(&signature)),
+        (crate::protocol::verify::SERIAL, value(&signing.serial)),
     ]
 }
 

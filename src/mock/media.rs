@@ -133,7 +133,7 @@ fn param_error(message: &str) -> Answer {
 fn media_id() -> String {
     let mut id = String::with_capacity(86);
     while id.len() < 86 {
-        id.push_str(&crate::formatter::nonce());
+        id.push_str(&crate::protocol::formatter::nonce());
     }
     id.truncate(86);
     id
@@ -172,7 +172,7 @@ fn accept(req: &MockRequest, cap: usize, answers: Answers) -> Answer {
     if file.content.len() > cap {
         return param_error(&format!("文件大小超过限制 ({} 字节)", cap));
     }
-    if !crate::hash::sha256_hex(file.content).eq_ignore_ascii_case(sha256) {
+    if !crate::crypto::hash::sha256_hex(file.content).eq_ignore_ascii_case(sha256) {
         return Answer::error_with_detail(
             400,
             "PARAM_ERROR",
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn parses_what_the_client_sends() {
-        let upload = crate::media::Upload::from_bytes("x.png", &b"--not-a-boundary\r\n"[..]).unwrap();
+        let upload = crate::protocol::multipart::Upload::from_bytes("x.png", &b"--not-a-boundary\r\n"[..]).unwrap();
         let meta = upload.meta_json().to_vec();
         let mp = upload.into_multipart();
         let mut headers = HeaderMap::new();
@@ -204,7 +204,11 @@ mod tests {
             use futures::TryStreamExt as _;
             let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
             let _guard = rt.enter();
-            let chunks: Vec<Bytes> = mp.into_stream().unwrap().try_collect().await.unwrap();
+            let chunks: Vec<Bytes> = crate::client::transport::into_stream(mp)
+                .unwrap()
+                .try_collect()
+                .await
+                .unwrap();
             chunks.concat()
         });
         let body = Bytes::from(body);

@@ -52,8 +52,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
 use crate::client::{Client, ClientBuilder};
+use crate::crypto::keys::{PrivateKey, PublicKey};
 use crate::error::{Error, Result};
-use crate::keys::{PrivateKey, PublicKey};
 use certificate::PlatformCert;
 use gateway::{Identity, IdentityParts, Nonces, Signing};
 use state::StateDir;
@@ -421,7 +421,7 @@ impl MockBuilder {
             certificate_mode: self.certificate_mode,
             apiv3_key: saved
                 .map(|s| s.apiv3_key)
-                .unwrap_or_else(|| crate::formatter::nonce_of_len(32)),
+                .unwrap_or_else(|| crate::protocol::formatter::nonce_of_len(32)),
         });
         if let Some(d) = dir {
             save_identity(d, &identity)?;
@@ -886,7 +886,7 @@ async fn serve(
     let answer = match collected {
         Err(_) => Answer::error(400, "PARAM_ERROR", "请求体过大或读取失败"),
         Ok(body) => {
-            let now = crate::formatter::timestamp();
+            let now = crate::protocol::formatter::timestamp();
             // WeChat Pay signs an upload over its `meta` JSON only.
             let signed = media::signed_body(&parts.method, &path, &parts.headers, &body);
             match gateway::authenticate(
@@ -948,7 +948,7 @@ fn dispatch(
 fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) -> http::Response<Body> {
     let identity = &shared.identity;
     let mut signing = Signing {
-        timestamp: crate::formatter::timestamp(),
+        timestamp: crate::protocol::formatter::timestamp(),
         serial: identity.signing_serial().to_owned(),
         signed_body: None,
         corrupt: false,
@@ -972,8 +972,8 @@ fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) 
             }
         }
         Some(Fault::RetryAfter(after)) => {
-            answer =
-                Answer::error(503, "SYSTEM_ERROR", "系统繁忙，请稍后重试").header("retry-after", &after.as_secs().to_string());
+            answer = Answer::error(503, "SYSTEM_ERROR", "系统繁忙，请稍后重试")
+                .header("retry-after", &after.as_secs().to_string());
         }
         Some(Fault::BadSignature) => signing.corrupt = true,
         Some(Fault::SkewTimestamp(secs)) => signing.timestamp += secs,

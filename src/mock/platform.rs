@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use super::clock::rfc3339;
 use super::gateway::Identity;
 use super::{Answer, MockServer, Shared};
-use crate::aes::AesGcm;
-use crate::aes::AEAD_AES_256_GCM;
+use crate::crypto::aes::AesGcm;
+use crate::crypto::aes::AEAD_AES_256_GCM;
 
 /// Registers `GET v3/certificates`.
 pub(crate) fn install(server: &MockServer) {
@@ -30,7 +30,7 @@ pub(crate) fn install(server: &MockServer) {
 fn listing(identity: &Identity) -> Answer {
     let mut data: Vec<Value> = Vec::new();
     for cert in identity.served_certificates() {
-        let nonce = crate::formatter::nonce_of_len(12);
+        let nonce = crate::protocol::formatter::nonce_of_len(12);
         let associated_data = "certificate";
         let Ok(ciphertext) = AesGcm::encrypt(cert.pem().as_bytes(), &identity.apiv3_key, &nonce, associated_data)
         else {

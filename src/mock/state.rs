@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::crypto::keys::PrivateKey;
 use crate::error::{Error, Result};
-use crate::keys::PrivateKey;
 
 /// The directory a sandbox keeps its state in.
 #[derive(Debug, Clone)]

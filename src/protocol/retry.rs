@@ -140,8 +140,8 @@ pub(crate) fn decide(policy: &RetryPolicy, at: Attempted<'_>, failure: Failure<'
     if at.attempt >= policy.max_attempts || !at.replayable {
         return None;
     }
-    let repeatable = at.idempotent
-        || [Method::GET, Method::PUT, Method::DELETE, Method::HEAD, Method::OPTIONS].contains(at.method);
+    let repeatable =
+        at.idempotent || [Method::GET, Method::PUT, Method::DELETE, Method::HEAD, Method::OPTIONS].contains(at.method);
     let (safe, retry_after) = match failure {
         Failure::Connect => (true, None),
         Failure::Timeout | Failure::Dropped => (repeatable, None),
@@ -214,7 +214,12 @@ mod tests {
         }
         // Nothing was sent: every method.
         assert!(decide(&p, at(&post, false, 1), Failure::Connect, 0.5).is_some());
-        for failure in [answer(400, Some("PARAM_ERROR")), answer(404, None), answer(401, None), Failure::Final] {
+        for failure in [
+            answer(400, Some("PARAM_ERROR")),
+            answer(404, None),
+            answer(401, None),
+            Failure::Final,
+        ] {
             assert!(decide(&p, at(&get, true, 1), failure, 0.5).is_none(), "{failure:?}");
         }
     }
@@ -259,7 +264,11 @@ mod tests {
             remaining: Duration::from_secs(2),
             ..at(&get, false, 1)
         };
-        assert_eq!(decide(&p, short, after, 0.5), None, "a Retry-After past the deadline ends the call");
+        assert_eq!(
+            decide(&p, short, after, 0.5),
+            None,
+            "a Retry-After past the deadline ends the call"
+        );
         assert_eq!(retry_after(Some(" 7 ")), Some(Duration::from_secs(7)));
         assert_eq!(retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
     }

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 
+use crate::client::transport::Raw;
 use crate::error::{ApiDetails, Error, Result};
-use crate::transport::Raw;
 
 /// A 2xx answer whose signature has been verified (or that WeChat Pay does not sign; see
 /// [`crate::verify::Policy`]).

@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::crypto::keys::{PrivateKey, PublicKey};
 use crate::error::{Error, Result};
-use crate::keys::{PrivateKey, PublicKey};
 
 use crate::crypto::B64;
 
@@ -112,7 +112,7 @@ mod tests {
     use serde_json::json;
 
     fn keys() -> (PrivateKey, PublicKey) {
-        let key = PrivateKey::load(include_str!("../tests/fixtures/platform_key.pem")).unwrap();
+        let key = PrivateKey::load(include_str!("../../tests/fixtures/platform_key.pem")).unwrap();
         let public = key.public_key();
         (key, public)
     }
@@ -154,11 +154,11 @@ mod tests {
         // `openssl pkeyutl -encrypt -pubin -inkey platform_pub.pem -pkeyopt rsa_padding_mode:oaep
         //  -pkeyopt rsa_oaep_md:sha1 -pkeyopt rsa_mgf1_md:sha1` of "wechatpay 你好".
         let (key, _) = keys();
-        let c = include_str!("../tests/fixtures/oaep_openssl.b64");
+        let c = include_str!("../../tests/fixtures/oaep_openssl.b64");
         assert_eq!(key.decrypt(c).unwrap(), "wechatpay 你好".as_bytes());
         assert!(key.decrypt("AAAA").unwrap_err().is_decode());
         // PKCS#1 v1.5 encryption is refused: its ciphertext does not open as OAEP.
-        let v15 = include_str!("../tests/fixtures/pkcs1v15_openssl.b64");
+        let v15 = include_str!("../../tests/fixtures/pkcs1v15_openssl.b64");
         assert!(key.decrypt(v15).unwrap_err().is_decode());
     }
 }

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::keys::PublicKey;
+use crate::crypto::keys::PublicKey;
 
 /// Platform keys by id (a certificate serial or a `PUB_KEY_ID_…`). An immutable snapshot; cheap to clone.
 #[derive(Clone, Default, Debug)]

@@ -1,212 +1,27 @@
-//! The client and its builder.
+//! [`ClientBuilder`]: configures a [`Client`] and checks everything once, at [`ClientBuilder::build`].
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::ops::Index;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use http::{header, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
-use crate::certificates::{self, PlatformCertificate, RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
-use crate::chain::Chain;
+use crate::client::chain::Chain;
+use crate::client::observe::Observer;
+use crate::client::refresh::{RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
+use crate::client::transport::{Settings, Transport};
+use crate::client::{
+    Client, Inner, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
+    DEFAULT_TIMEOUT,
+};
+use crate::crypto::apiv3_key::ApiV3Key;
+use crate::crypto::keyring::{Keyring, SharedKeyring};
+use crate::crypto::keys::{PrivateKey, PublicKey};
 use crate::error::{Error, Result};
-use crate::keyring::{Keyring, SharedKeyring};
-use crate::keys::{PrivateKey, PublicKey};
-use crate::observe::Observer;
-use crate::options::Options;
+use crate::protocol::request::{self, Signer, Target};
 use crate::protocol::retry::RetryPolicy;
-use crate::pending::{Pending, ResponseFuture};
-use crate::request::{self, Prepared, Signer, Target};
-use crate::response::Response;
-use crate::transport::{Settings, Transport};
-
-/// WeChat Pay's production endpoint.
-pub const DEFAULT_BASE_URI: &str = "https://api.mch.weixin.qq.com/";
-/// Default time allowed to connect: 10 s.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default time allowed for a whole request, answer body included: 60 s.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
-/// Default cap on an answer's body: 64 MiB. Larger answers are refused without being read whole.
-pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 << 20;
-/// The `Accept` header WeChat Pay's SDKs send.
-pub const ACCEPT: &str = "application/json, text/plain, application/x-gzip, application/pdf, image/png, image/*;q=0.5";
-/// The default `Content-Type`.
-pub const CONTENT_TYPE: &str = "application/json; charset=utf-8";
-
-/// A WeChat Pay API v3 client: signs every request, verifies every answer.
-///
-/// `Send + Sync`, and cheap to clone (one `Arc`); clones share the connection pool and the `Index` cache.
-///
-/// ```no_run
-/// use serde_json::json;
-/// use wechatpay::Client;
-///
-/// let client = Client::builder()
-///     .mchid("1900000109")
-///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
-///     .private_key("file:///path/to/apiclient_key.pem")
-///     .cert("PUB_KEY_ID_0114232134912410000000000000", "file:///path/to/pub_key.pem")
-///     .build()?;
-/// let res = client["v3/marketing/busifavor/coupons/use"].post(json!({"json": {"stock_id": "100088"}}))?;
-/// println!("{:#}", res.json::<serde_json::Value>()?);
-/// # Ok::<(), wechatpay::Error>(())
-/// ```
-#[derive(Clone)]
-pub struct Client {
-    inner: Arc<Inner>,
-}
-
-pub(crate) struct Inner {
-    pub(crate) signer: Signer,
-    pub(crate) target: Target,
-    pub(crate) keyring: SharedKeyring,
-    pub(crate) refresher: Option<Refresher>,
-    pub(crate) transport: Transport,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) observers: Vec<Arc<dyn Observer>>,
-    root: Chain,
-}
-
-impl Inner {
-    /// Builds, signs, sends and verifies one call.
-    pub(crate) async fn execute(&self, method: Method, template: &str, options: &Options) -> Result<Response> {
-        let prepared = self.prepare(method, template, options)?;
-        crate::pipeline::run(self, prepared).await
-    }
-
-    fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
-        request::prepare(
-            &self.signer,
-            &self.target,
-            &self.keyring.load(),
-            method,
-            template,
-            options,
-        )
-    }
-}
-
-impl Client {
-    /// Starts configuring a client.
-    pub fn builder() -> ClientBuilder {
-        ClientBuilder::default()
-    }
-
-    /// An owned chain node for `key` (a PHP-style key, or a full path such as
-    /// `"v3/marketing/busifavor/coupons/use"`). Caches nothing; see [`Chain`].
-    pub fn chain(&self, key: &str) -> Chain {
-        self.inner.root.chain(key)
-    }
-
-    /// Builds and signs a request without sending it: what would go on the wire, for tools and dry runs.
-    pub fn prepare(&self, method: Method, template: &str, options: impl Into<Options>) -> Result<Prepared> {
-        self.inner.prepare(method, template, &options.into())
-    }
-
-    /// Sends a request [`Client::prepare`] built, and verifies its answer (blocking) — for tools that look
-    /// at a request before it goes. Sign shortly before sending: the answer window is 300 s.
-    pub fn send(&self, prepared: Prepared) -> Result<Response> {
-        self.send_async(prepared).wait()
-    }
-
-    /// Sends a prepared request; the future is `Send + 'static` and runs on any executor.
-    pub fn send_async(&self, prepared: Prepared) -> ResponseFuture {
-        let inner = Arc::clone(&self.inner);
-        Pending::new(async move { crate::pipeline::run(&inner, prepared).await })
-    }
-
-    /// The merchant id.
-    pub fn mchid(&self) -> &str {
-        &self.inner.signer.mchid
-    }
-
-    /// Decrypts, in place, the sensitive fields `paths` names in an answer's JSON with the merchant key
-    /// (PHP's `Rsa::decrypt` on each field). Paths as in [`Options::sensitive`]; absent fields are skipped.
-    pub fn decrypt_fields(&self, value: &mut serde_json::Value, paths: &[&str]) -> Result<()> {
-        crate::sensitive::decrypt_fields(value, paths, &self.inner.signer.key)
-    }
-
-    /// Verifies and decrypts a callback (回调通知) from its headers and raw body, against the keyring as
-    /// it is now (refreshed certificates included) and the APIv3 key of [`ClientBuilder::apiv3_key`].
-    /// See [`crate::notify`] for the event and for answering WeChat Pay.
-    pub fn open_notification<T: serde::de::DeserializeOwned>(
-        &self,
-        headers: &http::HeaderMap,
-        body: &[u8],
-    ) -> Result<crate::notify::Event<T>> {
-        let key =
-            self.inner.refresher.as_ref().map(|r| r.apiv3_key()).ok_or_else(|| {
-                Error::config("opening callbacks needs the APIv3 key: set `ClientBuilder::apiv3_key`")
-            })?;
-        crate::notify::open(&self.inner.keyring.load(), key, headers, body)
-    }
-
-    /// The keys that verify answers: a snapshot of the keyring as it is now.
-    pub fn keyring(&self) -> Keyring {
-        self.inner.keyring.load()
-    }
-
-    /// Replaces the keys that verify answers. Requests already verifying keep the snapshot they took.
-    pub fn set_keyring(&self, keyring: Keyring) {
-        self.inner.keyring.store(keyring);
-    }
-
-    /// Replaces the keys that verify answers with what `f` makes of the current ones, e.g.
-    /// `client.update_keyring(|ring| ring.with(certificates::keys(&certs)))`.
-    pub fn update_keyring(&self, f: impl FnOnce(&Keyring) -> Keyring) {
-        self.inner.keyring.update(f);
-    }
-
-    /// Downloads the platform certificates now with the APIv3 key given to the builder
-    /// ([`ClientBuilder::apiv3_key`]), and swaps them into the keyring (blocking). Certificates an
-    /// earlier refresh brought and WeChat Pay no longer serves leave the keyring; configured keys stay.
-    pub fn refresh_certificates(&self) -> Result<Vec<PlatformCertificate>> {
-        self.refresh_certificates_async().wait()
-    }
-
-    /// [`Client::refresh_certificates`], as a future that runs on any executor.
-    pub fn refresh_certificates_async(&self) -> Pending<Vec<PlatformCertificate>> {
-        let inner = Arc::clone(&self.inner);
-        Pending::new(async move {
-            let refresher = inner.refresher.as_ref().ok_or_else(|| {
-                Error::config("refreshing platform certificates needs the APIv3 key: set `ClientBuilder::apiv3_key`")
-            })?;
-            refresher.refresh(&inner).await
-        })
-    }
-
-    pub(crate) fn inner(&self) -> &Inner {
-        &self.inner
-    }
-
-    /// The base URI requests go to.
-    pub fn base_uri(&self) -> String {
-        format!("{}{}", self.inner.target.origin, self.inner.target.base_path)
-    }
-}
-
-impl Index<&str> for Client {
-    type Output = Chain;
-
-    /// The cached chain node for `key`; see [`Chain`] for what is cached.
-    fn index(&self, key: &str) -> &Chain {
-        &self.inner.root[key]
-    }
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("mchid", &self.inner.signer.mchid)
-            .field("serial", &self.inner.signer.serial)
-            .field("base_uri", &self.base_uri())
-            .field("keyring", &self.inner.keyring.load().ids().collect::<Vec<_>>())
-            .field("refresher", &self.inner.refresher)
-            .finish_non_exhaustive()
-    }
-}
 
 enum KeySource {
     Text(String),
@@ -231,7 +46,7 @@ pub struct ClientBuilder {
     headers: Vec<(String, String)>,
     proxy: Option<String>,
     max_response_size: usize,
-    apiv3_key: Option<certificates::ApiV3Key>,
+    apiv3_key: Option<zeroize::Zeroizing<String>>,
     refresh_interval: Option<Duration>,
     refresh_on_unknown_serial: bool,
     refresh_min_interval: Duration,
@@ -270,7 +85,7 @@ impl fmt::Debug for ClientBuilder {
             .field("private_key", &self.private_key.as_ref().map(|_| "<redacted>"))
             .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
             .field("base_uri", &self.base_uri)
-            .field("apiv3_key", &self.apiv3_key)
+            .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
             .field("refresh_interval", &self.refresh_interval)
             .field("refresh_on_unknown_serial", &self.refresh_on_unknown_serial)
             .field("retry", &self.retry)
@@ -357,7 +172,7 @@ impl ClientBuilder {
     /// [`Client::open_notification`]; with it, no `cert` is required at build (certificates can be
     /// downloaded). Kept out of every `Debug` output and error.
     pub fn apiv3_key(mut self, key: &str) -> Self {
-        self.apiv3_key = Some(certificates::ApiV3Key(key.to_owned()));
+        self.apiv3_key = Some(zeroize::Zeroizing::new(key.to_owned()));
         self
     }
 
@@ -431,9 +246,9 @@ impl ClientBuilder {
         self
     }
 
-    /// How calls are retried, unless a call sets its own ([`Options::retry`]); default
+    /// How calls are retried, unless a call sets its own ([`crate::Options::retry`]); default
     /// [`RetryPolicy::default`]: up to 3 attempts of what is safe to send again — a failed connection for
-    /// any call, and for `GET`/`PUT`/`DELETE` (or a call marked [`Options::idempotent`]) also timeouts,
+    /// any call, and for `GET`/`PUT`/`DELETE` (or a call marked [`crate::Options::idempotent`]) also timeouts,
     /// dropped connections, 429 and 5xx. [`RetryPolicy::none`] never retries.
     ///
     /// ```
@@ -472,9 +287,7 @@ impl ClientBuilder {
             Some(KeySource::Loaded(key)) => key,
             Some(KeySource::Text(text)) => PrivateKey::load(&text)?,
         };
-        if let Some(key) = &self.apiv3_key {
-            certificates::check_apiv3_key(&key.0)?;
-        }
+        let apiv3_key = self.apiv3_key.as_deref().map(|k| ApiV3Key::new(k)).transpose()?;
         let refreshing = self.refresh_interval.is_some() || self.refresh_on_unknown_serial;
         if refreshing && self.apiv3_key.is_none() {
             return Err(Error::config(
@@ -573,10 +386,10 @@ impl ClientBuilder {
         })?;
 
         let configured: BTreeSet<String> = keys.iter().map(|(id, _)| id.clone()).collect();
-        let (refresher, wake) = match self.apiv3_key {
+        let (refresher, wake) = match &apiv3_key {
             Some(key) => {
                 let settings = RefreshSettings {
-                    apiv3_key: key.0,
+                    apiv3_key: key.clone(),
                     interval: self.refresh_interval,
                     on_unknown_serial: self.refresh_on_unknown_serial,
                     min_interval: self.refresh_min_interval,
@@ -596,6 +409,7 @@ impl ClientBuilder {
             },
             keyring: SharedKeyring::new(Keyring::new(keys)),
             refresher,
+            apiv3_key,
             transport,
             retry: self.retry,
             observers: self.observers,

@@ -5,9 +5,9 @@
 
 use std::fmt;
 
+use crate::crypto::keys::PrivateKey;
 use crate::error::{Error, Result};
-use crate::formatter;
-use crate::keys::PrivateKey;
+use crate::protocol::formatter;
 
 /// The authentication scheme of WeChat Pay API v3.
 pub const SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn header_round_trips_and_matches_documented_shape() {
-        let key = PrivateKey::load(include_str!("../tests/fixtures/merchant_key.pem")).unwrap();
+        let key = PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem")).unwrap();
         let a = Authorization::sign_at(
             &key,
             "1900000109",

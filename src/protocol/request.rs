@@ -12,13 +12,13 @@ use bytes::Bytes;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use url::Url;
 
+use crate::crypto::keyring::Keyring;
+use crate::crypto::keys::PrivateKey;
 use crate::error::{Error, Result};
-use crate::keyring::Keyring;
-use crate::keys::PrivateKey;
-use crate::options::{Body, Options, KNOWN_KEYS};
-use crate::sign::Authorization;
-use crate::template;
-use crate::verify::{self, Policy};
+use crate::protocol::options::{Body, Options, KNOWN_KEYS};
+use crate::protocol::sign::Authorization;
+use crate::protocol::template;
+use crate::protocol::verify::{self, Policy};
 
 /// What signs requests: the merchant id, its certificate serial and its private key.
 #[derive(Clone)]
@@ -59,13 +59,13 @@ pub struct Prepared {
     /// For a media upload ([`crate::media`]): the `multipart/form-data` body sent instead of `body`. WeChat
     /// Pay signs uploads over their `meta` JSON only, so then `body` holds that JSON, which is also the
     /// multipart's `meta` part.
-    pub multipart: Option<crate::media::Multipart>,
+    pub multipart: Option<crate::protocol::multipart::Multipart>,
     /// How the answer will be verified.
     pub policy: Policy,
     /// A timeout for this request only.
     pub timeout: Option<Duration>,
     /// Told how much of the answer's body has arrived.
-    pub(crate) progress: Option<crate::options::Progress>,
+    pub(crate) progress: Option<crate::protocol::options::Progress>,
     /// The path template, for traces and observers (never the expanded path: values are often personal).
     pub(crate) template: String,
     /// This call's retry policy, if it has its own.
@@ -259,7 +259,7 @@ fn encrypt_sensitive(keyring: &Keyring, options: &Options, headers: &mut HeaderM
             preferred.unwrap_or_default()
         ))
     })?;
-    crate::sensitive::encrypt_fields(&mut value, &options.sensitive, key)?;
+    crate::protocol::sensitive::encrypt_fields(&mut value, &options.sensitive, key)?;
     let id = HeaderValue::from_str(id).map_err(|_| Error::config("a platform key id is not valid header text"))?;
     headers.insert("wechatpay-serial", id);
     Ok(serde_json::to_vec(&value).expect("a JSON value serializes").into())

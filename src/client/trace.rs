@@ -8,14 +8,16 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::client::response::Response;
 use crate::error::Error;
-use crate::request::Prepared;
-use crate::response::Response;
+use crate::protocol::request::Prepared;
 
 #[cfg(feature = "tracing")]
 pub(crate) type Span = tracing::Span;
+/// Nothing to record into without the feature.
 #[cfg(not(feature = "tracing"))]
-pub(crate) type Span = ();
+#[derive(Clone)]
+pub(crate) struct Span;
 
 /// The span of one call.
 #[cfg(feature = "tracing")]
@@ -33,7 +35,9 @@ pub(crate) fn call_span(prepared: &Prepared, server: &str) -> Span {
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn call_span(_: &Prepared, _: &str) -> Span {}
+pub(crate) fn call_span(_: &Prepared, _: &str) -> Span {
+    Span
+}
 
 /// Runs `fut` inside `span`.
 #[cfg(feature = "tracing")]
@@ -55,7 +59,10 @@ pub(crate) fn finished(span: &Span, attempts: u32, res: Option<&Response>, error
         if let Some(status) = status {
             span.record("http.status", status);
         }
-        if let Some(id) = res.and_then(Response::request_id).or_else(|| error.and_then(Error::request_id)) {
+        if let Some(id) = res
+            .and_then(Response::request_id)
+            .or_else(|| error.and_then(Error::request_id))
+        {
             span.record("request_id", id);
         }
         if let Some(e) = error {
@@ -93,7 +100,9 @@ pub(crate) fn refreshed(result: Result<usize, &Error>) {
     #[cfg(feature = "tracing")]
     match result {
         Ok(count) => tracing::info!(certificates = count, "wechatpay: platform certificates refreshed"),
-        Err(e) => tracing::warn!(error.kind = e.kind_name(), step = ?e.verification(), "wechatpay: certificate refresh failed"),
+        Err(e) => {
+            tracing::warn!(error.kind = e.kind_name(), step = ?e.verification(), "wechatpay: certificate refresh failed")
+        }
     }
     #[cfg(not(feature = "tracing"))]
     let _ = result;

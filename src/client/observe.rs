@@ -30,9 +30,9 @@ use std::time::Duration;
 
 use http::Method;
 
+use crate::client::response::Response;
 use crate::error::Error;
-use crate::request::Prepared;
-use crate::response::Response;
+use crate::protocol::request::Prepared;
 
 /// Told of each attempt and of each call's outcome. Both methods run on the task that makes the call,
 /// between attempts: keep them quick and never block. Default: do nothing.

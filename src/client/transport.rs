@@ -12,7 +12,8 @@ use http::{HeaderMap, StatusCode};
 use tokio::runtime::Runtime;
 
 use crate::error::{Error, Result};
-use crate::request::Prepared;
+use crate::protocol::multipart::{Multipart, Reader, Source, CHUNK, IN_FLIGHT};
+use crate::protocol::request::Prepared;
 
 /// The runtime that drives all I/O of all clients of this process.
 fn runtime() -> &'static Runtime {
@@ -105,7 +106,7 @@ impl Transport {
     async fn send_here(self, req: Attempt, timeout: Duration) -> Result<Raw> {
         let body = match req.body {
             // An upload: the signature covers the meta JSON; the multipart is streamed.
-            Payload::Multipart(multipart) => reqwest::Body::wrap_stream(multipart.into_stream()?),
+            Payload::Multipart(multipart) => reqwest::Body::wrap_stream(into_stream(multipart)?),
             Payload::Bytes(bytes) => reqwest::Body::from(bytes),
         };
         let builder = self
@@ -154,12 +155,12 @@ struct Attempt {
     url: url::Url,
     headers: HeaderMap,
     body: Payload,
-    progress: Option<crate::options::Progress>,
+    progress: Option<crate::protocol::options::Progress>,
 }
 
 enum Payload {
     Bytes(Bytes),
-    Multipart(crate::media::Multipart),
+    Multipart(Multipart),
 }
 
 /// Aborts a task of the I/O runtime when dropped: a dropped call never goes on by itself.
@@ -171,6 +172,74 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// The body as a stream of chunks: the head in memory, the file read in chunks on a blocking thread
+/// (at most a few chunks ahead of the connection), then the closing boundary. Must run inside a tokio
+/// runtime.
+pub(crate) fn into_stream(
+    multipart: Multipart,
+) -> Result<impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
+    use futures::StreamExt as _;
+
+    let (head, source, expected, tail) = multipart.parts();
+    let file: futures::stream::BoxStream<'static, std::io::Result<Bytes>> = match source {
+        Source::Bytes(bytes) => futures::stream::iter([Ok(bytes)]).boxed(),
+        Source::Path(path) => {
+            let file = std::fs::File::open(&path)
+                .map_err(|e| Error::request(format!("cannot open the upload `{}`", path.display())).with_source(e))?;
+            chunked(Box::new(std::io::Read::take(file, expected)), expected)
+        }
+        Source::Reader(slot) => {
+            let reader = slot.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(|| {
+                Error::request(
+                    "this upload's reader was already sent; make a new `Upload` (or use `from_path` or \
+                     `from_bytes`, which can be sent again)",
+                )
+            })?;
+            chunked(reader, expected)
+        }
+    };
+    Ok(futures::stream::iter([Ok(head)])
+        .chain(file)
+        .chain(futures::stream::iter([Ok(tail)])))
+}
+
+/// Reads `reader` in chunks on a blocking thread into a bounded channel; an error if it yields other than
+/// `expected` bytes (the file changed since it was hashed).
+fn chunked(mut reader: Reader, expected: u64) -> futures::stream::BoxStream<'static, std::io::Result<Bytes>> {
+    use futures::StreamExt as _;
+
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        let mut sent = 0u64;
+        loop {
+            let mut buf = vec![0u8; CHUNK];
+            let n = match reader.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            };
+            if n == 0 {
+                if sent != expected {
+                    let _ = tx.blocking_send(Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("the upload yielded {sent} bytes, but {expected} were hashed (did it change?)"),
+                    )));
+                }
+                return;
+            }
+            buf.truncate(n);
+            sent += n as u64;
+            if tx.blocking_send(Ok(buf.into())).is_err() {
+                return; // the request was dropped
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
+}
+
 fn map_reqwest(e: reqwest::Error) -> Error {
     use crate::error::Transient;
     // The URL holds placeholder values (often personal data): keep it out of the error chain.
@@ -178,13 +247,17 @@ fn map_reqwest(e: reqwest::Error) -> Error {
     let timeout = e.is_timeout();
     let e = e.without_url();
     if connect && timeout {
-        Error::timeout("could not connect in time").with_source(e).with_transient(Transient::Connect)
+        Error::timeout("could not connect in time")
+            .with_source(e)
+            .with_transient(Transient::Connect)
     } else if timeout {
         Error::timeout("the request took longer than its timeout")
             .with_source(e)
             .with_transient(Transient::Timeout)
     } else if connect {
-        Error::transport("could not connect").with_source(e).with_transient(Transient::Connect)
+        Error::transport("could not connect")
+            .with_source(e)
+            .with_transient(Transient::Connect)
     } else {
         Error::transport("the request failed on the wire")
             .with_source(e)

@@ -7,12 +7,12 @@ use std::sync::{Arc, Weak};
 use elsa::sync::FrozenMap;
 use http::Method;
 
+use crate::client::pending::{Pending, ResponseFuture};
+use crate::client::response::Response;
 use crate::client::Inner;
 use crate::error::{Error, Result};
-use crate::options::Options;
-use crate::path;
-use crate::pending::{Pending, ResponseFuture};
-use crate::response::Response;
+use crate::protocol::options::Options;
+use crate::protocol::path;
 
 /// One node of a chain: a path template plus the client that will send it.
 ///

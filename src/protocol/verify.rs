@@ -6,9 +6,9 @@
 
 use http::HeaderMap;
 
+use crate::crypto::keyring::Keyring;
 use crate::error::{Error, Result, Verification};
-use crate::formatter;
-use crate::keyring::Keyring;
+use crate::protocol::formatter;
 
 /// How far (in seconds) a signed timestamp may be from this machine's clock.
 pub const MAX_SKEW_SECS: i64 = 300;
@@ -99,7 +99,7 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
     let signature = header(headers, SIGNATURE, "Wechatpay-Signature")?;
     let serial = header(headers, SERIAL, "Wechatpay-Serial")?;
 
-    let ts: i64 = crate::sign::parse_timestamp(timestamp).ok_or_else(|| {
+    let ts: i64 = crate::protocol::sign::parse_timestamp(timestamp).ok_or_else(|| {
         Error::verify_failed(
             Verification::MalformedTimestamp,
             format!("`Wechatpay-Timestamp` {timestamp:?} is not a number of seconds"),
@@ -147,7 +147,7 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
     }
 
     if let Some(expected) = statement_sha1 {
-        let actual = crate::hash::sha1_hex(body);
+        let actual = crate::crypto::hash::sha1_hex(body);
         if !actual.eq_ignore_ascii_case(expected.trim()) {
             return Err(Error::verify_failed(
                 Verification::DigestMismatch,
@@ -161,10 +161,10 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::PrivateKey;
+    use crate::crypto::keys::PrivateKey;
 
     fn setup() -> (PrivateKey, Keyring) {
-        let key = PrivateKey::load(include_str!("../tests/fixtures/platform_key.pem")).unwrap();
+        let key = PrivateKey::load(include_str!("../../tests/fixtures/platform_key.pem")).unwrap();
         let ring = Keyring::new([("PUB_KEY_ID_1".to_owned(), key.public_key())]);
         (key, ring)
     }
@@ -222,7 +222,7 @@ mod tests {
         let (key, ring) = setup();
         let now = 1_700_000_000;
         let csv = b"a,b\n1,2\n";
-        let sha1 = crate::hash::sha1_hex(csv);
+        let sha1 = crate::crypto::hash::sha1_hex(csv);
         let stand_in = format!(r#"{{"sha1":"{sha1}"}}"#);
         let mut h = signed(&key, now, stand_in.as_bytes());
         h.insert(STATEMENT_SHA1, sha1.parse().unwrap());

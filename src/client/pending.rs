@@ -9,8 +9,8 @@ use std::task::{Context, Poll};
 use futures::future::BoxFuture;
 use futures::FutureExt as _;
 
+use crate::client::response::Response;
 use crate::error::{Error, Result};
-use crate::response::Response;
 
 /// A pending result: `Send + 'static`, runs on any executor, and can be waited on from blocking code.
 #[must_use = "a request is sent only when its future is awaited or waited on"]

@@ -9,21 +9,20 @@ use std::time::{Duration, Instant};
 
 use futures::future::Either;
 
+use crate::client::observe::Observed;
+use crate::client::response::{self, Response};
+use crate::client::trace;
+use crate::client::transport;
 use crate::client::Inner;
+use crate::crypto::keyring::Keyring;
 use crate::error::{Error, Outcome, Result, Transient, Verification};
-use crate::keyring::Keyring;
-use crate::observe::Observed;
+use crate::protocol::request::{self, Prepared};
 use crate::protocol::retry::{self, Attempted, Failure, RetryPolicy};
-use crate::request::{self, Prepared};
-use crate::response::{self, Response};
-use crate::trace;
-use crate::transport;
-use crate::verify::{self, Policy};
+use crate::protocol::verify::{self, Policy};
 
 /// Sends `prepared` as many times as its retry policy allows and verifies the answer.
 pub(crate) async fn run(inner: &Inner, prepared: Prepared) -> Result<Response> {
     let span = trace::call_span(&prepared, inner.target.authority());
-    #[allow(clippy::clone_on_copy, clippy::let_unit_value)] // `Span` is `()` without the feature
     let inside = span.clone();
     trace::instrument(attempts(inner, prepared, inside), span).await
 }
@@ -50,7 +49,12 @@ async fn attempts(inner: &Inner, mut prepared: Prepared, span: trace::Span) -> R
             once(inner, &prepared, budget).await
         };
         for o in &inner.observers {
-            o.on_attempt(&Observed::of(&prepared, attempt, attempt_started.elapsed(), result.as_ref()));
+            o.on_attempt(&Observed::of(
+                &prepared,
+                attempt,
+                attempt_started.elapsed(),
+                result.as_ref(),
+            ));
         }
         let error = match result {
             Ok(res) => {
@@ -93,8 +97,15 @@ async fn once(inner: &Inner, prepared: &Prepared, budget: Duration) -> Result<Re
     let raw = inner.transport.send(prepared, budget).await?;
     let policy = prepared.policy;
     if raw.status.is_success() && policy != Policy::Unsigned {
-        let check =
-            |ring: &Keyring| verify::verify_signed(ring, policy, &raw.headers, &raw.body, crate::formatter::timestamp());
+        let check = |ring: &Keyring| {
+            verify::verify_signed(
+                ring,
+                policy,
+                &raw.headers,
+                &raw.body,
+                crate::protocol::formatter::timestamp(),
+            )
+        };
         if let Err(e) = check(&inner.keyring.load()) {
             let refresher = inner
                 .refresher

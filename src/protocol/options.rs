@@ -45,7 +45,7 @@ pub struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) unverified_download: bool,
     pub(crate) sensitive: Vec<String>,
-    pub(crate) upload: Option<crate::media::Upload>,
+    pub(crate) upload: Option<crate::protocol::multipart::Upload>,
     pub(crate) progress: Option<Progress>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) idempotent: bool,
@@ -181,7 +181,7 @@ impl Options {
     /// println!("{}", res.json::<serde_json::Value>()?["media_id"]);
     /// # Ok(()) }
     /// ```
-    pub fn upload(mut self, file: crate::media::Upload) -> Self {
+    pub fn upload(mut self, file: crate::protocol::multipart::Upload) -> Self {
         self.upload = Some(file);
         self
     }
@@ -263,7 +263,10 @@ fn kind_of(v: &Value) -> &'static str {
 /// `{"max_attempts": n}` (PHP-shaped) as a policy; other keys are refused.
 fn retry_from(v: &Value) -> std::result::Result<RetryPolicy, String> {
     let Value::Object(map) = v else {
-        return Err(format!("`retry` must be an object such as {{\"max_attempts\": 3}}, not {}", kind_of(v)));
+        return Err(format!(
+            "`retry` must be an object such as {{\"max_attempts\": 3}}, not {}",
+            kind_of(v)
+        ));
     };
     let mut policy = RetryPolicy::default();
     for (key, value) in map {

@@ -39,7 +39,7 @@ pub const MAX_SCRYPT_PARALLELIZATION: u16 = 16;
 /// A merchant's RSA private key, ready to sign. Its `Debug` never shows the key.
 ///
 /// ```
-/// # let pem = include_str!("../tests/fixtures/merchant_key.pem");
+/// # let pem = include_str!("../../tests/fixtures/merchant_key.pem");
 /// let key = wechatpay::PrivateKey::load(pem)?;            // or "file:///path/to/apiclient_key.pem"
 /// let signature = key.sign(b"hello");                      // base64, like PHP's Rsa::sign
 /// assert!(key.public_key().verify(b"hello", &signature));
@@ -290,7 +290,7 @@ fn serial_hex(serial: &[u8]) -> String {
         .iter()
         .position(|&b| b != 0)
         .unwrap_or(serial.len().saturating_sub(1));
-    crate::hash::hex(&serial[start..]).to_ascii_uppercase()
+    crate::crypto::hash::hex(&serial[start..]).to_ascii_uppercase()
 }
 
 impl PrivateKey {
@@ -322,7 +322,7 @@ impl PrivateKey {
     /// A wrong passphrase is a key error that never echoes the passphrase or the key.
     ///
     /// ```
-    /// # let pem = include_str!("../tests/fixtures/merchant_key_encrypted.pem");
+    /// # let pem = include_str!("../../tests/fixtures/merchant_key_encrypted.pem");
     /// let key = wechatpay::PrivateKey::load_encrypted(pem, "wechatpay")?;
     /// assert_eq!(key.bits(), 2048);
     /// assert!(wechatpay::PrivateKey::load_encrypted(pem, "wrong").unwrap_err().is_key());
@@ -551,7 +551,7 @@ impl PublicKey {
     /// `None` for a bare public key.
     ///
     /// ```
-    /// # let pem = include_str!("../tests/fixtures/platform_cert.pem");
+    /// # let pem = include_str!("../../tests/fixtures/platform_cert.pem");
     /// let key = wechatpay::PublicKey::load(pem)?;
     /// let (not_before, not_after) = key.certificate_validity().unwrap();
     /// assert!(not_before < not_after);
@@ -605,10 +605,10 @@ impl PublicKey {
 /// public-key mode use. Any other public form ([`PublicKey::load`]) converts too.
 ///
 /// ```
-/// # let pkcs1 = include_str!("../tests/fixtures/merchant_pub_pkcs1.pem");
+/// # let pkcs1 = include_str!("../../tests/fixtures/merchant_pub_pkcs1.pem");
 /// let spki = wechatpay::keys::pkcs1_to_spki_pem(pkcs1)?;
 /// assert!(spki.starts_with("-----BEGIN PUBLIC KEY-----\n"));
-/// # assert_eq!(spki.trim(), include_str!("../tests/fixtures/merchant_pub.pem").trim());
+/// # assert_eq!(spki.trim(), include_str!("../../tests/fixtures/merchant_pub.pem").trim());
 /// # Ok::<(), wechatpay::Error>(())
 /// ```
 pub fn pkcs1_to_spki_pem(thing: &str) -> Result<String> {
@@ -620,7 +620,7 @@ pub fn pkcs1_to_spki_pem(thing: &str) -> Result<String> {
 /// `serial` (PHP's `PemUtil::parseCertificateSerialNo`).
 ///
 /// ```
-/// # let pem = include_str!("../tests/fixtures/platform_cert.pem");
+/// # let pem = include_str!("../../tests/fixtures/platform_cert.pem");
 /// let serial = wechatpay::keys::certificate_serial(pem)?;
 /// assert_eq!(serial, "5157F09EFDC096DE15EBE81A47057A7232F1B8E1");
 /// # Ok::<(), wechatpay::Error>(())
@@ -659,7 +659,7 @@ impl fmt::Debug for PublicKey {
 mod tests {
     use super::*;
 
-    const KEY: &str = include_str!("../tests/fixtures/merchant_key.pem");
+    const KEY: &str = include_str!("../../tests/fixtures/merchant_key.pem");
 
     #[test]
     fn modulus_bits_ignores_leading_zeros() {

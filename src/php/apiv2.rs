@@ -22,8 +22,8 @@ use std::fmt;
 use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use base64::Engine as _;
 
+use crate::crypto::hash;
 use crate::error::{Error, Result};
-use crate::hash;
 
 use crate::crypto::B64;
 

@@ -54,25 +54,9 @@ pub fn md5_hex(data: &[u8]) -> String {
     hex(&md5(data))
 }
 
-/// HMAC-SHA256 (RFC 2104) of `message` under `key`, over the crypto backend's SHA-256.
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`, by the crypto backend.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&sha256(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Vec::with_capacity(BLOCK + message.len());
-    inner.extend(block.iter().map(|b| b ^ 0x36));
-    inner.extend_from_slice(message);
-    let inner = sha256(&inner);
-    let mut outer = [0u8; BLOCK + 32];
-    for (o, b) in outer.iter_mut().zip(block.iter()) {
-        *o = b ^ 0x5c;
-    }
-    outer[BLOCK..].copy_from_slice(&inner);
-    sha256(&outer)
+    crate::crypto::hmac_sha256(key, message)
 }
 
 /// HMAC-SHA256 of `message` under `key`, lower-case hex.
@@ -82,7 +66,7 @@ pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 
 /// Compares two byte strings in time that depends only on their lengths (for signatures and digests).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
 }
 
 /// Which digest a download announces (a bill's `hash_type`).
@@ -124,14 +108,17 @@ impl Algorithm {
 /// assert_eq!(h.finish_hex(), wechatpay::hash::sha256_hex(b"abc"));
 /// ```
 pub struct Hasher {
-    inner: backend::Hasher,
+    inner: crate::crypto::Hasher,
 }
 
 impl Hasher {
     /// A fresh digest of `algorithm`.
     pub fn new(algorithm: Algorithm) -> Self {
         Hasher {
-            inner: backend::Hasher::new(algorithm),
+            inner: crate::crypto::Hasher::new(match algorithm {
+                Algorithm::Sha1 => crate::crypto::Digest::Sha1,
+                Algorithm::Sha256 => crate::crypto::Digest::Sha256,
+            }),
         }
     }
 
@@ -149,61 +136,6 @@ impl Hasher {
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Hasher")
-    }
-}
-
-#[cfg(feature = "aws-lc-rs")]
-mod backend {
-    use super::Algorithm;
-    use aws_lc_rs::digest;
-
-    pub(super) struct Hasher(digest::Context);
-
-    impl Hasher {
-        pub(super) fn new(algorithm: Algorithm) -> Self {
-            Hasher(digest::Context::new(match algorithm {
-                Algorithm::Sha1 => &digest::SHA1_FOR_LEGACY_USE_ONLY,
-                Algorithm::Sha256 => &digest::SHA256,
-            }))
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            self.0.update(data);
-        }
-        pub(super) fn finish(self) -> Vec<u8> {
-            self.0.finish().as_ref().to_vec()
-        }
-    }
-}
-
-#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
-mod backend {
-    use super::Algorithm;
-    use sha2::Digest as _;
-
-    pub(super) enum Hasher {
-        Sha1(sha1::Sha1),
-        Sha256(sha2::Sha256),
-    }
-
-    impl Hasher {
-        pub(super) fn new(algorithm: Algorithm) -> Self {
-            match algorithm {
-                Algorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
-                Algorithm::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
-            }
-        }
-        pub(super) fn update(&mut self, data: &[u8]) {
-            match self {
-                Hasher::Sha1(h) => h.update(data),
-                Hasher::Sha256(h) => h.update(data),
-            }
-        }
-        pub(super) fn finish(self) -> Vec<u8> {
-            match self {
-                Hasher::Sha1(h) => h.finalize().to_vec(),
-                Hasher::Sha256(h) => h.finalize().to_vec(),
-            }
-        }
     }
 }
 

@@ -25,11 +25,7 @@ pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
 #[derive(Debug, Clone, Copy)]
 pub struct AesGcm;
 
-fn key_bytes(key: &str) -> Result<&[u8; 32]> {
-    key.as_bytes()
-        .try_into()
-        .map_err(|_| Error::key(format!("the APIv3 key must be 32 bytes, not {}", key.len())))
-}
+use crate::crypto::apiv3_key::ApiV3Key;
 
 fn nonce_len_ok(nonce: &str) -> Result<()> {
     if matches!(nonce.len(), 12 | 16) {
@@ -46,15 +42,24 @@ impl AesGcm {
     /// Encrypts `plaintext` under the 32-byte `key` with `nonce` and `aad`; returns base64(ciphertext ‖ tag).
     pub fn encrypt(plaintext: &[u8], key: &str, nonce: &str, aad: &str) -> Result<String> {
         nonce_len_ok(nonce)?;
-        let sealed = crate::crypto::aes256_gcm_seal(key_bytes(key)?, nonce.as_bytes(), aad.as_bytes(), plaintext)
+        Self::seal(plaintext, &ApiV3Key::new(key)?, nonce, aad)
+    }
+
+    pub(crate) fn seal(plaintext: &[u8], key: &ApiV3Key, nonce: &str, aad: &str) -> Result<String> {
+        nonce_len_ok(nonce)?;
+        let sealed = crate::crypto::aes256_gcm_seal(key.bytes(), nonce.as_bytes(), aad.as_bytes(), plaintext)
             .expect("nonce length checked");
         Ok(B64.encode(sealed))
     }
 
     /// Decrypts base64(ciphertext ‖ tag); an error if it does not authenticate under `key`, `nonce`, `aad`.
     pub fn decrypt(ciphertext_b64: &str, key: &str, nonce: &str, aad: &str) -> Result<Vec<u8>> {
+        Self::open(ciphertext_b64, &ApiV3Key::new(key)?, nonce, aad)
+    }
+
+    pub(crate) fn open(ciphertext_b64: &str, key: &ApiV3Key, nonce: &str, aad: &str) -> Result<Vec<u8>> {
         nonce_len_ok(nonce)?;
-        let key = key_bytes(key)?;
+        let key = key.bytes();
         let sealed = B64
             .decode(ciphertext_b64.trim())
             .map_err(|_| Error::decode("the AES-GCM ciphertext is not valid base64"))?;
