@@ -318,12 +318,9 @@ fn each_exit_code() {
     assert!(stderr(&out).contains("verification failed"), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
 
-    // 6: a transport error (a closed port).
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let closed = format!("http://127.0.0.1:{port}/");
+    // 6: a transport error (a closed port, held closed so no other server can start there meanwhile).
+    let port = common::closed_port();
+    let closed = format!("http://127.0.0.1:{}/", port.port);
     let out = sandbox.run(&["--base-uri", &closed, "get", "v3/marketing/busifavor/stocks/100088"]);
     assert_exit(&out, 6);
     assert!(stderr(&out).contains("transport error"), "{}", stderr(&out));
@@ -374,10 +371,9 @@ fn each_exit_code() {
 #[test]
 fn flags_win_over_env_over_file_and_profiles_under_all() {
     let sandbox = Sandbox::start("precedence");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port())
-    };
+    // A port held closed for the whole test (no other server can start there meanwhile).
+    let port = common::closed_port();
+    let closed = format!("http://127.0.0.1:{}/", port.port);
     let good = sandbox.info("base_uri").to_owned();
     let call = ["get", "v3/marketing/busifavor/stocks/100088"];
     let broken_file = sandbox.config_with("broken.json", json!({"base_uri": closed}));
@@ -474,10 +470,9 @@ fn flags_win_over_env_over_file_and_profiles_under_all() {
 #[test]
 fn dry_run_prints_a_request_whose_signature_verifies() {
     let sandbox = Sandbox::start("dryrun");
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://127.0.0.1:{}/", listener.local_addr().unwrap().port())
-    };
+    // A port held closed for the whole test (no other server can start there meanwhile).
+    let port = common::closed_port();
+    let closed = format!("http://127.0.0.1:{}/", port.port);
     let body = json!({"coupon_code": COUPON, "stock_id": "100088", "appid": APPID,
         "use_time": "2015-05-20T13:29:35+08:00", "use_request_no": "1002600620019090123143254435", "openid": OPENID})
     .to_string();
@@ -671,13 +666,26 @@ fn certificates_download_bootstraps_a_certificate_mode_merchant() {
     );
 }
 
-/// Serves one HTTP request on `listener`, answers 204, and returns its head and body.
+/// Serves one HTTP request on `listener`, answers 204, and returns its head and body. Waits for the request
+/// with deadlines no slow machine reaches (it comes in milliseconds): 60 s for the connection, and 60 s
+/// for each read.
 fn capture_one(listener: std::net::TcpListener) -> (String, Vec<u8>) {
     use std::io::Read as _;
-    let (mut stream, _) = listener.accept().unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    use std::time::{Duration, Instant};
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "no callback within 60 s");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
     let head_end = loop {

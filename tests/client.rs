@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use wechatpay::mock::{Answer, Fault, MockRequest, MockServer};
-use wechatpay::{Client, Method, Options, Verification};
+use wechatpay::{Client, Method, Options, RetryPolicy, Verification};
 
 /// What arrived at the server, echoed back.
 fn echo(req: &MockRequest) -> Answer {
@@ -183,11 +183,16 @@ fn every_forged_answer_is_refused_with_its_step() {
     let (server, client) = sandbox();
     let call = || client["v3/echo"].get(());
     call().unwrap();
+    // The sandbox signs with its clock plus the skew; the client checks against its own clock a moment
+    // later. Those moments differ by however long the call took (up to the client's 60 s timeout), so a
+    // skew near the 300 s edge could land on either side of it: this end-to-end test uses skews no such
+    // delay can move across the edge. The exact edge (300 in, 301 out) is `src/verify.rs`'s unit test, at a
+    // fixed `now`.
     let cases: Vec<(Fault, Verification)> = vec![
         (Fault::TamperBody, Verification::BadSignature),
         (Fault::BadSignature, Verification::BadSignature),
-        (Fault::SkewTimestamp(301), Verification::StaleTimestamp),
-        (Fault::SkewTimestamp(-301), Verification::StaleTimestamp),
+        (Fault::SkewTimestamp(3600), Verification::StaleTimestamp),
+        (Fault::SkewTimestamp(-3600), Verification::StaleTimestamp),
         (Fault::UnknownSerial, Verification::UnknownSerial),
         (Fault::MissingHeader("wechatpay-timestamp"), Verification::MissingHeader),
         (Fault::MissingHeader("wechatpay-nonce"), Verification::MissingHeader),
@@ -200,9 +205,12 @@ fn every_forged_answer_is_refused_with_its_step() {
         assert!(e.is_verification(), "{fault:?}: {e}");
         assert_eq!(e.verification(), Some(step), "{fault:?}: {e}");
     }
-    // 300 s off is still inside the window.
-    server.inject(Fault::SkewTimestamp(299), 1);
-    call().unwrap();
+    // Well inside the window, either way (a delay d makes these 100 - d and 100 + d: inside for any call
+    // that completes within the client's timeout).
+    for secs in [100, -100] {
+        server.inject(Fault::SkewTimestamp(secs), 1);
+        call().unwrap_or_else(|e| panic!("{secs} s off: {e}"));
+    }
 
     server.inject(Fault::UnknownSerial, 1);
     let e = call().unwrap_err();
@@ -231,7 +239,10 @@ fn api_errors_carry_status_code_message_and_request_id() {
         (500, "SYSTEM_ERROR"),
     ] {
         server.inject(Fault::Status(status), 1);
-        let e = client["v3/echo"].get(()).unwrap_err();
+        // One attempt: 429 and 5xx GETs are otherwise retried (see tests/retry.rs).
+        let e = client["v3/echo"]
+            .get(Options::new().retry(RetryPolicy::none()))
+            .unwrap_err();
         assert_eq!((e.status(), e.code()), (Some(status), Some(code)), "{e}");
     }
 }
@@ -266,24 +277,29 @@ fn oversized_answers_are_refused_with_or_without_content_length() {
 
 #[test]
 fn timeouts_and_dropped_connections_are_typed() {
-    let (server, _) = sandbox();
-    let client = server
+    // Only calls meant to time out get a short timeout, and their answer is held back 100 times longer,
+    // so only the timeout can end them however slow the machine. Every other call keeps the default (60 s):
+    // a busy machine must not turn the dropped connection below into a timeout.
+    let (server, client) = sandbox();
+    let short = server
         .client_builder()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();
-    server.inject(Fault::Delay(Duration::from_secs(2)), 1);
-    let e = client["v3/echo"].get(()).unwrap_err();
+    server.inject(Fault::Delay(Duration::from_secs(30)), 1);
+    let e = short["v3/echo"].get(()).unwrap_err();
     assert!(e.is_timeout(), "{e}");
 
-    server.inject(Fault::Delay(Duration::from_secs(2)), 1);
+    server.inject(Fault::Delay(Duration::from_secs(30)), 1);
     let e = client["v3/echo"]
-        .get(Options::new().timeout(Duration::from_millis(100)))
+        .get(Options::new().timeout(Duration::from_millis(300)))
         .unwrap_err();
     assert!(e.is_timeout(), "per-request timeout: {e}");
 
     server.inject(Fault::Drop, 1);
-    let e = client["v3/echo"].get(()).unwrap_err();
+    let e = client["v3/echo"]
+        .get(Options::new().retry(RetryPolicy::none()))
+        .unwrap_err();
     assert!(e.is_transport(), "{e}");
     assert!(std::error::Error::source(&e).is_some(), "keeps the cause");
 }
@@ -375,20 +391,24 @@ fn the_sandbox_refuses_wrong_key_stale_and_replayed_requests() {
     assert_eq!(send(&prepared), 200);
     assert_eq!(send(&prepared), 401, "the same nonce again is a replay");
 
+    // An hour old, or an hour ahead: far enough outside the 300 s window that no delay before the
+    // sandbox reads its clock matters. The exact edge is the gateway's unit test (`src/mock/gateway.rs`).
     let key = server.merchant_key();
-    let stale = wechatpay::sign::Authorization::sign_at(
-        key,
-        server.mchid(),
-        server.merchant_serial(),
-        "GET",
-        "/v3/echo",
-        b"",
-        wechatpay::formatter::timestamp() - 301,
-        wechatpay::formatter::nonce(),
-    );
-    let mut p = client.prepare(Method::GET, "v3/echo", ()).unwrap();
-    p.headers.insert("authorization", stale.to_string().parse().unwrap());
-    assert_eq!(send(&p), 401, "301 s old");
+    for skew in [-3600, 3600] {
+        let stale = wechatpay::sign::Authorization::sign_at(
+            key,
+            server.mchid(),
+            server.merchant_serial(),
+            "GET",
+            "/v3/echo",
+            b"",
+            wechatpay::formatter::timestamp() + skew,
+            wechatpay::formatter::nonce(),
+        );
+        let mut p = client.prepare(Method::GET, "v3/echo", ()).unwrap();
+        p.headers.insert("authorization", stale.to_string().parse().unwrap());
+        assert_eq!(send(&p), 401, "{skew} s off");
+    }
 
     // The body is part of what is signed.
     let p = client

@@ -232,20 +232,22 @@ fn a_bill_that_does_not_match_its_digest_is_refused() {
 
 #[test]
 fn uploads_port_as_a_chain_call_with_the_clients_settings() {
-    let (server, _) = sandbox();
-    // The client's own settings (here a short timeout) apply to uploads too.
-    let client = server
-        .client_builder()
-        .timeout(std::time::Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let (server, client) = sandbox();
     let file = Upload::from_bytes("logo.png", image(2_748)).unwrap();
+    // An upload meant to succeed keeps the default timeout (60 s): a busy machine cannot fail it.
     let res = client["v3/merchant/media/upload"]
         .post(wechatpay::Options::new().upload(file.clone()))
         .unwrap();
     assert!(res.json::<Value>().unwrap()["media_id"].is_string());
-    server.inject(wechatpay::mock::Fault::Delay(std::time::Duration::from_secs(2)), 1);
-    let e = client["v3/merchant/media/upload"]
+    // The client's own settings (here a short timeout) apply to uploads too. The answer is held back 100
+    // times longer than that timeout, so only the timeout can end the call.
+    let short = server
+        .client_builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    server.inject(wechatpay::mock::Fault::Delay(std::time::Duration::from_secs(30)), 1);
+    let e = short["v3/merchant/media/upload"]
         .post(wechatpay::Options::new().upload(file))
         .unwrap_err();
     assert!(e.is_timeout(), "{e}");

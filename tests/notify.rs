@@ -3,6 +3,8 @@
 //! refused with the right error; a non-2xx answer makes the sandbox try again.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -85,10 +87,18 @@ impl Receiver {
         format!("http://{}/wechatpay/notify", self.addr)
     }
 
+    /// The next callback, waited for with a deadline no slow machine reaches (it comes in milliseconds).
     fn next(&self) -> Got {
         self.got
-            .recv_timeout(Duration::from_secs(15))
-            .expect("a callback within 15 s")
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a callback within 60 s")
+    }
+
+    /// Asserts that no further callback arrives within a short wait. It cannot fail because the machine is
+    /// slow (a late callback is still one that should not exist); it can only miss a very late one.
+    #[track_caller]
+    fn assert_no_more(&self, why: &str) {
+        assert!(self.got.recv_timeout(Duration::from_millis(300)).is_err(), "{why}");
     }
 }
 
@@ -220,6 +230,9 @@ fn the_notify_url_is_set_and_read_back_as_documented() {
 #[test]
 fn coupon_send_and_use_arrive_verified_and_decrypted() {
     let server = MockServer::start().unwrap();
+    // One attempt per notification: on a slow machine an attempt may outlast the sandbox's own attempt
+    // timeout and be retried, and a retry here would look like an extra notification.
+    server.callback_retries([]);
     let receiver = verifying_receiver(notifier(&server));
     register(&server, &receiver.url());
     send(&server, "notify-e2e-1");
@@ -289,7 +302,7 @@ fn coupon_send_and_use_arrive_verified_and_decrypted() {
 
     // A replayed send (same request number) changes nothing, so it notifies nothing.
     send(&server, "notify-e2e-1");
-    assert!(receiver.got.recv_timeout(Duration::from_millis(300)).is_err());
+    receiver.assert_no_more("a replayed send notifies nothing");
 }
 
 #[test]
@@ -349,20 +362,29 @@ fn tampered_replayed_and_wrong_key_callbacks_are_refused() {
     let reserialized = serde_json::to_vec_pretty(&serde_json::from_slice::<Value>(&body).unwrap()).unwrap();
     assert_eq!(step(notifier.open(&headers, &reserialized)), Verification::BadSignature);
 
-    // Replayed 301 s later, and a callback signed 301 s ago.
+    // The window's exact edges, at a fixed `now` (sans-IO): opened 300 s either side of its timestamp it
+    // passes, 301 s either side it is stale.
     let ts: i64 = headers[verify::TIMESTAMP].to_str().unwrap().parse().unwrap();
-    assert_eq!(
-        step(notifier.open_at(&headers, &body, ts + 301)),
-        Verification::StaleTimestamp
-    );
-    notifier.open_at::<Value>(&headers, &body, ts + 300).unwrap();
-    let stale = resign(
-        server.platform_key(),
-        &headers,
-        &body,
-        wechatpay::formatter::timestamp() - 301,
-    );
-    assert_eq!(step(notifier.open(&stale, &body)), Verification::StaleTimestamp);
+    for now in [ts + 301, ts - 301] {
+        assert_eq!(
+            step(notifier.open_at(&headers, &body, now)),
+            Verification::StaleTimestamp
+        );
+    }
+    for now in [ts + 300, ts - 300] {
+        notifier.open_at::<Value>(&headers, &body, now).unwrap();
+    }
+    // Against this machine's clock, only skews no delay can carry across the edge: an hour old, an hour
+    // ahead.
+    for skew in [-3600, 3600] {
+        let stale = resign(
+            server.platform_key(),
+            &headers,
+            &body,
+            wechatpay::formatter::timestamp() + skew,
+        );
+        assert_eq!(step(notifier.open(&stale, &body)), Verification::StaleTimestamp);
+    }
 
     // Signed with another key under the same serial; or naming a key this keyring does not hold.
     let impostor = PrivateKey::generate();
@@ -408,10 +430,7 @@ fn a_wrong_apiv3_key_is_a_decode_error_not_a_verification_error() {
         serde_json::from_slice::<Value>(&receiver.next().body).unwrap()["resource"]
     );
     receiver.next();
-    assert!(
-        receiver.got.recv_timeout(Duration::from_millis(300)).is_err(),
-        "3 attempts, then it gives up"
-    );
+    receiver.assert_no_more("3 attempts, then it gives up");
 }
 
 #[test]
@@ -441,10 +460,7 @@ fn a_non_2xx_answer_gets_the_callback_again() {
         second.headers[verify::NONCE],
         "signed afresh"
     );
-    assert!(
-        receiver.got.recv_timeout(Duration::from_millis(300)).is_err(),
-        "no more after a 2xx"
-    );
+    receiver.assert_no_more("no more after a 2xx");
     assert_eq!(server.callback_attempts() - before, 2);
 }
 
@@ -452,19 +468,17 @@ fn a_non_2xx_answer_gets_the_callback_again() {
 fn an_unreachable_receiver_is_retried_then_given_up() {
     let server = MockServer::start().unwrap();
     server.callback_retries([Duration::from_millis(10); 2]);
-    // A port nobody listens on: bind, note it, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    register(&server, &format!("http://127.0.0.1:{port}/notify"));
+    // A port nobody listens on, held so that no other test's receiver can start there meanwhile.
+    let closed = common::closed_port();
+    register(&server, &format!("http://127.0.0.1:{}/notify", closed.port));
     let before = server.callback_attempts();
     send(&server, "notify-unreachable-1");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // Waited for with a deadline no slow machine reaches.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while server.callback_attempts() - before < 3 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
+    // Then nothing more: this short wait cannot fail on a slow machine, only miss a very late fourth.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(server.callback_attempts() - before, 3);
 }

@@ -12,6 +12,30 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     std::env::temp_dir().join(format!("wechatpay-test-{tag}-{}-{nanos}", std::process::id()))
 }
 
+/// A loopback port that refuses connections for as long as this value lives.
+///
+/// Binding port 0 and closing it again ("a closed port") lets any other test, or any other process on a
+/// shared machine, start listening there before the port is used. Here the port is the local end of an open
+/// connection instead: nothing listens on it, and nothing can start to while that connection holds it.
+pub struct ClosedPort {
+    pub port: u16,
+    _held: (std::net::TcpStream, std::net::TcpStream),
+}
+
+/// See [`ClosedPort`].
+pub fn closed_port() -> ClosedPort {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let ours = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("a loopback connection");
+    // Accepted and kept: a connection left in the backlog of a closed listener would be reset, which frees
+    // its port.
+    let (theirs, _) = listener.accept().expect("the loopback connection is accepted");
+    let port = ours.local_addr().unwrap().port();
+    ClosedPort {
+        port,
+        _held: (ours, theirs),
+    }
+}
+
 /// Standard base64, whitespace ignored (PEM bodies, fixtures).
 pub fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine as _;
