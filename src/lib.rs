@@ -55,7 +55,7 @@ mod php;
 mod protocol;
 
 #[doc(inline)]
-pub use client::observe;
+pub use client::{observe, runtime};
 #[doc(inline)]
 pub use crypto::{aes, hash, keyring, keys};
 #[doc(inline)]
@@ -67,8 +67,8 @@ pub use client::chain::Chain;
 pub use client::pending::{Pending, ResponseFuture};
 pub use client::response::Response;
 pub use client::{
-    Client, ClientBuilder, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
-    DEFAULT_TIMEOUT,
+    Client, ClientBuilder, TlsVersion, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_TIMEOUT,
 };
 pub use crypto::keyring::Keyring;
 pub use crypto::keys::{PrivateKey, PublicKey};

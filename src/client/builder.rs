@@ -11,7 +11,7 @@ use url::Url;
 use crate::client::chain::Chain;
 use crate::client::observe::Observer;
 use crate::client::refresh::{RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
-use crate::client::transport::{Settings, Transport};
+use crate::client::transport::{Settings, TlsVersion, Transport};
 use crate::client::{
     Client, Inner, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
     DEFAULT_TIMEOUT,
@@ -45,6 +45,10 @@ pub struct ClientBuilder {
     timeout: Duration,
     headers: Vec<(String, String)>,
     proxy: Option<String>,
+    proxy_from_env: bool,
+    pool_idle_timeout: Option<Duration>,
+    pool_max_idle_per_host: usize,
+    min_tls: TlsVersion,
     max_response_size: usize,
     apiv3_key: Option<zeroize::Zeroizing<String>>,
     refresh_interval: Option<Duration>,
@@ -66,6 +70,10 @@ impl Default for ClientBuilder {
             timeout: DEFAULT_TIMEOUT,
             headers: Vec::new(),
             proxy: None,
+            proxy_from_env: false,
+            pool_idle_timeout: Some(DEFAULT_POOL_IDLE_TIMEOUT),
+            pool_max_idle_per_host: usize::MAX,
+            min_tls: TlsVersion::Tls12,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             apiv3_key: None,
             refresh_interval: None,
@@ -105,6 +113,31 @@ fn check_id(what: &str, value: &str) -> Result<()> {
     {
         return Err(Error::config(format!(
             "`{what}` holds {c:?}; only letters, digits, `_` and `-` are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// How long an idle pooled connection is kept by default: 90 s.
+pub const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Whether a URL's host is this machine.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// A proxy URL of a scheme the transport speaks, with a host; the error never echoes credentials.
+fn check_proxy(proxy: &str) -> Result<()> {
+    let url = Url::parse(proxy).map_err(|_| Error::config("the proxy is not a valid URL"))?;
+    if !matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h") || url.host_str().is_none() {
+        return Err(Error::config(format!(
+            "the proxy scheme `{}` is not supported: use http://, https://, socks5:// or socks5h:// with a host",
+            url.scheme()
         )));
     }
     Ok(())
@@ -222,13 +255,14 @@ impl ClientBuilder {
         self
     }
 
-    /// Time allowed to connect; default [`DEFAULT_CONNECT_TIMEOUT`].
+    /// Time allowed to connect, for each attempt; default [`DEFAULT_CONNECT_TIMEOUT`]. Zero is refused.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
-    /// Time allowed for a whole request, answer body included; default [`DEFAULT_TIMEOUT`].
+    /// Time allowed for a whole call — every attempt, wait and certificate refresh, answer bodies included;
+    /// default [`DEFAULT_TIMEOUT`]. Zero is refused.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -240,9 +274,47 @@ impl ClientBuilder {
         self
     }
 
-    /// Sends every request through this proxy (`http://`, `https://` or `socks5://` URL).
+    /// Sends every request through this proxy: an `http://`, `https://`, `socks5://` or `socks5h://`
+    /// URL (credentials as `scheme://user:password@host:port`). Anything else is refused at `build()`.
+    ///
+    /// ```
+    /// let builder = wechatpay::Client::builder().proxy("socks5h://127.0.0.1:1080");
+    /// # let _ = builder;
+    /// ```
     pub fn proxy(mut self, url: &str) -> Self {
         self.proxy = Some(url.to_owned());
+        self
+    }
+
+    /// Whether to use the proxy the environment names (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, …) when no
+    /// [`ClientBuilder::proxy`] is set. Off by default: a payment client's traffic goes where its code says.
+    pub fn proxy_from_env(mut self, on: bool) -> Self {
+        self.proxy_from_env = on;
+        self
+    }
+
+    /// How long an idle pooled connection is kept; default [`DEFAULT_POOL_IDLE_TIMEOUT`]; `None` keeps
+    /// them until the server closes them.
+    pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.pool_idle_timeout = timeout;
+        self
+    }
+
+    /// The most idle connections kept per host (default: no limit; `0` disables pooling).
+    pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
+        self.pool_max_idle_per_host = max;
+        self
+    }
+
+    /// The lowest TLS version accepted; default [`TlsVersion::Tls12`].
+    ///
+    /// ```
+    /// use wechatpay::{Client, TlsVersion};
+    /// let builder = Client::builder().min_tls_version(TlsVersion::Tls13);
+    /// # let _ = builder;
+    /// ```
+    pub fn min_tls_version(mut self, version: TlsVersion) -> Self {
+        self.min_tls = version;
         self
     }
 
@@ -352,6 +424,21 @@ impl ClientBuilder {
                 self.base_uri
             )));
         }
+        if base.scheme() == "http" && !is_loopback(&base) {
+            return Err(Error::config(format!(
+                "`base_uri` {:?} is plain HTTP: only a loopback host (127.0.0.1, ::1, localhost — the sandbox) may \
+                 be reached without TLS",
+                self.base_uri
+            )));
+        }
+        if self.timeout.is_zero() || self.connect_timeout.is_zero() {
+            return Err(Error::config(
+                "`timeout` and `connect_timeout` must be longer than zero",
+            ));
+        }
+        if let Some(proxy) = &self.proxy {
+            check_proxy(proxy)?;
+        }
         let origin = base.origin().ascii_serialization();
         let mut base_path = base.path().to_owned();
         if !base_path.ends_with('/') {
@@ -382,6 +469,10 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxy: self.proxy,
+            proxy_from_env: self.proxy_from_env,
+            pool_idle_timeout: self.pool_idle_timeout,
+            pool_max_idle_per_host: self.pool_max_idle_per_host,
+            min_tls: self.min_tls,
             max_body: self.max_response_size,
         })?;
 

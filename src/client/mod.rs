@@ -7,6 +7,7 @@ pub(crate) mod pending;
 pub(crate) mod pipeline;
 pub(crate) mod refresh;
 pub(crate) mod response;
+pub mod runtime;
 pub(crate) mod trace;
 pub(crate) mod transport;
 
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use http::Method;
 
-pub use builder::ClientBuilder;
+pub use builder::{ClientBuilder, DEFAULT_POOL_IDLE_TIMEOUT};
+pub use transport::TlsVersion;
 
 use crate::client::chain::Chain;
 use crate::client::observe::Observer;

@@ -4,29 +4,15 @@
 //! `futures::executor::block_on`, or plain blocking code), so the futures we hand out are executor-agnostic
 //! and one connection pool serves both styles. Signing and verification stay on the caller's side.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
-use tokio::runtime::Runtime;
 
 use crate::error::{Error, Result};
 use crate::protocol::multipart::{Multipart, Reader, Source, CHUNK, IN_FLIGHT};
 use crate::protocol::request::Prepared;
-
-/// The runtime that drives all I/O of all clients of this process.
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("wechatpay-io")
-            .enable_all()
-            .build()
-            .expect("the wechatpay I/O runtime could not start (out of threads?)")
-    })
-}
 
 /// An answer as read off the wire, not yet verified.
 pub(crate) struct Raw {
@@ -37,7 +23,9 @@ pub(crate) struct Raw {
 
 #[derive(Clone)]
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    settings: Arc<Settings>,
+    /// The connection pool, and the process it belongs to: a forked child builds its own.
+    http: Arc<Mutex<(u32, reqwest::Client)>>,
     max_body: usize,
     /// The time a whole call may take unless the request sets its own.
     pub(crate) timeout: Duration,
@@ -47,43 +35,93 @@ pub(crate) struct Transport {
 /// this future is dropped.
 pub(crate) async fn sleep(duration: Duration) {
     // The timer is made inside the runtime: a tokio timer needs its reactor.
-    let timer = runtime().spawn(async move { tokio::time::sleep(duration).await });
+    let timer = crate::client::runtime::current().spawn(async move { tokio::time::sleep(duration).await });
     let _abort = AbortOnDrop(timer.abort_handle());
     let _ = timer.await;
+}
+
+/// The lowest TLS version the transport accepts.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2 (the default: what WeChat Pay's gateways speak at least).
+    Tls12,
+    /// TLS 1.3.
+    Tls13,
 }
 
 pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     pub(crate) proxy: Option<String>,
+    pub(crate) proxy_from_env: bool,
+    pub(crate) pool_idle_timeout: Option<Duration>,
+    pub(crate) pool_max_idle_per_host: usize,
+    pub(crate) min_tls: TlsVersion,
     pub(crate) max_body: usize,
+}
+
+impl Settings {
+    /// The HTTP client these settings describe; a configuration error names what is wrong.
+    fn client(&self) -> Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .pool_idle_timeout(self.pool_idle_timeout)
+            .pool_max_idle_per_host(self.pool_max_idle_per_host);
+        #[cfg(feature = "default-tls")]
+        {
+            builder = builder.min_tls_version(match self.min_tls {
+                TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
+                TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
+            });
+        }
+        // Only the proxy the builder names is used, unless it asked for the environment's.
+        if !self.proxy_from_env {
+            builder = builder.no_proxy();
+        }
+        if let Some(proxy) = &self.proxy {
+            // Never quoted: a proxy URL may carry credentials.
+            let proxy = reqwest::Proxy::all(proxy)
+                .map_err(|e| Error::config("the proxy is not a valid URL").with_source(e.without_url()))?;
+            builder = builder.proxy(proxy);
+        }
+        builder
+            .build()
+            .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))
+    }
 }
 
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Self> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(settings.connect_timeout)
-            .timeout(settings.timeout);
-        if let Some(proxy) = &settings.proxy {
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::config(format!("the proxy `{proxy}` is not a valid URL")).with_source(e))?;
-            builder = builder.proxy(proxy);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| Error::config("the HTTP client could not be built").with_source(e))?;
+        let http = settings.client()?;
         Ok(Transport {
-            http,
             max_body: settings.max_body,
             timeout: settings.timeout,
+            http: Arc::new(Mutex::new((std::process::id(), http))),
+            settings: Arc::new(settings),
         })
+    }
+
+    /// The connection pool of this process (after a `fork`, a new one: the parent's connections and their
+    /// tasks belong to the parent's runtime).
+    fn http(&self) -> Result<reqwest::Client> {
+        let pid = std::process::id();
+        let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.0 != pid {
+            let fresh = self.settings.client()?;
+            std::mem::forget(std::mem::replace(&mut slot.1, fresh));
+            slot.0 = pid;
+        }
+        Ok(slot.1.clone())
     }
 
     /// Sends one attempt of `req` on the background runtime and reads the answer, refusing bodies over the
     /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection.
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
-        let this = self.clone();
+        let http = self.http()?;
+        let max_body = self.max_body;
         let attempt = Attempt {
             method: req.method.clone(),
             url: req.url.clone(),
@@ -94,7 +132,7 @@ impl Transport {
             },
             progress: req.progress.clone(),
         };
-        let task = runtime().spawn(async move { this.send_here(attempt, timeout).await });
+        let task = crate::client::runtime::current().spawn(send_here(http, max_body, attempt, timeout));
         let abort = AbortOnDrop(task.abort_handle());
         let result = task
             .await
@@ -102,51 +140,50 @@ impl Transport {
         drop(abort);
         result?
     }
+}
 
-    async fn send_here(self, req: Attempt, timeout: Duration) -> Result<Raw> {
-        let body = match req.body {
-            // An upload: the signature covers the meta JSON; the multipart is streamed.
-            Payload::Multipart(multipart) => reqwest::Body::wrap_stream(into_stream(multipart)?),
-            Payload::Bytes(bytes) => reqwest::Body::from(bytes),
-        };
-        let builder = self
-            .http
-            .request(req.method, req.url)
-            .headers(req.headers)
-            .body(body)
-            .timeout(timeout);
-        let mut res = builder.send().await.map_err(map_reqwest)?;
-        let too_big = |n: String| {
-            Error::transport(format!(
-                "the answer's body ({n}) is larger than the {} byte cap; raise `max_response_size` if it is expected",
-                self.max_body
-            ))
-            .with_outcome(crate::error::Outcome::Unknown)
-        };
-        if let Some(len) = res.content_length() {
-            if len > self.max_body as u64 {
-                return Err(too_big(format!("{len} bytes")));
-            }
+async fn send_here(http: reqwest::Client, max_body: usize, req: Attempt, timeout: Duration) -> Result<Raw> {
+    let body = match req.body {
+        // An upload: the signature covers the meta JSON; the multipart is streamed.
+        Payload::Multipart(multipart) => reqwest::Body::wrap_stream(into_stream(multipart)?),
+        Payload::Bytes(bytes) => reqwest::Body::from(bytes),
+    };
+    let builder = http
+        .request(req.method, req.url)
+        .headers(req.headers)
+        .body(body)
+        .timeout(timeout);
+    let mut res = builder.send().await.map_err(map_reqwest)?;
+    let too_big = |n: String| {
+        Error::transport(format!(
+            "the answer's body ({n}) is larger than the {} byte cap; raise `max_response_size` if it is expected",
+            max_body
+        ))
+        .with_outcome(crate::error::Outcome::Unknown)
+    };
+    if let Some(len) = res.content_length() {
+        if len > max_body as u64 {
+            return Err(too_big(format!("{len} bytes")));
         }
-        let status = res.status();
-        let total = res.content_length();
-        let headers = std::mem::take(res.headers_mut());
-        let mut body = BytesMut::new();
-        while let Some(chunk) = res.chunk().await.map_err(map_reqwest)? {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(too_big("at least that".into()));
-            }
-            body.extend_from_slice(&chunk);
-            if let Some(progress) = &req.progress {
-                progress(body.len() as u64, total);
-            }
-        }
-        Ok(Raw {
-            status,
-            headers,
-            body: body.freeze(),
-        })
     }
+    let status = res.status();
+    let total = res.content_length();
+    let headers = std::mem::take(res.headers_mut());
+    let mut body = BytesMut::new();
+    while let Some(chunk) = res.chunk().await.map_err(map_reqwest)? {
+        if body.len() + chunk.len() > max_body {
+            return Err(too_big("at least that".into()));
+        }
+        body.extend_from_slice(&chunk);
+        if let Some(progress) = &req.progress {
+            progress(body.len() as u64, total);
+        }
+    }
+    Ok(Raw {
+        status,
+        headers,
+        body: body.freeze(),
+    })
 }
 
 /// What one attempt sends, owned so it can run on the I/O runtime.

@@ -1,0 +1,61 @@
+//! A request in a forked child answers (pre-forking servers do this): the child starts its own I/O
+//! runtime and connections instead of waiting on the parent's, whose threads do not exist there.
+//!
+//! Its own harness (`harness = false`), so the process forks from a single test thread.
+
+#[cfg(all(unix, feature = "mock"))]
+fn main() {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+    use wechatpay::mock::MockServer;
+    use wechatpay::Options;
+
+    let server = MockServer::start().expect("sandbox");
+    let client = server.client().expect("client");
+    let call = |client: &wechatpay::Client| {
+        client["v3/marketing/busifavor/stocks/{stock_id}"]
+            .get(Options::from(json!({"stock_id": "100088"})).timeout(Duration::from_secs(30)))
+    };
+    // The parent's runtime and a pooled connection exist before the fork.
+    call(&client).expect("the parent's call");
+
+    // SAFETY (of the test, not the crate): the child only makes one call and leaves with `_exit`.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let code = match call(&client) {
+            Ok(res) if res.status() == 200 => 0,
+            _ => 1,
+        };
+        unsafe { libc::_exit(code) };
+    }
+
+    // The parent waits, bounded: a child stuck on the parent's runtime would never answer.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut status = 0;
+    loop {
+        let done = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if done == pid {
+            break;
+        }
+        if Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            println!("fork: 0 passed, 1 failed");
+            panic!("the forked child's call never ended");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+    // And the parent still works after the fork.
+    call(&client).expect("the parent's call after the fork");
+    if ok {
+        println!("fork: 1 passed, 0 failed");
+    } else {
+        println!("fork: 0 passed, 1 failed");
+        panic!("the forked child's call failed (status {status})");
+    }
+}
+
+#[cfg(not(all(unix, feature = "mock")))]
+fn main() {}
