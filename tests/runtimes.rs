@@ -153,21 +153,6 @@ fn async_on_futures_block_on_without_tokio() {
 }
 
 #[test]
-fn a_blocking_call_inside_a_waited_then_works() {
-    // `.wait()` drives the call on this thread in the I/O runtime's context; a blocking verb inside its
-    // `.then` nests in it.
-    let _dog = Watchdog::new("blocking inside .then", LIMIT);
-    let (_server, client) = sandbox();
-    let inner = client.clone();
-    let status = client["v3/ping"]
-        .get_async(())
-        .then(move |_| inner["v3/ping"].get(()).map(|r| r.status()))
-        .wait()
-        .unwrap();
-    assert_eq!(status, 200);
-}
-
-#[test]
 fn wait_blocks_for_the_result() {
     let _dog = Watchdog::new(".wait()", LIMIT);
     let (server, client) = sandbox();

@@ -64,23 +64,14 @@ impl<T: Send + 'static> Pending<T> {
     }
 }
 
-/// Blocks on `fut`. Outside any runtime (plain blocking code) the call is driven on this thread inside the
-/// I/O runtime's context, so its HTTP exchange runs here instead of being handed to a worker and back;
-/// inside a multi-thread tokio runtime, tokio is told first so other tasks can move; on a current-thread
-/// runtime this blocks it (see [`crate::runtime`]).
+/// Blocks on `fut`; inside a multi-thread tokio runtime, tells tokio first so other tasks can move.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    if crate::client::runtime::inline() {
-        // Nested in a blocking call this thread drives (say a blocking verb inside `.then`): still in the
-        // runtime's context, on the caller's own thread, so blocking here starves nothing.
-        return futures::executor::block_on(fut);
-    }
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
         if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
             return tokio::task::block_in_place(|| futures::executor::block_on(fut));
         }
-        return futures::executor::block_on(fut);
     }
-    crate::client::runtime::block_on(fut)
+    futures::executor::block_on(fut)
 }
 
 impl<T> Future for Pending<T> {

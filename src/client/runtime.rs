@@ -72,30 +72,6 @@ pub(crate) fn current() -> Handle {
     handle
 }
 
-thread_local! {
-    /// Set while this thread drives a blocking call inside the I/O runtime's context.
-    static INLINE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Drives `fut` on this thread (which runs no runtime) inside the I/O runtime's context: its HTTP
-/// exchange then runs inline ([`inline`]) rather than as a task on a worker.
-pub(crate) fn block_on<F: std::future::Future>(fut: F) -> F::Output {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            INLINE.with(|f| f.set(self.0));
-        }
-    }
-    let handle = current();
-    let _reset = Reset(INLINE.with(|f| f.replace(true)));
-    handle.block_on(fut)
-}
-
-/// Whether this thread is driving a blocking call inside the I/O runtime's context.
-pub(crate) fn inline() -> bool {
-    INLINE.with(|f| f.get())
-}
-
 /// Sizes the I/O runtime: `threads` workers (at least 1). Takes effect when the runtime next starts — the
 /// first call of the process, or the first after [`shutdown`]; an error if it is running now.
 ///

@@ -34,9 +34,6 @@ pub(crate) struct Transport {
 /// Resolves after `duration`, on any executor: the timer runs on the I/O runtime, and is cancelled when
 /// this future is dropped.
 pub(crate) async fn sleep(duration: Duration) {
-    if crate::client::runtime::inline() {
-        return tokio::time::sleep(duration).await;
-    }
     // The timer is made inside the runtime: a tokio timer needs its reactor.
     let timer = crate::client::runtime::current().spawn(async move { tokio::time::sleep(duration).await });
     let _abort = AbortOnDrop(timer.abort_handle());
@@ -135,10 +132,6 @@ impl Transport {
             },
             progress: req.progress.clone(),
         };
-        if crate::client::runtime::inline() {
-            // A blocking call already runs in the runtime's context, on its own thread: no hand-off.
-            return send_here(http, max_body, attempt, timeout).await;
-        }
         let task = crate::client::runtime::current().spawn(send_here(http, max_body, attempt, timeout));
         let abort = AbortOnDrop(task.abort_handle());
         let result = task
