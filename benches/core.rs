@@ -183,6 +183,10 @@ fn verify(c: &mut Criterion) {
 
 /// A sandbox with one route, and a client for it.
 fn sandbox() -> (MockServer, Client) {
+    // `WECHATPAY_IO_THREADS=n` sizes the client's I/O runtime, to compare sizes side by side.
+    if let Some(n) = std::env::var("WECHATPAY_IO_THREADS").ok().and_then(|n| n.parse().ok()) {
+        let _ = wechatpay::runtime::set_worker_threads(n);
+    }
     let server = MockServer::start().expect("sandbox starts");
     server.route(Method::POST, "v3/bench/{id}", |_req| {
         Answer::json(200, &json!({"ok": true}))
@@ -260,9 +264,9 @@ fn sandbox_throughput(c: &mut Criterion) {
                 loop {
                     let Some(req) = queue.lock().unwrap().pop() else { break };
                     let res = http
-                        .request(req.method, req.url)
-                        .headers(req.headers)
-                        .body(req.body)
+                        .request(req.method().clone(), req.url().clone())
+                        .headers(req.headers().clone())
+                        .body(req.body().clone())
                         .send()
                         .await
                         .expect("sandbox answers");

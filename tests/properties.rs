@@ -465,45 +465,45 @@ proptest! {
                 return Ok(());
             }
         };
-        let path = prepared.url.path();
+        let path = prepared.url().path();
         prop_assert!(path.starts_with("/v3/things/"), "{path}");
         prop_assert_eq!(path.split('/').count(), 5, "{}", path);
-        prop_assert!(prepared.url.fragment().is_none());
-        let sent = match prepared.url.query() {
+        prop_assert!(prepared.url().fragment().is_none());
+        let sent = match prepared.url().query() {
             Some(q) => format!("{path}?{q}"),
             None => path.to_owned(),
         };
-        prop_assert_eq!(&prepared.target, &sent);
+        prop_assert_eq!(&prepared.target(), &sent);
 
         let segments: Vec<&str> = path.split('/').collect();
         if let Some(id) = value.get("id").and_then(scalar) {
             prop_assert_eq!(pct_decode(segments[3].as_bytes()), id.into_bytes());
         }
 
-        let auth = prepared.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let auth = prepared.headers().get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         prop_assert!(auth.is_some());
         let auth = Authorization::parse(auth.unwrap());
         prop_assert!(auth.is_ok());
         let auth = auth.unwrap();
         prop_assert_eq!(&auth.mchid, MCHID);
         prop_assert_eq!(&auth.serial_no, MERCHANT_SERIAL);
-        let message = sign::request_message("POST", &prepared.target, auth.timestamp, &auth.nonce_str, &prepared.body);
+        let message = sign::request_message("POST", &prepared.target(), auth.timestamp, &auth.nonce_str, &prepared.body());
         prop_assert!(merchant_key().public_key().verify(&message, &auth.signature));
 
         let sensitive = value.get("sensitive").is_some();
         match (value.get("json"), value.get("body")) {
             (Some(json), None) if !sensitive => {
-                prop_assert_eq!(&prepared.body[..], &serde_json::to_vec(json).unwrap()[..]);
+                prop_assert_eq!(&prepared.body()[..], &serde_json::to_vec(json).unwrap()[..]);
             }
-            (None, Some(Value::String(body))) => prop_assert_eq!(&prepared.body[..], body.as_bytes()),
-            (None, None) => prop_assert!(prepared.body.is_empty()),
+            (None, Some(Value::String(body))) => prop_assert_eq!(&prepared.body()[..], body.as_bytes()),
+            (None, None) => prop_assert!(prepared.body().is_empty()),
             _ => {}
         }
         if let Some(Value::Object(query)) = value.get("query") {
             let expected: Vec<(String, String)> =
                 query.iter().map(|(k, v)| (k.clone(), scalar(v).unwrap())).collect();
             let got: Vec<(String, String)> =
-                prepared.url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+                prepared.url().query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
             prop_assert_eq!(got, expected);
         }
     }
@@ -518,12 +518,8 @@ fn authorization(
     timestamp: impl Strategy<Value = i64>,
 ) -> impl Strategy<Value = Authorization> {
     (field.clone(), field.clone(), timestamp, field.clone(), field).prop_map(
-        |(mchid, serial_no, timestamp, nonce_str, signature)| Authorization {
-            mchid,
-            serial_no,
-            timestamp,
-            nonce_str,
-            signature,
+        |(mchid, serial_no, timestamp, nonce_str, signature)| {
+            Authorization::new(mchid, serial_no, timestamp, nonce_str, signature)
         },
     )
 }

@@ -464,7 +464,7 @@ fn a_leading_slash_or_an_odd_case_changes_nothing() {
     let prepared = client
         .prepare(Method::GET, "/v3/marketing/busifavor/stocks/100088", ())
         .unwrap();
-    assert_eq!(prepared.target, "/v3/marketing/busifavor/stocks/100088");
+    assert_eq!(prepared.target(), "/v3/marketing/busifavor/stocks/100088");
     let res = client.send(prepared).unwrap();
     assert_eq!(res.status(), 200);
     for path in ["/v2/pay/micropay", "V2/pay/micropay", "v2", "//V2/secapi/pay/refund"] {

@@ -23,17 +23,17 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let path = prepared.url.path();
+    let path = prepared.url().path();
     assert!(
         path.starts_with("/v3/things/") && path.split('/').count() == 5,
         "{path}"
     );
-    assert!(prepared.url.fragment().is_none());
-    let sent = match prepared.url.query() {
+    assert!(prepared.url().fragment().is_none());
+    let sent = match prepared.url().query() {
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
     };
-    assert_eq!(prepared.target, sent);
+    assert_eq!(prepared.target(), sent);
 
     let auth = prepared
         .headers
@@ -48,10 +48,10 @@ fuzz_target!(|data: &[u8]| {
     );
     let message = sign::request_message(
         "POST",
-        &prepared.target,
+        &prepared.target(),
         auth.timestamp,
         &auth.nonce_str,
-        &prepared.body,
+        &prepared.body(),
     );
     assert!(common::merchant_key().public_key().verify(&message, &auth.signature));
 });

@@ -13,7 +13,8 @@
 
 use md5::Digest as _;
 
-/// Lower-case hex of `bytes`.
+/// Lower-case hex of `bytes`. Not part of the stable API: use your own hex encoder.
+#[doc(hidden)]
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
@@ -65,6 +66,8 @@ pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
 }
 
 /// Compares two byte strings in time that depends only on their lengths (for signatures and digests).
+/// Not part of the stable API: use the `subtle` crate.
+#[doc(hidden)]
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     subtle::ConstantTimeEq::ct_eq(a, b).into()
 }

@@ -39,6 +39,8 @@ pub fn normalize_key(key: &str) -> String {
 }
 
 /// Appends `key` to the template `base`: one normalized segment, or every segment of a full path.
+/// Not part of the stable API (the `wxpay` binary uses it); use [`crate::Client::chain`].
+#[doc(hidden)]
 pub fn append(base: &str, key: &str) -> String {
     let mut out = String::with_capacity(base.len() + key.len() + 1);
     out.push_str(base);

@@ -44,26 +44,17 @@ impl Target {
     }
 }
 
-/// A request ready to go on the wire.
+/// A request ready to go on the wire: what [`crate::Client::prepare`] builds and signs, and
+/// [`crate::Client::send`] sends. Read-only: what was signed cannot be changed before it is sent.
 pub struct Prepared {
-    /// The HTTP method.
-    pub method: Method,
-    /// The full URL.
-    pub url: Url,
-    /// The request target that was signed: path and `?query`, exactly as sent.
-    pub target: String,
-    /// Every header, `Authorization` included.
-    pub headers: HeaderMap,
-    /// The body that was signed, exactly. It is also the body sent, unless [`Prepared::multipart`] is set.
-    pub body: Bytes,
-    /// For a media upload ([`crate::media`]): the `multipart/form-data` body sent instead of `body`. WeChat
-    /// Pay signs uploads over their `meta` JSON only, so then `body` holds that JSON, which is also the
-    /// multipart's `meta` part.
-    pub multipart: Option<crate::protocol::multipart::Multipart>,
-    /// How the answer will be verified.
-    pub policy: Policy,
-    /// A timeout for this request only.
-    pub timeout: Option<Duration>,
+    pub(crate) method: Method,
+    pub(crate) url: Url,
+    pub(crate) target: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) multipart: Option<crate::protocol::multipart::Multipart>,
+    pub(crate) policy: Policy,
+    pub(crate) timeout: Option<Duration>,
     /// Told how much of the answer's body has arrived.
     pub(crate) progress: Option<crate::protocol::options::Progress>,
     /// The path template, for traces and observers (never the expanded path: values are often personal).
@@ -72,6 +63,55 @@ pub struct Prepared {
     pub(crate) retry: Option<crate::protocol::retry::RetryPolicy>,
     /// The call carries its own request number (see [`crate::Options::idempotent`]).
     pub(crate) idempotent: bool,
+}
+
+impl Prepared {
+    /// The HTTP method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The full URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The request target that was signed: path and `?query`, exactly as sent.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Every header, `Authorization` included.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The body that was signed, exactly. It is also the body sent, unless [`Prepared::multipart`] is set.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// For a media upload ([`crate::media`]): the `multipart/form-data` body sent instead of
+    /// [`Prepared::body`]. WeChat Pay signs uploads over their `meta` JSON only, so then the body holds that
+    /// JSON, which is also the multipart's `meta` part.
+    pub fn multipart(&self) -> Option<&crate::protocol::multipart::Multipart> {
+        self.multipart.as_ref()
+    }
+
+    /// How the answer will be verified.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// This call's own timeout, if it has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// The path template it was built from (e.g. `v3/marketing/busifavor/stocks/{stock_id}`).
+    pub fn template(&self) -> &str {
+        &self.template
+    }
 }
 
 pub(crate) fn prepare(

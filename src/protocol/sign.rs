@@ -24,7 +24,10 @@ pub fn request_message(method: &str, target: &str, timestamp: i64, nonce: &str, 
     ])
 }
 
-/// The parts of an `Authorization: WECHATPAY2-SHA256-RSA2048 …` header.
+/// The parts of an `Authorization: WECHATPAY2-SHA256-RSA2048 …` header. New fields may be added
+/// (`#[non_exhaustive]`): build one with [`Authorization::sign`], [`Authorization::parse`] or
+/// [`Authorization::new`].
+#[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Authorization {
     /// The merchant id (`mchid`).
@@ -47,6 +50,24 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
 }
 
 impl Authorization {
+    /// The parts as given, unsigned and unchecked (for tools and tests; [`Authorization::sign`] makes a
+    /// real one).
+    pub fn new(
+        mchid: impl Into<String>,
+        serial_no: impl Into<String>,
+        timestamp: i64,
+        nonce_str: impl Into<String>,
+        signature: impl Into<String>,
+    ) -> Self {
+        Authorization {
+            mchid: mchid.into(),
+            serial_no: serial_no.into(),
+            timestamp,
+            nonce_str: nonce_str.into(),
+            signature: signature.into(),
+        }
+    }
+
     /// Signs a request now, with a fresh nonce and the current time.
     pub fn sign(key: &PrivateKey, mchid: &str, serial: &str, method: &str, target: &str, body: &[u8]) -> Self {
         Self::sign_at(

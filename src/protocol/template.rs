@@ -14,7 +14,8 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
-/// One `{…}` expression of a template.
+/// One `{…}` expression of a template. New fields may be added (`#[non_exhaustive]`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placeholder<'t> {
     /// The variable name.
@@ -178,6 +179,7 @@ fn is_dot_segment(segment: &str) -> bool {
 /// }).unwrap();
 /// assert_eq!(path, "v3/users/o%2FABC%201/coupons");
 /// ```
+#[doc(hidden)] // Not part of the stable API (benches and fuzz targets use it); verbs expand for you.
 pub fn expand<'v>(template: &str, mut lookup: impl FnMut(&str) -> Option<Cow<'v, str>>) -> Result<String> {
     let mut out = String::with_capacity(template.len() + 32);
     for piece in pieces(template) {

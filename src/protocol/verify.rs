@@ -24,7 +24,9 @@ pub const SERIAL: &str = "wechatpay-serial";
 /// `Wechatpay-Statement-Sha1`, sent with CSV statements instead of signing the CSV itself.
 pub const STATEMENT_SHA1: &str = "wechatpay-statement-sha1";
 
-/// What to do with an answer, decided by the request path.
+/// What to do with an answer, decided by the request path. New policies may be added
+/// (`#[non_exhaustive]`).
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
     /// Verify the signature over the body (every answer but the ones below).
@@ -69,6 +71,8 @@ pub fn policy_for(method: &http::Method, path: &str) -> Policy {
 }
 
 /// How far apart (in seconds) a signed timestamp and `now` are; never overflows, whatever the input.
+/// Not part of the stable API (the `wxpay` binary uses it).
+#[doc(hidden)]
 pub fn skew(timestamp: i64, now: i64) -> i64 {
     now.saturating_sub(timestamp).saturating_abs()
 }

@@ -221,26 +221,26 @@ fn print_response(response: &Response, args: &CallArgs) -> crate::CliResult {
 /// The dry run: the request as it would go out, then the signed message, byte for byte.
 fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
     let auth = prepared
-        .headers
+        .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| wechatpay::sign::Authorization::parse(v).ok())
         .ok_or_else(|| Failure::other("the prepared request has no Authorization header"))?;
     let message = wechatpay::sign::request_message(
-        prepared.method.as_str(),
-        &prepared.target,
+        prepared.method().as_str(),
+        prepared.target(),
         auth.timestamp,
         &auth.nonce_str,
-        &prepared.body,
+        prepared.body(),
     );
-    let mut out = format!("{} {}\n", prepared.method, prepared.url).into_bytes();
-    for line in header_lines(&prepared.headers) {
+    let mut out = format!("{} {}\n", prepared.method(), prepared.url()).into_bytes();
+    for line in header_lines(prepared.headers()) {
         out.extend_from_slice(line.as_bytes());
         out.push(b'\n');
     }
     out.push(b'\n');
-    if !prepared.body.is_empty() {
-        out.extend_from_slice(&prepared.body);
+    if !prepared.body().is_empty() {
+        out.extend_from_slice(&prepared.body());
         out.push(b'\n');
     }
     out.extend_from_slice(b"\n--- signed message (METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n), to the end ---\n");
@@ -249,15 +249,15 @@ fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
 }
 
 fn log_request(prepared: &Prepared) {
-    eprintln!("> {} {}", prepared.method, prepared.url);
-    for (name, value) in &prepared.headers {
+    eprintln!("> {} {}", prepared.method(), prepared.url());
+    for (name, value) in prepared.headers() {
         if name == http::header::AUTHORIZATION {
             eprintln!("> authorization: WECHATPAY2-SHA256-RSA2048 (signed when sent)");
         } else {
             eprintln!("> {name}: {}", String::from_utf8_lossy(value.as_bytes()));
         }
     }
-    eprintln!("> ({} body bytes)", prepared.body.len());
+    eprintln!("> ({} body bytes)", prepared.body().len());
 }
 
 fn log_answer(result: &wechatpay::Result<Response>, started: Instant) {
