@@ -25,8 +25,11 @@ use tokio::runtime::{Handle, Runtime};
 
 use crate::error::{Error, Result};
 
-/// Worker threads of the I/O runtime unless [`set_worker_threads`] says otherwise.
-pub const DEFAULT_WORKER_THREADS: usize = 2;
+/// Worker threads of the I/O runtime unless [`set_worker_threads`] says otherwise: 1. The runtime only
+/// moves bytes (signing and verifying run where the call's future is polled), and one worker keeps a
+/// call's request and its connection on one thread: measured side by side, less CPU per call than 2
+/// (BENCHMARKS.md).
+pub const DEFAULT_WORKER_THREADS: usize = 1;
 
 struct Slot {
     /// The process that started `runtime`: after a `fork`, the child's id differs.
