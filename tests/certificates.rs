@@ -404,7 +404,11 @@ fn keyring_swaps_while_requests_are_in_flight() {
         std::thread::spawn(move || {
             let mut n = 0u64;
             while !stop.load(Ordering::SeqCst) {
-                client.set_keyring(if n % 2 == 0 { extra.clone() } else { good.clone() });
+                client.set_keyring(if n.is_multiple_of(2) {
+                    extra.clone()
+                } else {
+                    good.clone()
+                });
                 client.update_keyring(|ring| ring.without(|_| false));
                 n += 1;
                 swaps.store(n, Ordering::SeqCst);

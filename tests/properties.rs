@@ -487,7 +487,7 @@ proptest! {
         let auth = auth.unwrap();
         prop_assert_eq!(&auth.mchid, MCHID);
         prop_assert_eq!(&auth.serial_no, MERCHANT_SERIAL);
-        let message = sign::request_message("POST", &prepared.target(), auth.timestamp, &auth.nonce_str, &prepared.body());
+        let message = sign::request_message("POST", prepared.target(), auth.timestamp, &auth.nonce_str, prepared.body());
         prop_assert!(merchant_key().public_key().verify(&message, &auth.signature));
 
         let sensitive = value.get("sensitive").is_some();

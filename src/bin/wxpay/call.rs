@@ -240,7 +240,7 @@ fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
     }
     out.push(b'\n');
     if !prepared.body().is_empty() {
-        out.extend_from_slice(&prepared.body());
+        out.extend_from_slice(prepared.body());
         out.push(b'\n');
     }
     out.extend_from_slice(b"\n--- signed message (METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n), to the end ---\n");
