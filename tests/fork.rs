@@ -49,12 +49,24 @@ fn main() {
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     // And the parent still works after the fork.
     call(&client).expect("the parent's call after the fork");
-    if ok {
-        println!("fork: 1 passed, 0 failed");
-    } else {
-        println!("fork: 0 passed, 1 failed");
+    if !ok {
+        println!("fork: 0 passed, 2 failed");
         panic!("the forked child's call failed (status {status})");
     }
+
+    // The runtime can be resized only while stopped, stopped, and started again by the next call.
+    assert!(
+        wechatpay::runtime::set_worker_threads(2).is_err(),
+        "running: too late to size it"
+    );
+    assert!(wechatpay::runtime::shutdown(Duration::from_secs(10)), "it was running");
+    assert!(
+        !wechatpay::runtime::shutdown(Duration::from_secs(10)),
+        "nothing left to stop"
+    );
+    wechatpay::runtime::set_worker_threads(2).expect("stopped: may be sized");
+    call(&client).expect("a call after the shutdown starts a new runtime");
+    println!("fork: 2 passed, 0 failed");
 }
 
 #[cfg(not(all(unix, feature = "mock")))]

@@ -103,6 +103,12 @@ fn signed_headers(key: &PrivateKey, serial: &str, body: &[u8]) -> Vec<(String, S
 
 /// A self-signed X.509 certificate of `key` with serial `serial` (hex), valid for a year from now.
 fn certificate(key: &PrivateKey, serial: &str) -> String {
+    let now = SystemTime::now();
+    certificate_valid(key, serial, now, now + Duration::from_secs(365 * 86_400))
+}
+
+/// A self-signed X.509 certificate of `key` with serial `serial` (hex), valid between the dates given.
+fn certificate_valid(key: &PrivateKey, serial: &str, not_before: SystemTime, not_after: SystemTime) -> String {
     use spki::der::{Decode as _, Encode as _};
     use x509_cert::certificate::{Certificate, TbsCertificate, Version};
     let serial = (0..serial.len())
@@ -119,7 +125,10 @@ fn certificate(key: &PrivateKey, serial: &str) -> String {
         serial_number: x509_cert::serial_number::SerialNumber::new(&serial).unwrap(),
         signature: algorithm.clone(),
         issuer: name.clone(),
-        validity: x509_cert::time::Validity::from_now(Duration::from_secs(365 * 86_400)).unwrap(),
+        validity: x509_cert::time::Validity {
+            not_before: x509_cert::time::Time::try_from(not_before).unwrap(),
+            not_after: x509_cert::time::Time::try_from(not_after).unwrap(),
+        },
         subject: name,
         subject_public_key_info: spki::SubjectPublicKeyInfoOwned::from_der(&key.public_key().to_spki_der()).unwrap(),
         issuer_unique_id: None,
@@ -566,4 +575,77 @@ fn wxpay_mock_serve_leaves_no_key_behind_when_it_cannot_start() {
     let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().flatten().map(|e| e.path()).collect();
     std::fs::remove_dir_all(&tmp).unwrap();
     assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn sensitive_fields_are_encrypted_for_the_newest_valid_certificate() {
+    let day = Duration::from_secs(86_400);
+    let now = SystemTime::now();
+    let cert = |serial: &str, from: SystemTime, until: SystemTime| {
+        let pem = certificate_valid(&PrivateKey::generate(), serial, from, until);
+        (serial.to_owned(), PublicKey::load(&pem).unwrap())
+    };
+    // Alphabetically first: the expired one; then the older and the newer valid ones.
+    let ring = wechatpay::Keyring::new([
+        cert("1A00000000000000000000000000000000000001", now - 400 * day, now - day),
+        cert(
+            "2B00000000000000000000000000000000000002",
+            now - 30 * day,
+            now + 300 * day,
+        ),
+        cert("3C00000000000000000000000000000000000003", now - day, now + 400 * day),
+    ]);
+    let (id, _) = ring.encryption_key(None).unwrap();
+    assert_eq!(id, "3C00000000000000000000000000000000000003");
+    // A public key still wins (public-key mode), and an explicit choice wins over both.
+    let with_public = ring.with([("PUB_KEY_ID_0114232134912410000000000000".to_owned(), trusted_key())]);
+    assert_eq!(
+        with_public.encryption_key(None).unwrap().0,
+        "PUB_KEY_ID_0114232134912410000000000000"
+    );
+    let chosen = "2B00000000000000000000000000000000000002";
+    assert_eq!(with_public.encryption_key(Some(chosen)).unwrap().0, chosen);
+}
+
+#[test]
+fn a_failing_refresh_is_visible_and_retried_before_the_interval() {
+    let server = MockServer::builder().certificate_mode(true).start().unwrap();
+    server.inject_path("/v3/certificates", Fault::Status(500));
+    let client = server
+        .client_builder()
+        .apiv3_key(server.apiv3_key())
+        .retry(wechatpay::RetryPolicy::none())
+        .refresh_certificates_every(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    // The first refresh runs at build time on the refresher thread: wait (bounded) for it to fail.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let state = loop {
+        let state = client.refresh_state().unwrap();
+        if state.failures >= 1 {
+            break state;
+        }
+        assert!(std::time::Instant::now() < deadline, "no refresh ran: {state:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        state.last_error.as_deref().is_some_and(|e| e.contains("500")),
+        "{state:?}"
+    );
+    assert!(state.last_success.is_none());
+    let next = state.next_attempt.expect("a next attempt is planned");
+    let wait = next.duration_since(SystemTime::now()).unwrap_or_default();
+    assert!(
+        wait < Duration::from_secs(600),
+        "retried well before the hour: {wait:?}"
+    );
+
+    // An explicit refresh that succeeds clears it.
+    server.clear_faults();
+    client.refresh_certificates().unwrap();
+    let state = client.refresh_state().unwrap();
+    assert!(
+        state.last_error.is_none() && state.failures == 0 && state.last_success.is_some(),
+        "{state:?}"
+    );
 }

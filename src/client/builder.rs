@@ -24,7 +24,8 @@ use crate::protocol::request::{self, Signer, Target};
 use crate::protocol::retry::RetryPolicy;
 
 enum KeySource {
-    Text(String),
+    /// Key text (PEM, base64 or a path), wiped when the builder is dropped.
+    Text(zeroize::Zeroizing<String>),
     Loaded(PrivateKey),
 }
 
@@ -169,7 +170,7 @@ impl ClientBuilder {
 
     /// The merchant's private key, in any form PHP's `Rsa::from` takes ([`crate::keys`]). Required.
     pub fn private_key(mut self, key: &str) -> Self {
-        self.private_key = Some(KeySource::Text(key.to_owned()));
+        self.private_key = Some(KeySource::Text(zeroize::Zeroizing::new(key.to_owned())));
         self
     }
 

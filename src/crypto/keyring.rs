@@ -54,15 +54,29 @@ impl Keyring {
     }
 
     /// The key that encrypts sensitive fields, with its id: `preferred` if given, else a `PUB_KEY_ID_…`
-    /// key (public-key mode is WeChat Pay's present), else the first platform certificate.
+    /// key (public-key mode is WeChat Pay's present), else the newest platform certificate valid now (the
+    /// latest `notBefore` among those inside their dates; with none valid, the one that expires last).
     pub fn encryption_key(&self, preferred: Option<&str>) -> Option<(&str, &PublicKey)> {
         if let Some(id) = preferred {
             return self.keys.get_key_value(id).map(|(k, v)| (k.as_str(), v));
         }
-        self.keys
+        if let Some((id, key)) = self.keys.iter().find(|(id, _)| id.starts_with("PUB_KEY_ID_")) {
+            return Some((id.as_str(), key));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let dates = |key: &PublicKey| key.certificate_validity().unwrap_or((i64::MIN, i64::MAX));
+        let valid_newest = self
+            .keys
             .iter()
-            .find(|(id, _)| id.starts_with("PUB_KEY_ID_"))
-            .or_else(|| self.keys.iter().next())
+            .filter(|(_, key)| {
+                let (from, until) = dates(key);
+                from <= now && now <= until
+            })
+            .max_by_key(|(_, key)| dates(key).0);
+        valid_newest
+            .or_else(|| self.keys.iter().max_by_key(|(_, key)| dates(key).1))
             .map(|(k, v)| (k.as_str(), v))
     }
 

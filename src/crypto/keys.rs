@@ -12,6 +12,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use zeroize::Zeroizing;
+
 use base64::Engine as _;
 use pkcs8::der::{Decode, Encode};
 
@@ -52,7 +54,8 @@ pub struct PrivateKey {
 
 struct PrivateInner {
     rsa: RsaPrivate,
-    pkcs1: Vec<u8>,
+    /// The key as PKCS#1 DER, wiped when the last clone of the key is dropped.
+    pkcs1: Zeroizing<Vec<u8>>,
     bits: usize,
 }
 
@@ -391,7 +394,7 @@ impl PrivateKey {
         Ok(PrivateKey {
             inner: Arc::new(PrivateInner {
                 rsa,
-                pkcs1: der.to_vec(),
+                pkcs1: Zeroizing::new(der.to_vec()),
                 bits,
             }),
         })
@@ -421,13 +424,15 @@ impl PrivateKey {
 
     /// The key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), e.g. to hand a sandbox key to another program.
     /// This is secret material: handle it like the key file itself.
+    /// (The returned text is the key: keep it in a `zeroize::Zeroizing` if it must not outlive its use.)
     pub fn to_pkcs8_pem(&self) -> String {
         pem_rfc7468::encode_string("PRIVATE KEY", pem_rfc7468::LineEnding::LF, &self.pkcs8_der())
             .expect("PEM encoding of DER cannot fail")
     }
 
     /// The key as PKCS#8 `PrivateKeyInfo` DER.
-    pub(crate) fn pkcs8_der(&self) -> Vec<u8> {
+    /// The key as PKCS#8 DER, in a buffer wiped when dropped.
+    pub(crate) fn pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
         let info = pkcs8::PrivateKeyInfo::new(
             pkcs8::AlgorithmIdentifierRef {
                 oid: RSA_ENCRYPTION,
@@ -435,7 +440,7 @@ impl PrivateKey {
             },
             &self.inner.pkcs1,
         );
-        info.to_der().expect("PrivateKeyInfo always encodes")
+        Zeroizing::new(info.to_der().expect("PrivateKeyInfo always encodes"))
     }
 
     #[cfg(test)]
@@ -681,6 +686,14 @@ mod tests {
         assert_eq!(key.pkcs1_der(), again.pkcs1_der());
         let public = PublicKey::load(&key.public_key().to_spki_pem()).unwrap();
         assert!(public.verify(b"x", &key.sign(b"x")));
+    }
+
+    #[test]
+    fn key_material_lives_in_buffers_wiped_on_drop() {
+        // Type-level: these only compile while the copies are `Zeroizing`.
+        let key = PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem")).unwrap();
+        let _: &Zeroizing<Vec<u8>> = &key.inner.pkcs1;
+        let _: Zeroizing<Vec<u8>> = key.pkcs8_der();
     }
 
     #[test]
