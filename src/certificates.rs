@@ -32,16 +32,24 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 
+#[cfg(feature = "client")]
 use crate::client::pending::Pending;
+#[cfg(feature = "client")]
 use crate::client::Client;
+#[cfg(feature = "client")]
 use crate::crypto::apiv3_key::ApiV3Key;
+#[cfg(feature = "client")]
 use crate::error::Result;
+#[cfg(feature = "client")]
 use crate::protocol::listing::{self, Vouching};
+#[cfg(feature = "client")]
 use crate::protocol::options::Options;
 
+#[cfg(feature = "client")]
 pub use crate::client::refresh::{RefreshState, DEFAULT_REFRESH_MIN_INTERVAL};
 pub use crate::protocol::listing::{decrypt, keys, open, PlatformCertificate, PATH, VALIDITY_TOLERANCE_SECS};
 
+#[cfg(feature = "client")]
 /// Downloads, decrypts and verifies the platform certificates (blocking). See the [module docs](self).
 ///
 /// A 404 `RESOURCE_NOT_EXISTS` (a merchant without platform certificates) stays an API error, with a
@@ -50,6 +58,7 @@ pub fn download(client: &Client, apiv3_key: &str) -> Result<Vec<PlatformCertific
     download_async(client, apiv3_key).wait()
 }
 
+#[cfg(feature = "client")]
 /// Downloads, decrypts and verifies the platform certificates; the future runs on any executor. It goes
 /// through the client's public face like any call, and verifies as a bootstrap ([`open`]): nothing is
 /// planted in the client's keyring, that is the caller's decision.

@@ -37,12 +37,15 @@
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+// Without the `client` feature (the sans-IO core alone) some helpers the client uses go unused.
+#![cfg_attr(not(feature = "client"), allow(dead_code, unused_imports))]
 
 // The layers, bottom up: `error`; `crypto` (keys, digests, AES); the sans-IO `protocol` core (paths,
 // templates, options, building and signing requests, verifying answers, the retry decision); the `client`
 // (builder, chain, the one send pipeline, the transport, certificate refresh); the features on top
 // (`certificates`, `notify`, `media`, `paysign`); the PHP twin helpers (`php`); and the sandbox (`mock`).
 pub mod certificates;
+#[cfg(feature = "client")]
 mod client;
 mod crypto;
 mod error;
@@ -54,6 +57,7 @@ pub mod paysign;
 mod php;
 mod protocol;
 
+#[cfg(feature = "client")]
 #[doc(inline)]
 pub use client::{observe, runtime};
 #[doc(inline)]
@@ -63,9 +67,13 @@ pub use php::apiv2;
 #[doc(inline)]
 pub use protocol::{formatter, path, sign, template, verify};
 
+#[cfg(feature = "client")]
 pub use client::chain::Chain;
+#[cfg(feature = "client")]
 pub use client::pending::{Pending, ResponseFuture};
+#[cfg(feature = "client")]
 pub use client::response::Response;
+#[cfg(feature = "client")]
 pub use client::{
     Client, ClientBuilder, TlsVersion, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_POOL_IDLE_TIMEOUT, DEFAULT_TIMEOUT,

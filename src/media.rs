@@ -32,7 +32,9 @@
 
 use bytes::Bytes;
 
+#[cfg(feature = "client")]
 use crate::client::pending::{Pending, ResponseFuture};
+#[cfg(feature = "client")]
 use crate::client::Client;
 use crate::crypto::hash::{self, Algorithm};
 use crate::error::{Error, Result, Verification};
@@ -50,12 +52,14 @@ pub const FAVOR_IMAGE_UPLOAD: &str = "v3/marketing/favor/media/image-upload";
 /// `v3/merchant-service/images/upload`: complaint images (up to 2 MB), answering `media_id`.
 pub const MERCHANT_SERVICE_IMAGE_UPLOAD: &str = "v3/merchant-service/images/upload";
 
+#[cfg(feature = "client")]
 /// Uploads `file` to `path_template` (e.g. [`MEDIA_UPLOAD`]): signs its `meta` JSON, sends the multipart,
 /// and verifies the answer. Wait on the result for a blocking call, or await it.
 pub fn upload(client: &Client, path_template: &str, file: Upload) -> ResponseFuture {
     upload_with(client, path_template, Options::new(), file)
 }
 
+#[cfg(feature = "client")]
 /// [`upload`] with more options: placeholder values, query, headers, timeout. The body is the upload's,
 /// so `options` must not set `json`, `body` or `sensitive`.
 pub fn upload_with(client: &Client, path_template: &str, options: impl Into<Options>, file: Upload) -> ResponseFuture {
@@ -105,6 +109,7 @@ pub fn check_bill(data: &[u8], bill: &serde_json::Value) -> Result<()> {
     check_digest(data, field("hash_type")?, field("hash_value")?)
 }
 
+#[cfg(feature = "client")]
 /// Downloads the bill a bill query answered with (its `download_url`, through this client so the request
 /// is signed) and checks it against the answer's `hash_type` and `hash_value`; returns the file's bytes
 /// (gzip when the query asked for `tar_type=GZIP`).

@@ -177,6 +177,7 @@ impl Notifier {
 }
 
 // The client's twin of `Notifier`, here so the client does not depend on the features built on it.
+#[cfg(feature = "client")]
 impl crate::Client {
     /// Verifies and decrypts a callback (回调通知) from its headers and raw body, against the keyring as
     /// it is now (refreshed certificates included) and the APIv3 key of [`crate::ClientBuilder::apiv3_key`].

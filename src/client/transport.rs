@@ -61,16 +61,27 @@ pub(crate) struct Settings {
     pub(crate) max_body: usize,
 }
 
+/// A reqwest client builder, with a rustls provider in place when the `rustls-ring` feature brings one:
+/// reqwest's `rustls-no-provider` takes the process's default provider — ring, unless the application
+/// installed another first.
+pub(crate) fn http_builder() -> reqwest::ClientBuilder {
+    #[cfg(all(feature = "rustls-ring", not(feature = "default-tls")))]
+    {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    reqwest::Client::builder()
+}
+
 impl Settings {
     /// The HTTP client these settings describe; a configuration error names what is wrong.
     fn client(&self) -> Result<reqwest::Client> {
-        let mut builder = reqwest::Client::builder()
+        let mut builder = http_builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .pool_idle_timeout(self.pool_idle_timeout)
             .pool_max_idle_per_host(self.pool_max_idle_per_host);
-        #[cfg(feature = "default-tls")]
+        #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
         {
             builder = builder.min_tls_version(match self.min_tls {
                 TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,

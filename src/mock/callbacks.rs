@@ -178,7 +178,7 @@ impl Courier {
     fn http(&self) -> Option<&reqwest::Client> {
         self.http
             .get_or_init(|| {
-                reqwest::Client::builder()
+                crate::client::transport::http_builder()
                     .timeout(ATTEMPT_TIMEOUT)
                     .redirect(reqwest::redirect::Policy::none())
                     .no_proxy()
