@@ -1,17 +1,4 @@
-//! Request options: PHP's options array as a `serde_json::Value`, or a typed builder.
-//!
-//! ```
-//! use serde_json::json;
-//! use wechatpay::Options;
-//!
-//! // PHP: ['stock_id' => '100088', 'query' => ['limit' => 10], 'json' => [...]]
-//! let php_like: Options = json!({"stock_id": "100088", "query": {"limit": 10}, "json": {"a": 1}}).into();
-//!
-//! #[derive(serde::Serialize)]
-//! struct Body { a: u32 }
-//! let typed = Options::new().param("stock_id", "100088").query("limit", 10).json(&Body { a: 1 });
-//! # let _ = (php_like, typed);
-//! ```
+//! Request options: PHP's options array as a `serde_json::Value`, or a typed builder ([`Options`]).
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -34,7 +21,41 @@ pub(crate) const KNOWN_KEYS: [&str; 8] = [
     "idempotent",
 ];
 
-/// What to send with a request: placeholder values, query, headers, and a body.
+/// What to send with a request: placeholder values, query, headers, a body, and how to send it. A verb takes
+/// anything `Into<Options>`: PHP's options array as a `serde_json::Value`, or this typed builder.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::Options;
+///
+/// // PHP: ['stock_id' => '100088', 'query' => ['limit' => 10], 'json' => [...]]
+/// let php_like: Options = json!({"stock_id": "100088", "query": {"limit": 10}, "json": {"a": 1}}).into();
+///
+/// #[derive(serde::Serialize)]
+/// struct Body { a: u32 }
+/// let typed = Options::new().param("stock_id", "100088").query("limit", 10).json(&Body { a: 1 });
+/// # let _ = (php_like, typed);
+/// ```
+///
+/// The keys of the PHP-shaped form, at the top level of the object:
+///
+/// | key | typed twin | meaning |
+/// |---|---|---|
+/// | `json` | [`Options::json`] | a body serialized as JSON |
+/// | `body` | [`Options::body`] | a body sent exactly as given (a string) |
+/// | `query` | [`Options::query`] | query parameters, an object of strings, numbers or booleans, in order |
+/// | `headers` | [`Options::header`] | request headers, an object |
+/// | `timeout` | [`Options::timeout`] | a positive number of seconds for the whole call |
+/// | `sensitive` | [`Options::sensitive`] | paths of `json` fields to encrypt |
+/// | `retry` | [`Options::retry`] | `{"max_attempts": n}` |
+/// | `idempotent` | [`Options::idempotent`] | `true` when the call carries its own request number |
+/// | any other key | [`Options::param`] | the value of the path placeholder of that name |
+///
+/// **How new keys are added.** A new option key only comes with a minor release and is listed in the
+/// changelog, and is chosen so that no documented WeChat Pay path has a placeholder of that name. A
+/// placeholder is never lost to an option silently: a top-level key that is neither an option nor a
+/// placeholder of the path is an error, and [`Options::param`] always means a placeholder, whatever its
+/// name — use it for a path whose placeholder shares a name with an option key.
 #[must_use = "options do nothing until passed to a verb such as `post`"]
 #[derive(Clone, Default)]
 pub struct Options {
