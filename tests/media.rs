@@ -2,6 +2,8 @@
 //! and checks the file's SHA-256; and bill downloads checked against their digest.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use std::io::{Read, Seek, SeekFrom};
 
 use serde_json::{json, Value};
@@ -23,12 +25,30 @@ fn image(len: usize) -> Vec<u8> {
     data
 }
 
-fn temp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wechatpay-media-{}-{name}", std::process::id()));
+/// A file in a directory of its own under the temp dir, both removed when dropped: tests leave nothing.
+struct TempFile {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl AsRef<std::path::Path> for TempFile {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_file(name: &str, data: &[u8]) -> TempFile {
+    let dir = common::temp_dir(&format!("media-{name}"));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, data).unwrap();
-    path
+    TempFile { dir, path }
 }
 
 #[test]
