@@ -78,6 +78,7 @@ pub(crate) enum Kind {
     Api,
     Verification,
     Decode,
+    Other,
 }
 
 impl Kind {
@@ -92,6 +93,7 @@ impl Kind {
             Kind::Api => "API error",
             Kind::Verification => "verification failed",
             Kind::Decode => "decode error",
+            Kind::Other => "application error",
         }
     }
 }
@@ -150,6 +152,11 @@ impl Error {
 
     pub(crate) fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.inner.source = Some(source.into());
+        self
+    }
+
+    fn with_source_boxed(mut self, source: BoxError) -> Self {
+        self.inner.source = Some(source);
         self
     }
 
@@ -254,9 +261,45 @@ impl Error {
     pub fn is_verification(&self) -> bool {
         self.inner.kind == Kind::Verification
     }
-    /// An answer's body could not be decoded as asked (e.g. [`crate::Response::json`]).
+    /// An answer's body could not be decoded as asked (e.g. `Response::json`).
     pub fn is_decode(&self) -> bool {
         self.inner.kind == Kind::Decode
+    }
+    /// An application's own error, carried through a promise chain ([`Error::other`], or `?` on an
+    /// `std::io::Error`); the original is its [`source`](std::error::Error::source).
+    pub fn is_other(&self) -> bool {
+        self.inner.kind == Kind::Other
+    }
+
+    /// Wraps an application's own error so it can flow through `then` / `otherwise` like PHP's promise
+    /// chain, where a callback may throw anything; the original stays the `source()` (and
+    /// [`Error::downcast_ref`] finds it). A `wechatpay::Error` given here comes back as it was.
+    ///
+    /// ```
+    /// # fn demo(client: &wechatpay::Client) -> Result<(), wechatpay::Error> {
+    /// client["v3/marketing/busifavor/stocks/{stock_id}"]
+    ///     .get_async(serde_json::json!({"stock_id": "100088"}))
+    ///     .then(|res| {
+    ///         let stock: serde_json::Value = res.json()?;
+    ///         let name = stock["stock_name"].as_str().ok_or_else(|| wechatpay::Error::other("no stock_name"))?;
+    ///         std::fs::write("stock.txt", name)?; // an io::Error converts by itself
+    ///         Ok(())
+    ///     })
+    ///     .wait()
+    /// # }
+    /// ```
+    pub fn other(error: impl Into<BoxError>) -> Self {
+        let error: BoxError = error.into();
+        match error.downcast::<Error>() {
+            Ok(ours) => *ours,
+            // Its text is the source's, so `{e}` does not repeat it; `{e:#}` prints it.
+            Err(theirs) => Self::new(Kind::Other, "the application's own code failed").with_source_boxed(theirs),
+        }
+    }
+
+    /// The source of an application error ([`Error::other`]) as its own type, if it is one.
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.inner.source.as_ref()?.downcast_ref::<E>()
     }
 
     /// The HTTP status of an API error.
@@ -301,6 +344,7 @@ impl Error {
             Kind::Api => "api",
             Kind::Verification => "verification",
             Kind::Decode => "decode",
+            Kind::Other => "other",
         }
     }
 
@@ -334,7 +378,7 @@ impl Error {
                 _ => Outcome::Unknown,
             },
             Kind::Verification => Outcome::Unknown,
-            Kind::Decode => Outcome::Applied,
+            Kind::Decode | Kind::Other => Outcome::Applied,
         }
     }
 
@@ -346,12 +390,29 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// What happened, without its cause (RFC 0022): `{e}`. The alternate form `{e:#}` appends the whole
+    /// `source()` chain, `: cause: its cause`, as `anyhow` prints it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.inner.kind.label(), self.inner.message)?;
         if self.inner.attempts > 1 {
             write!(f, " (after {} attempts)", self.inner.attempts)?;
         }
+        if f.alternate() {
+            let mut cause = StdError::source(self);
+            while let Some(e) = cause {
+                write!(f, ": {e}")?;
+                cause = e.source();
+            }
+        }
         Ok(())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    /// An I/O error of the application's (e.g. `?` on writing an answer to a file inside `then`): an
+    /// [`Error::other`].
+    fn from(e: std::io::Error) -> Self {
+        Error::other(e)
     }
 }
 

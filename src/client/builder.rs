@@ -382,7 +382,8 @@ impl ClientBuilder {
         let mut keys = Vec::with_capacity(self.certs.len());
         for (id, source) in self.certs {
             check_id("cert id", &id)?;
-            if id == serial {
+            // Serials are hex: the same serial in another letter case is the same certificate.
+            if id.eq_ignore_ascii_case(&serial) {
                 return Err(Error::config(format!(
                     "the cert id `{id}` is the merchant serial: `serial` names your own API certificate, while `cert` takes WeChat Pay's platform certificate or public key"
                 )));
@@ -423,6 +424,16 @@ impl ClientBuilder {
             return Err(Error::config(format!(
                 "`base_uri` {:?} must not carry a query, fragment or credentials",
                 self.base_uri
+            )));
+        }
+        let last_segment = base.path().trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+        if last_segment.eq_ignore_ascii_case("v3") || last_segment.eq_ignore_ascii_case("v2") {
+            return Err(Error::config(format!(
+                "`base_uri` {:?} ends in `/{last_segment}`, but paths start with `{}/…` already, so every request \
+                 would go to `/{last_segment}/{}/…`: drop it from `base_uri`",
+                self.base_uri,
+                last_segment.to_ascii_lowercase(),
+                last_segment.to_ascii_lowercase()
             )));
         }
         if base.scheme() == "http" && !is_loopback(&base) {

@@ -72,6 +72,10 @@ pub struct Options {
     pub(crate) idempotent: bool,
     /// An error found while building, reported when the request is made (`From` cannot fail).
     pub(crate) invalid: Option<String>,
+    /// Top-level keys whose value is neither a string nor a number, with what it was: an error either way,
+    /// but which one (an unknown option, or a placeholder given a bad value) depends on the path, so it is
+    /// decided when the path is known.
+    pub(crate) odd_keys: Vec<(String, &'static str)>,
 }
 
 /// Told `(bytes received, total if announced)` as an answer's body arrives.
@@ -365,14 +369,21 @@ impl From<Value> for Options {
                         let s = scalar(&v).expect("string or number");
                         opts.param(key, s)
                     }
-                    other => opts.fail(format!(
-                        "the placeholder value `{key}` must be a string or number, not {}",
-                        kind_of(&other)
-                    )),
+                    other => {
+                        opts.odd_keys.push((key, kind_of(&other)));
+                        opts
+                    }
                 },
             };
         }
         opts
+    }
+}
+
+impl From<&Value> for Options {
+    /// [`From<Value>`](#impl-From%3CValue%3E-for-Options) for a borrowed value, so `post(&payload)` works.
+    fn from(value: &Value) -> Self {
+        Options::from(value.clone())
     }
 }
 
@@ -423,7 +434,6 @@ mod tests {
             (json!({"json": {}, "body": "x"}), "both"),
             (json!({"query": "a=b"}), "`query`"),
             (json!({"headers": {"X": null}}), "`headers.X`"),
-            (json!({"stock_id": {"a": 1}}), "`stock_id`"),
             (json!({"timeout": -1}), "`timeout`"),
             (json!({"timeout": 1e300}), "`timeout`"),
         ] {

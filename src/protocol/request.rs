@@ -134,13 +134,16 @@ pub(crate) fn prepare(
     let placeholders = template::placeholders(path_template)?;
     for (name, _) in &options.params {
         if name != template::EMPTY && !placeholders.iter().any(|p| p.name == name) {
-            let names: Vec<&str> = placeholders.iter().map(|p| p.name).collect();
+            return Err(unknown_option(name, path_template, &placeholders));
+        }
+    }
+    for (name, kind) in &options.odd_keys {
+        if placeholders.iter().any(|p| p.name == name) {
             return Err(Error::request(format!(
-                "unknown option `{name}`: neither an option ({}) nor a placeholder of `{path_template}` (placeholders: [{}])",
-                KNOWN_KEYS.join(", "),
-                names.join(", ")
+                "the placeholder value `{name}` must be a string or number, not {kind}"
             )));
         }
+        return Err(unknown_option(name, path_template, &placeholders));
     }
     let path = template::expand(path_template, |name| options.param_value(name).map(Cow::Borrowed))?;
 
@@ -233,6 +236,16 @@ pub(crate) fn prepare(
     };
     sign(signer, &mut prepared)?;
     Ok(prepared)
+}
+
+/// A top-level key that is neither an option nor a placeholder of the path.
+fn unknown_option(name: &str, path_template: &str, placeholders: &[template::Placeholder<'_>]) -> Error {
+    let names: Vec<&str> = placeholders.iter().map(|p| p.name).collect();
+    Error::request(format!(
+        "unknown option `{name}`: neither an option ({}) nor a placeholder of `{path_template}` (placeholders: [{}])",
+        KNOWN_KEYS.join(", "),
+        names.join(", ")
+    ))
 }
 
 /// Signs (or signs anew, with a fresh nonce and timestamp) what `prepared` sends: every attempt of a call
