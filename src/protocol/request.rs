@@ -137,7 +137,7 @@ pub(crate) fn prepare(
             return Err(unknown_option(name, path_template, &placeholders));
         }
     }
-    for (name, kind) in &options.odd_keys {
+    if let Some((name, kind)) = options.odd_keys.first() {
         if placeholders.iter().any(|p| p.name == name) {
             return Err(Error::request(format!(
                 "the placeholder value `{name}` must be a string or number, not {kind}"
