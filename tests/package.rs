@@ -29,6 +29,16 @@ fn the_package_ships_the_library_and_no_private_key() {
     ] {
         assert!(files.iter().any(|f| f == needed), "{needed} is missing from {files:?}");
     }
+    // crates.io renders the README without the repository: every link must be absolute (or an anchor).
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for (i, _) in readme.match_indices("](") {
+        let target = &readme[i + 2..];
+        assert!(
+            target.starts_with("http") || target.starts_with('#'),
+            "a relative README link: {}",
+            &target[..target.find(')').unwrap_or(target.len()).min(60)]
+        );
+    }
     for file in &files {
         for refused in [".ci/", "scripts/", "interop/", "fuzz/", "tests/", ".github/"] {
             assert!(!file.starts_with(refused), "{file} is shipped");
