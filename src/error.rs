@@ -1,7 +1,4 @@
-//! The one error type of the crate.
-//!
-//! Shaped after smithy-rs' error RFC: opaque, `#[non_exhaustive]` details, predicates instead of a public
-//! kind enum, `Display` that never repeats its `source()`, and no foreign error type in the public API.
+//! [`Error`]: the one error type of the crate.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -12,6 +9,10 @@ type BoxError = Box<dyn StdError + Send + Sync>;
 ///
 /// Ask what happened with the `is_*` predicates, and for an API error read [`Error::status`],
 /// [`Error::code`], [`Error::api_message`], [`Error::detail`] and [`Error::request_id`].
+///
+/// It is opaque, after smithy-rs' error RFC: predicates instead of a public kind enum, no foreign error
+/// type in the public API, and a `Display` that never repeats its `source()`: walk the sources to print
+/// the whole chain.
 ///
 /// ```
 /// # fn demo(client: &wechatpay::Client) {
@@ -53,6 +54,21 @@ pub(crate) enum Transient {
 /// When it is [`Outcome::Unknown`], do not assume either way: send the request again with the **same**
 /// request number (`out_trade_no`, `out_request_no`, `out_refund_no`, which WeChat Pay deduplicates), or
 /// query what happened, before doing anything else.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::mock::{Fault, MockServer};
+/// use wechatpay::Outcome;
+///
+/// let server = MockServer::start()?;
+/// let client = server.client()?;
+/// server.inject(Fault::Drop, 1); // the request arrives; the answer never does
+/// let body = json!({"json": {"stock_id": "100088", "out_request_no": "1002600620019090123143254435",
+///     "appid": "wx1234567889999", "openid": "xsd3434454567676"}});
+/// let e = client["v3/marketing/busifavor/coupons/send"].post(&body).unwrap_err();
+/// assert_eq!(e.outcome(), Outcome::Unknown); // so send it again with the same out_request_no
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -112,6 +128,18 @@ pub(crate) struct ApiDetails {
 }
 
 /// Which step of verifying an answer (or a callback) failed.
+///
+/// ```
+/// use wechatpay::mock::{Fault, MockServer};
+/// use wechatpay::Verification;
+///
+/// let server = MockServer::start()?;
+/// let client = server.client()?;
+/// server.inject(Fault::UnknownSerial, 1);
+/// let e = client["v3/marketing/busifavor/stocks/100088"].get(()).unwrap_err();
+/// assert_eq!(e.verification(), Some(Verification::UnknownSerial));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verification {

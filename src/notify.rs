@@ -67,6 +67,21 @@ pub use crate::crypto::aes::AEAD_AES_256_GCM;
 ///
 /// `T` is what the decrypted `resource` deserializes into: a struct of the fields you need, or the default
 /// [`serde_json::Value`].
+///
+/// ```
+/// # use wechatpay::{aes::AesGcm, notify};
+/// # let apiv3_key = "0123456789abcdef0123456789abcdef";
+/// # let sealed = AesGcm::encrypt(br#"{"coupon_code":"123446565767","stock_id":"100088"}"#, apiv3_key, "0123456789ab", "coupon")?;
+/// # let body = serde_json::json!({"id": "EV-2018022511223320873", "create_time": "2015-05-20T13:29:35+08:00",
+/// #     "event_type": "COUPON.SEND", "resource_type": "encrypt-resource", "summary": "商家券领券通知",
+/// #     "resource": {"original_type": "coupon", "algorithm": "AEAD_AES_256_GCM", "ciphertext": sealed,
+/// #     "associated_data": "coupon", "nonce": "0123456789ab"}}).to_string();
+/// // `body` verified already (`Notifier::open` does both steps):
+/// let event: notify::Event = notify::decrypt(apiv3_key, body.as_bytes())?;
+/// assert_eq!((event.event_type.as_str(), event.original_type.as_str()), ("COUPON.SEND", "coupon"));
+/// assert_eq!(event.resource["stock_id"], "100088"); // `Value` by default; any `Deserialize` type works
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone)]
 pub struct Event<T = serde_json::Value> {
@@ -132,6 +147,17 @@ fn need(field: Option<String>, name: &str) -> Result<String> {
 /// Verifies and decrypts callbacks with a [`Keyring`] and the merchant's APIv3 key. Cheap to clone.
 ///
 /// Its `Debug` never shows the APIv3 key.
+///
+/// ```
+/// use wechatpay::{notify::Notifier, Keyring, PublicKey};
+///
+/// let platform = PublicKey::load(include_str!("../tests/fixtures/platform_pub.pem"))?;
+/// let keyring = Keyring::new([("PUB_KEY_ID_0114232134912410000000000000".to_owned(), platform)]);
+/// // Once, at start-up; clone it into each handler, then `notifier.open(&headers, &body)`.
+/// let notifier = Notifier::new(keyring, "0123456789abcdef0123456789abcdef")?;
+/// assert!(Notifier::new(notifier.keyring().clone(), "too short").unwrap_err().is_key());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Notifier {
     keyring: Keyring,
@@ -285,6 +311,15 @@ fn decrypt_with<T: DeserializeOwned>(apiv3_key: &ApiV3Key, body: &[u8]) -> Resul
 
 /// The answer to give WeChat Pay for a callback, as documented: on success HTTP 204 with no body; on
 /// failure a 4xx/5xx with `{"code":"FAIL","message":"…"}`, after which WeChat Pay sends the callback again.
+///
+/// ```
+/// use wechatpay::notify::Reply;
+///
+/// let res: http::Response<Vec<u8>> = Reply::fail(500, "库存系统繁忙").into_response(); // for axum, hyper, …
+/// assert_eq!(res.status(), 500);
+/// assert_eq!(res.body(), r#"{"code":"FAIL","message":"库存系统繁忙"}"#.as_bytes());
+/// assert_eq!(Reply::success().status(), 204);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     status: u16,

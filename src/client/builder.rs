@@ -35,6 +35,17 @@ enum CertSource {
 }
 
 /// Configures a [`Client`]. Nothing is checked until [`ClientBuilder::build`], which checks everything.
+///
+/// ```
+/// let client = wechatpay::Client::builder()
+///     .mchid("1900000109")
+///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+///     .private_key(include_str!("../../tests/fixtures/merchant_key.pem")) // or "file:///path/to/apiclient_key.pem"
+///     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"))
+///     .build()?;
+/// assert_eq!(client.base_uri(), wechatpay::DEFAULT_BASE_URI);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[must_use = "a builder does nothing until `build()`"]
 pub struct ClientBuilder {
     mchid: Option<String>,
@@ -157,24 +168,59 @@ fn user_agent() -> String {
 
 impl ClientBuilder {
     /// The merchant id (`mchid`). Required.
+    ///
+    /// ```
+    /// let builder = wechatpay::Client::builder().mchid("1900000109"); // 商户号
+    /// # let _ = builder;
+    /// ```
     pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
         self.mchid = Some(mchid.into());
         self
     }
 
     /// The serial number of the merchant's API certificate. Required.
+    ///
+    /// ```no_run
+    /// // The serial of apiclient_cert.pem, as `openssl x509 -noout -serial` prints it.
+    /// let serial = wechatpay::keys::certificate_serial("file:///path/to/apiclient_cert.pem")?;
+    /// let builder = wechatpay::Client::builder().serial(serial);
+    /// # let _ = builder;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn serial(mut self, serial: impl Into<String>) -> Self {
         self.serial = Some(serial.into());
         self
     }
 
     /// The merchant's private key, in any form PHP's `Rsa::from` takes ([`crate::keys`]). Required.
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let builder = builder.private_key("not a key"); // nothing is checked yet…
+    /// assert!(builder.build().unwrap_err().is_key()); // …until `build()`
+    /// ```
     pub fn private_key(mut self, key: &str) -> Self {
         self.private_key = Some(KeySource::Text(zeroize::Zeroizing::new(key.to_owned())));
         self
     }
 
     /// The merchant's private key, already loaded.
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let pem = include_str!("../../tests/fixtures/merchant_key_encrypted.pem");
+    /// let key = wechatpay::PrivateKey::load_encrypted(pem, "wechatpay")?; // e.g. a key with a passphrase
+    /// let client = builder.private_key_loaded(key).build()?;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn private_key_loaded(mut self, key: PrivateKey) -> Self {
         self.private_key = Some(KeySource::Loaded(key));
         self
@@ -183,18 +229,56 @@ impl ClientBuilder {
     /// A key that verifies WeChat Pay's answers: `id` is a platform certificate serial or a
     /// `PUB_KEY_ID_…`, `key` a public key or X.509 certificate in any form [`crate::keys`] takes.
     /// Repeatable; at least one is required.
+    ///
+    /// ```
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000109")
+    ///     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    ///     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    ///     // public-key mode: the id WeChat Pay gave the key, and the key
+    ///     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"))
+    ///     // certificate mode: the certificate's serial, and the certificate
+    ///     .cert("5157F09EFDC096DE15EBE81A47057A7232F1B8E1", include_str!("../../tests/fixtures/platform_cert.pem"))
+    ///     .build()?;
+    /// assert_eq!(client.keyring().len(), 2);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn cert(mut self, id: &str, key: &str) -> Self {
         self.certs.push((id.to_owned(), CertSource::Text(key.to_owned())));
         self
     }
 
     /// A verifying key, already loaded.
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let pem = include_str!("../../tests/fixtures/platform_cert.pem");
+    /// let cert = wechatpay::PublicKey::load(pem)?;
+    /// let serial = cert.certificate_serial().unwrap().to_owned();
+    /// let client = builder.cert_loaded(&serial, cert).build()?;
+    /// assert!(client.keyring().get(&serial).is_some());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn cert_loaded(mut self, id: &str, key: PublicKey) -> Self {
         self.certs.push((id.to_owned(), CertSource::Loaded(key)));
         self
     }
 
     /// Forgets the verifying keys given so far (e.g. to start a sandbox's builder from none).
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let e = builder.clear_certs().build().unwrap_err(); // no key to verify answers with
+    /// assert!(e.is_config());
+    /// ```
     pub fn clear_certs(mut self) -> Self {
         self.certs.clear();
         self
@@ -205,6 +289,14 @@ impl ClientBuilder {
     /// [`ClientBuilder::refresh_on_unknown_serial`], [`Client::refresh_certificates`] and
     /// [`Client::open_notification`]; with it, no `cert` is required at build (certificates can be
     /// downloaded). Kept out of every `Debug` output and error.
+    ///
+    /// ```
+    /// let server = wechatpay::mock::MockServer::builder().certificate_mode(true).start()?;
+    /// let client = server.client_builder().clear_certs().apiv3_key(server.apiv3_key()).build()?;
+    /// client.refresh_certificates()?; // the first download brings the platform certificate
+    /// assert!(client.keyring().get(server.platform_certificate_serial()).is_some());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn apiv3_key(mut self, key: &str) -> Self {
         self.apiv3_key = Some(zeroize::Zeroizing::new(key.to_owned()));
         self
@@ -237,6 +329,17 @@ impl ClientBuilder {
     /// When an answer names a serial the keyring does not hold, downloads the platform certificates
     /// (one download at a time, at most one per [`ClientBuilder::refresh_min_interval`]) and verifies
     /// that answer once more before failing. Needs [`ClientBuilder::apiv3_key`]. Off by default.
+    ///
+    /// ```
+    /// let server = wechatpay::mock::MockServer::start()?;
+    /// let client = server
+    ///     .client_builder()
+    ///     .apiv3_key(server.apiv3_key())
+    ///     .refresh_on_unknown_serial(true) // a rotated platform certificate is fetched when first seen
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn refresh_on_unknown_serial(mut self, on: bool) -> Self {
         self.refresh_on_unknown_serial = on;
         self
@@ -244,6 +347,15 @@ impl ClientBuilder {
 
     /// The shortest time between two certificate downloads of the background refresh; default
     /// [`DEFAULT_REFRESH_MIN_INTERVAL`](crate::certificates::DEFAULT_REFRESH_MIN_INTERVAL).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = wechatpay::Client::builder()
+    ///     .apiv3_key("0123456789abcdef0123456789abcdef")
+    ///     .refresh_on_unknown_serial(true)
+    ///     .refresh_min_interval(Duration::from_secs(300)); // however many unknown serials arrive
+    /// # let _ = builder;
+    /// ```
     pub fn refresh_min_interval(mut self, interval: Duration) -> Self {
         self.refresh_min_interval = interval;
         self
@@ -251,12 +363,29 @@ impl ClientBuilder {
 
     /// Where requests go; default [`DEFAULT_BASE_URI`]. A base path (e.g. `https://host/hk/`) is kept and
     /// signed as part of every request target.
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let client = builder.base_uri("https://apihk.mch.weixin.qq.com/").build()?; // the Hong Kong endpoint
+    /// assert_eq!(client.base_uri(), "https://apihk.mch.weixin.qq.com/");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn base_uri(mut self, uri: &str) -> Self {
         self.base_uri = uri.to_owned();
         self
     }
 
     /// Time allowed to connect, for each attempt; default [`DEFAULT_CONNECT_TIMEOUT`]. Zero is refused.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = wechatpay::Client::builder().connect_timeout(Duration::from_secs(3));
+    /// # let _ = builder;
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -264,12 +393,30 @@ impl ClientBuilder {
 
     /// Time allowed for a whole call — every attempt, wait and certificate refresh, answer bodies included;
     /// default [`DEFAULT_TIMEOUT`]. Zero is refused.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = wechatpay::Client::builder().timeout(Duration::from_secs(15));
+    /// # let _ = builder;
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// A header sent with every request (a request's own `headers` option wins).
+    ///
+    /// ```
+    /// # let builder = wechatpay::Client::builder()
+    /// #     .mchid("1900000109")
+    /// #     .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+    /// #     .private_key(include_str!("../../tests/fixtures/merchant_key.pem"))
+    /// #     .cert("PUB_KEY_ID_0114232134912410000000000000", include_str!("../../tests/fixtures/platform_pub.pem"));
+    /// let client = builder.header("Accept-Language", "en").build()?;
+    /// let prepared = client.prepare(wechatpay::Method::GET, "v3/certificates", ())?;
+    /// assert_eq!(prepared.headers()["accept-language"], "en");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
@@ -289,6 +436,11 @@ impl ClientBuilder {
 
     /// Whether to use the proxy the environment names (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`, …) when no
     /// [`ClientBuilder::proxy`] is set. Off by default: a payment client's traffic goes where its code says.
+    ///
+    /// ```
+    /// let builder = wechatpay::Client::builder().proxy_from_env(true); // honour HTTPS_PROXY and NO_PROXY
+    /// # let _ = builder;
+    /// ```
     pub fn proxy_from_env(mut self, on: bool) -> Self {
         self.proxy_from_env = on;
         self
@@ -296,12 +448,23 @@ impl ClientBuilder {
 
     /// How long an idle pooled connection is kept; default [`DEFAULT_POOL_IDLE_TIMEOUT`]; `None` keeps
     /// them until the server closes them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = wechatpay::Client::builder().pool_idle_timeout(Some(Duration::from_secs(30)));
+    /// # let _ = builder;
+    /// ```
     pub fn pool_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.pool_idle_timeout = timeout;
         self
     }
 
     /// The most idle connections kept per host (default: no limit; `0` disables pooling).
+    ///
+    /// ```
+    /// let builder = wechatpay::Client::builder().pool_max_idle_per_host(8);
+    /// # let _ = builder;
+    /// ```
     pub fn pool_max_idle_per_host(mut self, max: usize) -> Self {
         self.pool_max_idle_per_host = max;
         self
@@ -336,18 +499,43 @@ impl ClientBuilder {
 
     /// Adds an observer, told of every attempt and every call's outcome (see [`crate::observe`]).
     /// Repeatable; observers are called in the order added.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use wechatpay::observe::{Observed, Observer};
+    ///
+    /// struct Log;
+    /// impl Observer for Log {
+    ///     fn on_outcome(&self, call: &Observed<'_>) {
+    ///         println!("{} {} {:?} in {:?}", call.method, call.template, call.status, call.elapsed);
+    ///     }
+    /// }
+    /// let builder = wechatpay::Client::builder().observer(Arc::new(Log));
+    /// # let _ = builder;
+    /// ```
     pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observers.push(observer);
         self
     }
 
     /// The largest answer body accepted; default [`DEFAULT_MAX_RESPONSE_SIZE`].
+    ///
+    /// ```
+    /// let builder = wechatpay::Client::builder().max_response_size(256 << 20); // large bills
+    /// # let _ = builder;
+    /// ```
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.max_response_size = bytes;
         self
     }
 
     /// Checks everything and builds the client.
+    ///
+    /// ```
+    /// let e = wechatpay::Client::builder().mchid("1900000109").build().unwrap_err();
+    /// assert!(e.is_config());
+    /// println!("{e}"); // names what is missing: here, `serial`
+    /// ```
     pub fn build(self) -> Result<Client> {
         let mchid = self.mchid.ok_or_else(|| Error::config("`mchid` is required"))?;
         check_id("mchid", &mchid)?;

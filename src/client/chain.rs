@@ -73,6 +73,15 @@ impl Chain {
 
     /// A new owned node: this path plus `key` (one PHP-style key, or a full path with `/`).
     /// Nothing is cached.
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// let busifavor = client.chain("v3/marketing/busifavor");
+    /// let stock = busifavor.chain("stocks/{stock_id}"); // owned: keep it, move it, send it to a thread
+    /// assert_eq!(stock.pathname(), "v3/marketing/busifavor/stocks/{stock_id}");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn chain(&self, key: &str) -> Chain {
         Chain {
             client: match self.client() {
@@ -91,6 +100,16 @@ impl Chain {
     }
 
     /// Sends a request with any method (blocking).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::Method;
+    /// let res = client["v3/marketing/busifavor/stocks/{stock_id}"]
+    ///     .request(Method::GET, serde_json::json!({"stock_id": "100088"}))?; // the same as `.get(…)`
+    /// assert_eq!(res.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn request(&self, method: Method, options: impl Into<Options>) -> Result<Response> {
         self.request_async(method, options).wait()
     }

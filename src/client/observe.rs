@@ -36,6 +36,29 @@ use crate::protocol::request::Prepared;
 
 /// Told of each attempt and of each call's outcome. Both methods run on the task that makes the call,
 /// between attempts: keep them quick and never block. Default: do nothing.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use wechatpay::mock::{Fault, MockServer};
+/// use wechatpay::observe::{Observed, Observer};
+///
+/// #[derive(Default)]
+/// struct Attempts(AtomicU32);
+/// impl Observer for Attempts {
+///     fn on_attempt(&self, _attempt: &Observed<'_>) {
+///         self.0.fetch_add(1, Ordering::Relaxed);
+///     }
+/// }
+///
+/// let server = MockServer::start()?;
+/// let attempts = Arc::new(Attempts::default());
+/// let client = server.client_builder().observer(attempts.clone()).build()?;
+/// server.inject(Fault::Status(503), 1);
+/// client["v3/marketing/busifavor/stocks/100088"].get(())?;
+/// assert_eq!(attempts.0.load(Ordering::Relaxed), 2); // a 503, then the answer
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub trait Observer: Send + Sync {
     /// One attempt ended (`attempt` is its number, `elapsed` its own time).
     fn on_attempt(&self, attempt: &Observed<'_>) {

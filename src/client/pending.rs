@@ -1,5 +1,4 @@
-//! The future every `*_async` call returns, with `.then(..)` and `.wait()` so that PHP's
-//! `->postAsync([...])->then(function ($response) {...})->wait()` ports line by line.
+//! [`Pending`]: the future every `*_async` call returns.
 
 use std::fmt;
 use std::future::Future;
@@ -13,12 +12,40 @@ use crate::client::response::Response;
 use crate::error::{Error, Result};
 
 /// A pending result: `Send + 'static`, runs on any executor, and can be waited on from blocking code.
+///
+/// Every `*_async` call returns one. Await it in async code, or use [`Pending::then`],
+/// [`Pending::otherwise`] and [`Pending::wait`], so that PHP's
+/// `->postAsync([...])->then(function ($response) {...})->wait()` ports line by line. Nothing is sent until
+/// it is awaited or waited on.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client()?;
+/// let stock_type = client["v3/marketing/busifavor/stocks/{stock_id}"]
+///     .get_async(json!({"stock_id": "100088"}))                          // ->getAsync([...])
+///     .then(|res| Ok(res.json::<serde_json::Value>()?["stock_type"].clone())) // ->then(function ($r) {...})
+///     .wait()?;                                                          // ->wait()
+/// println!("{stock_type}");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[must_use = "a request is sent only when its future is awaited or waited on"]
 pub struct Pending<T> {
     fut: BoxFuture<'static, Result<T>>,
 }
 
-/// What the `*_async` verbs return.
+/// What the `*_async` verbs return: a [`Pending`] [`Response`]. Await it, or [`Pending::wait`] on it.
+///
+/// ```
+/// # let server = wechatpay::mock::MockServer::start()?;
+/// # let client = server.client()?;
+/// let stock = serde_json::json!({"stock_id": "100088"});
+/// let future: wechatpay::ResponseFuture = client["v3/marketing/busifavor/stocks/{stock_id}"].get_async(stock);
+/// let res = futures::executor::block_on(future)?; // any executor; or `.await` in async code
+/// assert_eq!(res.status(), 200);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub type ResponseFuture = Pending<Response>;
 
 impl<T: Send + 'static> Pending<T> {
@@ -48,6 +75,18 @@ impl<T: Send + 'static> Pending<T> {
     }
 
     /// Runs `on_rejected` with the error, if there is one (PHP's promise `->otherwise()`).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// let status = client["v3/marketing/busifavor/stocks/{stock_id}"]
+    ///     .get_async(serde_json::json!({"stock_id": "999999"}))
+    ///     .then(|res| Ok(res.status()))
+    ///     .otherwise(|e| e.status().ok_or(e)) // a WeChat Pay error: its status; anything else stays an error
+    ///     .wait()?;
+    /// assert_eq!(status, 404);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn otherwise<F>(self, on_rejected: F) -> Pending<T>
     where
         F: FnOnce(Error) -> Result<T> + Send + 'static,

@@ -58,6 +58,15 @@ struct State {
 
 /// What a client's certificate refresh has done and will do ([`crate::Client::refresh_state`]): a
 /// failing refresh is never silent.
+///
+/// ```
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client_builder().apiv3_key(server.apiv3_key()).build()?;
+/// client.refresh_certificates()?;
+/// let state = client.refresh_state().unwrap(); // `None` without an APIv3 key
+/// assert!(state.last_success.is_some() && state.last_error.is_none());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshState {

@@ -11,6 +11,19 @@ use crate::error::{ApiDetails, Error, Result};
 
 /// A 2xx answer whose signature has been verified (or that WeChat Pay does not sign; see
 /// [`crate::verify::Policy`]).
+///
+/// Any other answer is an [`Error`] instead ([`Error::is_api`], with its status, `code` and `message`).
+///
+/// ```
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client()?;
+/// let res = client["v3/marketing/busifavor/stocks/{stock_id}"].get(serde_json::json!({"stock_id": "100088"}))?;
+/// assert_eq!(res.status(), 200);
+/// println!("request {:?}", res.request_id()); // quote it when asking WeChat Pay about a call
+/// let stock: serde_json::Value = res.json()?;
+/// assert_eq!(stock["stock_id"], "100088");
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Response {
     status: StatusCode,

@@ -40,7 +40,12 @@ pub(crate) async fn sleep(duration: Duration) {
     let _ = timer.await;
 }
 
-/// The lowest TLS version the transport accepts.
+/// The lowest TLS version the transport accepts ([`crate::ClientBuilder::min_tls_version`]).
+///
+/// ```
+/// let builder = wechatpay::Client::builder().min_tls_version(wechatpay::TlsVersion::Tls13);
+/// # let _ = builder;
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsVersion {

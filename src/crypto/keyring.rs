@@ -25,6 +25,23 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::crypto::keys::PublicKey;
 
 /// Platform keys by id (a certificate serial or a `PUB_KEY_ID_…`). An immutable snapshot; cheap to clone.
+///
+/// ```
+/// use wechatpay::{Keyring, PublicKey};
+///
+/// let key = PublicKey::load(include_str!("../../tests/fixtures/platform_pub.pem"))?;
+/// let cert = PublicKey::load(include_str!("../../tests/fixtures/platform_cert.pem"))?;
+/// let ring = Keyring::new([
+///     ("PUB_KEY_ID_0114232134912410000000000000".to_owned(), key),
+///     ("5157F09EFDC096DE15EBE81A47057A7232F1B8E1".to_owned(), cert),
+/// ]);
+/// assert!(ring.get("5157F09EFDC096DE15EBE81A47057A7232F1B8E1").is_some());
+/// let (id, _) = ring.encryption_key(None).unwrap(); // what encrypts sensitive fields: the public key
+/// assert_eq!(id, "PUB_KEY_ID_0114232134912410000000000000");
+/// let ring = ring.without(|id| !id.starts_with("PUB_KEY_ID_")); // done migrating to public-key mode
+/// assert_eq!(ring.len(), 1);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone, Default, Debug)]
 pub struct Keyring {
     keys: Arc<BTreeMap<String, PublicKey>>,
@@ -122,6 +139,19 @@ impl FromIterator<(String, PublicKey)> for Keyring {
 ///
 /// Taking a snapshot is one `Arc` clone under a read lock held for no longer than that; nobody ever
 /// waits on I/O or on crypto to read or swap it. A [`crate::Client`] verifies every answer against one.
+///
+/// ```
+/// use wechatpay::keyring::{Keyring, SharedKeyring};
+/// use wechatpay::PublicKey;
+///
+/// let shared = SharedKeyring::new(Keyring::default());
+/// let snapshot = shared.load();
+/// let key = PublicKey::load(include_str!("../../tests/fixtures/platform_pub.pem"))?;
+/// shared.store(Keyring::new([("PUB_KEY_ID_0114232134912410000000000000".to_owned(), key)]));
+/// assert!(snapshot.is_empty()); // what a request took does not change under it
+/// assert_eq!(shared.load().len(), 1);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Default)]
 pub struct SharedKeyring {
     current: RwLock<Keyring>,

@@ -60,6 +60,18 @@ struct PrivateInner {
 }
 
 /// An RSA public key (WeChat Pay's platform key or certificate, or a merchant's), ready to verify.
+///
+/// ```
+/// use wechatpay::PublicKey;
+///
+/// let key = PublicKey::load(include_str!("../../tests/fixtures/merchant_pub.pem"))?; // or "file:///…"
+/// let message = include_str!("../../tests/fixtures/message.txt");
+/// let signature = include_str!("../../tests/fixtures/message.sig.b64");
+/// assert!(key.verify(message.as_bytes(), signature)); // PHP's Rsa::verify
+/// let cert = PublicKey::load(include_str!("../../tests/fixtures/platform_cert.pem"))?;
+/// assert_eq!(cert.certificate_serial(), Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E1"));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PublicKey {
     inner: Arc<PublicInner>,

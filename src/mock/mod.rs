@@ -68,6 +68,20 @@ pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 pub const MAX_REQUEST_BODY: usize = 16 << 20;
 
 /// A request as an endpoint handler sees it, after authentication.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::mock::{Answer, MockServer};
+/// use wechatpay::Method;
+///
+/// let server = MockServer::start()?;
+/// server.route(Method::GET, "v3/users/{openid}", |req| {
+///     Answer::json(200, &json!({"openid": req.param("openid"), "lang": req.query("lang")}))
+/// });
+/// let res = server.client()?["v3/users/{openid}"].get(json!({"openid": "o-1", "query": {"lang": "en"}}))?;
+/// assert_eq!(res.json::<serde_json::Value>()?, json!({"openid": "o-1", "lang": "en"}));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct MockRequest {
     /// The method.
@@ -103,6 +117,22 @@ impl MockRequest {
 }
 
 /// An answer from an endpoint handler; the gateway signs it.
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::mock::{Answer, MockServer};
+/// use wechatpay::Method;
+///
+/// let server = MockServer::start()?;
+/// server.route(Method::POST, "v3/refund/domestic/refunds", |req| match req.json() {
+///     Ok(body) if body["out_refund_no"].is_string() => Answer::json(200, &json!({"status": "PROCESSING"})),
+///     Ok(_) => Answer::error(400, "PARAM_ERROR", "缺少参数out_refund_no"),
+///     Err(refused) => refused,
+/// });
+/// let e = server.client()?["v3/refund/domestic/refunds"].post(json!({"json": {}})).unwrap_err();
+/// assert_eq!((e.status(), e.code()), (Some(400), Some("PARAM_ERROR")));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Answer {
     status: u16,
@@ -165,6 +195,18 @@ impl Answer {
 }
 
 /// A fault the sandbox can inject into its answers, for tests.
+///
+/// ```
+/// use std::time::Duration;
+/// use wechatpay::mock::{Fault, MockServer};
+///
+/// let server = MockServer::start()?;
+/// let client = server.client_builder().timeout(Duration::from_millis(300)).build()?;
+/// server.inject(Fault::Delay(Duration::from_secs(1)), 1); // the next answer comes too late
+/// let e = client["v3/marketing/busifavor/stocks/100088"].get(()).unwrap_err();
+/// assert!(e.is_timeout());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone)]
 pub enum Fault {
@@ -201,6 +243,13 @@ struct FaultRule {
 }
 
 /// An endpoint handler.
+///
+/// ```
+/// use std::sync::Arc;
+/// use wechatpay::mock::{Answer, Handler};
+/// let handler: Handler = Arc::new(|_req| Answer::no_content());
+/// # let _ = handler;
+/// ```
 pub type Handler = Arc<dyn Fn(&MockRequest) -> Answer + Send + Sync>;
 
 #[derive(Default)]
@@ -279,6 +328,18 @@ impl Chaos {
 }
 
 /// A request as it arrived, before authentication (see [`MockServer::record`]).
+///
+/// ```
+/// use wechatpay::mock::{Fault, MockServer};
+///
+/// let server = MockServer::start()?;
+/// server.record(true);
+/// server.inject(Fault::Status(503), 1);
+/// server.client()?["v3/marketing/busifavor/stocks/100088"].get(())?; // retried once
+/// let paths: Vec<_> = server.received().into_iter().map(|r| r.path).collect();
+/// assert_eq!(paths, ["/v3/marketing/busifavor/stocks/100088"; 2]);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Received {
     /// The method.
@@ -318,6 +379,15 @@ fn default_keys() -> &'static (PrivateKey, PrivateKey) {
 }
 
 /// Configures a [`MockServer`].
+///
+/// ```
+/// use wechatpay::mock::MockServer;
+///
+/// let server = MockServer::builder().certificate_mode(true).start()?;
+/// let client = server.client()?; // already trusts the sandbox's platform certificate
+/// # let _ = client;
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[must_use = "a builder does nothing until `start()`"]
 #[derive(Debug)]
 pub struct MockBuilder {
@@ -346,18 +416,46 @@ struct SavedIdentity {
 
 impl MockBuilder {
     /// The address to listen on; default `127.0.0.1:0` (any free port).
+    ///
+    /// ```
+    /// let server = wechatpay::mock::MockServer::builder().addr(([127, 0, 0, 1], 0).into()).start()?;
+    /// assert_eq!(server.base_uri(), format!("http://127.0.0.1:{}/", server.addr().port()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
         self
     }
 
     /// The merchant key the sandbox accepts (its public half verifies requests). Default: generated.
+    ///
+    /// ```
+    /// use wechatpay::{mock::MockServer, PrivateKey};
+    /// let key = PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem"))?; // your test key
+    /// let server = MockServer::builder().merchant_key(key.clone()).start()?;
+    /// assert_eq!(server.merchant_key().to_pkcs8_pem(), key.to_pkcs8_pem());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn merchant_key(mut self, key: PrivateKey) -> Self {
         self.merchant_key = Some(key);
         self
     }
 
     /// The platform key the sandbox signs answers with. Default: generated.
+    ///
+    /// ```
+    /// use wechatpay::{mock::MockServer, PrivateKey};
+    /// let key = PrivateKey::load(include_str!("../../tests/fixtures/platform_key.pem"))?;
+    /// let server = MockServer::builder().platform_key(key).start()?;
+    /// // A client configured with the matching public key, as in production, verifies its answers.
+    /// let client = server
+    ///     .client_builder()
+    ///     .clear_certs()
+    ///     .cert(server.public_key_id(), include_str!("../../tests/fixtures/platform_pub.pem"))
+    ///     .build()?;
+    /// assert_eq!(client["v3/marketing/busifavor/stocks/100088"].get(())?.status(), 200);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn platform_key(mut self, key: PrivateKey) -> Self {
         self.platform_key = Some(key);
         self
@@ -367,6 +465,17 @@ impl MockBuilder {
     /// stocks, coupons and keys. Keys already in `dir` win over [`MockBuilder::merchant_key`] and
     /// [`MockBuilder::platform_key`]. The signing platform certificate and its key (`platform_cert.pem`,
     /// `platform_cert_key.pem`) are kept too, rotated ones included.
+    ///
+    /// ```
+    /// use wechatpay::mock::MockServer;
+    /// let dir = std::env::temp_dir().join(format!("wechatpay-sandbox-doc-{}", std::process::id()));
+    /// let apiv3_key = MockServer::builder().state_dir(&dir).start()?.apiv3_key().to_owned();
+    /// let restarted = MockServer::builder().state_dir(&dir).start()?;
+    /// assert_eq!(restarted.apiv3_key(), apiv3_key); // the same keys, stocks and coupons
+    /// # drop(restarted);
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
         self
@@ -374,6 +483,13 @@ impl MockBuilder {
 
     /// Signs answers in platform-certificate mode (`Wechatpay-Serial` is the certificate serial) instead
     /// of public-key mode (`PUB_KEY_ID_…`).
+    ///
+    /// ```
+    /// let server = wechatpay::mock::MockServer::builder().certificate_mode(true).start()?;
+    /// let res = server.client()?["v3/marketing/busifavor/stocks/100088"].get(())?;
+    /// assert_eq!(res.header("wechatpay-serial"), Some(server.platform_certificate_serial()));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn certificate_mode(mut self, on: bool) -> Self {
         self.certificate_mode = on;
         self
@@ -435,6 +551,12 @@ impl MockBuilder {
     }
 
     /// Binds the address and starts serving on a thread of its own.
+    ///
+    /// ```
+    /// let server = wechatpay::mock::MockServer::builder().start()?; // stops when dropped
+    /// println!("WeChat Pay sandbox at {}", server.base_uri());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn start(self) -> Result<MockServer> {
         let dir = self.state_dir.as_deref().map(StateDir::open).transpose()?;
         let identity = self.identity(dir.as_ref())?;
@@ -504,6 +626,18 @@ fn save_identity(d: &StateDir, identity: &Identity) -> Result<()> {
 }
 
 /// A running sandbox. Stops when dropped.
+///
+/// ```
+/// use wechatpay::mock::{Fault, MockServer};
+///
+/// let server = MockServer::start()?;
+/// let client = server.client()?;
+/// server.inject(Fault::TamperBody, 1); // the next answer is changed after it was signed
+/// let e = client["v3/marketing/busifavor/stocks/100088"].get(()).unwrap_err();
+/// assert!(e.is_verification());
+/// assert_eq!(client["v3/marketing/busifavor/stocks/100088"].get(())?.status(), 200);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub struct MockServer {
     addr: SocketAddr,
     shared: Arc<Shared>,

@@ -19,6 +19,15 @@ use crate::protocol::verify::{self, Policy};
 pub const PATH: &str = "v3/certificates";
 
 /// A platform certificate from `v3/certificates`, decrypted and loaded.
+///
+/// ```
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client_builder().apiv3_key(server.apiv3_key()).build()?;
+/// for cert in client.refresh_certificates()? {
+///     println!("{} valid {} to {}", cert.serial_no(), cert.effective_time(), cert.expire_time());
+/// }
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PlatformCertificate {
     serial_no: String,

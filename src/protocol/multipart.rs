@@ -33,6 +33,17 @@ pub(crate) enum Source {
 ///
 /// Cheap to clone. An upload made by [`Upload::from_path`] or [`Upload::from_bytes`] can be sent any
 /// number of times; one made by [`Upload::from_seekable`] streams its reader and can be sent once.
+///
+/// ```
+/// use wechatpay::media::{self, Upload};
+///
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client()?;
+/// let logo = Upload::from_bytes("logo.png", &b"\x89PNG\r\n\x1a\n"[..])?;
+/// let res = media::upload(&client, media::MEDIA_UPLOAD, logo).wait()?;
+/// println!("{}", res.json::<serde_json::Value>()?["media_id"]);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Upload {
     filename: String,
@@ -125,6 +136,12 @@ impl Upload {
 
     /// The file at `path`, named by its last component. Its SHA-256 is computed now, reading the file in
     /// chunks; its bytes are read again, in chunks, when the request is sent.
+    ///
+    /// ```no_run
+    /// let video = wechatpay::media::Upload::from_path("/path/to/intro.mp4")?; // never held in memory
+    /// assert_eq!(video.filename(), "intro.mp4");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let shown = path.display();
@@ -158,6 +175,13 @@ impl Upload {
 
     /// Everything `reader` yields, read into memory now (for images and other small files; WeChat Pay takes
     /// at most 2 MB for images). For large data use [`Upload::from_path`] or [`Upload::from_seekable`].
+    ///
+    /// ```
+    /// let body: &[u8] = b"GIF89a"; // anything `Read`: a file, a socket, an HTTP body
+    /// let upload = wechatpay::media::Upload::from_reader("pixel.gif", body)?;
+    /// assert_eq!(upload.len(), 6);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn from_reader(filename: impl Into<String>, mut reader: impl Read) -> Result<Self> {
         let mut bytes = Vec::new();
         reader
@@ -168,6 +192,14 @@ impl Upload {
 
     /// A reader that can rewind, streamed: read once now for the SHA-256, rewound to where it was, and
     /// read again in chunks while the request is sent — never held in memory. The upload can be sent once.
+    ///
+    /// ```
+    /// let video = std::io::Cursor::new(vec![0u8; 4096]); // e.g. a `std::fs::File`
+    /// let upload = wechatpay::media::Upload::from_seekable("intro.mp4", video)?;
+    /// assert_eq!(upload.len(), 4096);
+    /// assert!(!upload.into_multipart().replayable()); // so never retried
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn from_seekable<R>(filename: impl Into<String>, mut reader: R) -> Result<Self>
     where
         R: Read + Seek + Send + 'static,
@@ -203,6 +235,13 @@ impl Upload {
     }
 
     /// Sets the `Content-Type` of the `file` part (by default guessed from the file name's extension).
+    ///
+    /// ```
+    /// let upload = wechatpay::media::Upload::from_bytes("scan", &b"%PDF-1.7"[..])?; // no extension to guess from
+    /// let upload = upload.content_type("application/pdf")?;
+    /// # let _ = upload;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn content_type(mut self, content_type: &str) -> Result<Self> {
         if content_type.is_empty() || content_type.chars().any(|c| c.is_control() || !c.is_ascii()) {
             return Err(Error::request("the upload's content type must be printable ASCII"));
@@ -237,6 +276,15 @@ impl Upload {
     }
 
     /// The multipart body this upload sends, with a fresh boundary.
+    ///
+    /// ```
+    /// let upload = wechatpay::media::Upload::from_bytes("logo.png", &b"png"[..])?;
+    /// let meta = upload.meta_json().to_vec();
+    /// let body = upload.into_multipart();
+    /// assert!(body.content_type().starts_with("multipart/form-data; boundary="));
+    /// assert_eq!(body.meta(), &meta[..]); // what is signed
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn into_multipart(self) -> Multipart {
         let boundary = format!("wechatpay-{}", crate::protocol::formatter::nonce());
         let filename = escape_quoted(&self.filename);
@@ -287,6 +335,18 @@ fn escape_quoted(s: &str) -> String {
 ///
 /// It rides in [`crate::Prepared::multipart`]: the request's signature covers [`Multipart::meta`] (which
 /// is also [`crate::Prepared::body`]), and these bytes are what is sent. Cheap to clone.
+///
+/// ```
+/// # let server = wechatpay::mock::MockServer::start()?;
+/// # let client = server.client()?;
+/// use wechatpay::{media::Upload, Method, Options};
+/// let upload = Upload::from_bytes("logo.png", &b"png"[..])?;
+/// let prepared = client.prepare(Method::POST, "v3/merchant/media/upload", Options::new().upload(upload))?;
+/// let multipart = prepared.multipart().unwrap();
+/// assert_eq!(multipart.meta(), &prepared.body()[..]); // the signature covers the meta alone
+/// assert!(multipart.len() > prepared.body().len() as u64);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Multipart {
     content_type: String,

@@ -1,4 +1,4 @@
-//! Request options: PHP's options array as a `serde_json::Value`, or a typed builder ([`Options`]).
+//! [`Options`]: what to send with a request, PHP-shaped or typed.
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -97,6 +97,13 @@ impl Body {
 
 impl Options {
     /// No options: no placeholders, query, extra headers or body.
+    ///
+    /// ```
+    /// use wechatpay::Options;
+    /// let none = Options::new(); // as `()` or `json!({})` would be
+    /// # let _ = none;
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn new() -> Self {
         Self::default()
     }
@@ -115,6 +122,19 @@ impl Options {
     }
 
     /// Sends `value` serialized as JSON (PHP's `'json' => [...]`).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct UseCoupon<'a> { coupon_code: &'a str, stock_id: &'a str }
+    /// let options = Options::new().json(&UseCoupon { coupon_code: "sxxe34343434", stock_id: "100088" });
+    /// let prepared = client.prepare(Method::POST, "v3/marketing/busifavor/coupons/use", options)?;
+    /// assert_eq!(&prepared.body()[..], br#"{"coupon_code":"sxxe34343434","stock_id":"100088"}"#);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn json<T: Serialize + ?Sized>(self, value: &T) -> Self {
         match serde_json::to_vec(value) {
             Ok(bytes) => self.set_body(Body::Json(bytes)),
@@ -123,23 +143,63 @@ impl Options {
     }
 
     /// Sends these bytes as the body, exactly (PHP's `'body' => '...'`).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    /// let options = Options::new().body(r#"{"stock_id":"100088"}"#); // already JSON: sent, and signed, as is
+    /// let prepared = client.prepare(Method::POST, "v3/marketing/busifavor/stocks", options)?;
+    /// assert_eq!(&prepared.body()[..], br#"{"stock_id":"100088"}"#);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn body(self, bytes: impl Into<Vec<u8>>) -> Self {
         self.set_body(Body::Raw(bytes.into()))
     }
 
     /// Adds a query parameter (PHP's `'query' => [name => value]`), sent in the order added.
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    /// let options = Options::new().param("openid", "o-abc").query("limit", 10).query("offset", 0);
+    /// let prepared = client.prepare(Method::GET, "v3/marketing/busifavor/users/{openid}/coupons", options)?;
+    /// assert_eq!(prepared.target(), "/v3/marketing/busifavor/users/o-abc/coupons?limit=10&offset=0");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn query(mut self, name: impl Into<String>, value: impl Display) -> Self {
         self.query.push((name.into(), value.to_string()));
         self
     }
 
     /// Adds or replaces a request header (PHP's `'headers' => [name => value]`).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    /// let options = Options::new().header("Accept-Language", "en");
+    /// let prepared = client.prepare(Method::GET, "v3/certificates", options)?;
+    /// assert_eq!(prepared.headers()["accept-language"], "en");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Gives the value of the path placeholder `{name}` (PHP's top-level `'name' => value`).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    /// let options = Options::new().param("stock_id", 100088);
+    /// let prepared = client.prepare(Method::GET, "v3/marketing/busifavor/stocks/{stock_id}", options)?;
+    /// assert_eq!(prepared.target(), "/v3/marketing/busifavor/stocks/100088");
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn param(mut self, name: impl Into<String>, value: impl Display) -> Self {
         self.params.push((name.into(), value.to_string()));
         self
@@ -178,6 +238,15 @@ impl Options {
     }
 
     /// A total timeout for this call, all its attempts included, instead of the client's.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::Options;
+    /// let patient = Options::new().timeout(Duration::from_secs(120)); // a large bill, say
+    /// let php_like: Options = serde_json::json!({"timeout": 120}).into();
+    /// # let _ = (patient, php_like);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -187,6 +256,20 @@ impl Options {
     /// `Wechatpay-Serial` to that key's id (PHP's `Rsa::encrypt` on each field plus the header, done for
     /// you). Paths: `user_name`, `contact.email`, `receivers[].name`; each must name a string in the body.
     /// A `Wechatpay-Serial` header given with the request picks which key encrypts.
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use serde_json::json;
+    /// use wechatpay::{Method, Options};
+    /// let options = Options::new()
+    ///     .json(&json!({"stock_id": "100088", "contact": {"name": "张三"}}))
+    ///     .sensitive(["contact.name"]);
+    /// let prepared = client.prepare(Method::POST, "v3/marketing/busifavor/stocks", options)?;
+    /// assert_eq!(prepared.headers()["wechatpay-serial"], server.public_key_id());
+    /// assert!(!String::from_utf8_lossy(prepared.body()).contains("张三"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn sensitive<I, S>(mut self, paths: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -213,6 +296,23 @@ impl Options {
 
     /// Calls `progress(received, total)` as the answer's body arrives, chunk by chunk (`total` is the
     /// announced `Content-Length`, if any) — for progress on long downloads such as bills.
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use wechatpay::Options;
+    ///
+    /// let received = Arc::new(AtomicU64::new(0));
+    /// let seen = Arc::clone(&received);
+    /// let options = Options::new()
+    ///     .param("stock_id", "100088")
+    ///     .on_progress(move |bytes, _total| seen.store(bytes, Ordering::Relaxed));
+    /// let res = client["v3/marketing/busifavor/stocks/{stock_id}"].get(options)?;
+    /// assert_eq!(received.load(Ordering::Relaxed), res.bytes().len() as u64);
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn on_progress(mut self, progress: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
         self.progress = Some(std::sync::Arc::new(progress));
         self
@@ -223,6 +323,15 @@ impl Options {
     /// Only for downloads that WeChat Pay does not sign and that this crate does not already recognize
     /// (bill files and merchant-service images are recognized). Check the download against the digest
     /// its signed metadata gave (e.g. a bill's `hash_value`) instead.
+    ///
+    /// ```no_run
+    /// # fn demo(client: &wechatpay::Client, path: &str, sha256: &str) -> wechatpay::Result<()> {
+    /// use wechatpay::Options;
+    /// // `path` and `sha256` come from the signed answer that named the file.
+    /// let file = client.chain(path).get(Options::new().unverified_download())?;
+    /// wechatpay::media::check_digest(file.bytes(), "SHA256", sha256)?;
+    /// # Ok(()) }
+    /// ```
     pub fn unverified_download(mut self) -> Self {
         self.unverified_download = true;
         self

@@ -1,8 +1,4 @@
 //! Building a signed request (sans-IO): template expansion, query, headers, body and `Authorization`.
-//!
-//! What is signed is exactly what is sent: the request target is built here, encoded once, and then
-//! checked to survive URL parsing unchanged. The one exception is WeChat Pay's own: a media upload sends a
-//! multipart body whose signature covers only its `meta` JSON ([`Prepared::multipart`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -46,6 +42,28 @@ impl Target {
 
 /// A request ready to go on the wire: what [`crate::Client::prepare`] builds and signs, and
 /// [`crate::Client::send`] sends. Read-only: what was signed cannot be changed before it is sent.
+///
+/// What is signed is exactly what is sent: the request target is built once, encoded once, and checked to
+/// survive URL parsing unchanged. The one exception is WeChat Pay's own: a media upload sends a multipart
+/// body whose signature covers only its `meta` JSON ([`Prepared::multipart`]).
+///
+/// ```
+/// use serde_json::json;
+/// use wechatpay::Method;
+///
+/// let server = wechatpay::mock::MockServer::start()?;
+/// let client = server.client()?;
+/// let prepared = client.prepare(
+///     Method::GET,
+///     "v3/marketing/busifavor/stocks/{stock_id}",
+///     json!({"stock_id": "100088", "query": {"limit": 10}}),
+/// )?;
+/// assert_eq!(prepared.target(), "/v3/marketing/busifavor/stocks/100088?limit=10");
+/// assert!(prepared.headers()["authorization"].to_str().unwrap().starts_with("WECHATPAY2-SHA256-RSA2048 "));
+/// let res = client.send(prepared)?; // sign shortly before sending: the answer window is 300 s
+/// assert_eq!(res.status(), 200);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 pub struct Prepared {
     pub(crate) method: Method,
     pub(crate) url: Url,

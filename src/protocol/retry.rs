@@ -53,6 +53,18 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// One attempt, never retried.
+    ///
+    /// ```
+    /// use wechatpay::mock::{Fault, MockServer};
+    /// use wechatpay::RetryPolicy;
+    ///
+    /// let server = MockServer::start()?;
+    /// let client = server.client_builder().retry(RetryPolicy::none()).build()?;
+    /// server.inject(Fault::Status(503), 1);
+    /// let e = client["v3/marketing/busifavor/stocks/100088"].get(()).unwrap_err();
+    /// assert_eq!(e.status(), Some(503)); // a `GET`, yet not sent again
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn none() -> Self {
         RetryPolicy {
             max_attempts: 1,
@@ -61,18 +73,42 @@ impl RetryPolicy {
     }
 
     /// At most `n` attempts in all (`1` never retries; `0` is taken as `1`).
+    ///
+    /// ```
+    /// use wechatpay::mock::{Fault, MockServer};
+    /// use wechatpay::RetryPolicy;
+    ///
+    /// let server = MockServer::start()?;
+    /// let client = server.client_builder().retry(RetryPolicy::default().max_attempts(4)).build()?;
+    /// server.inject(Fault::Status(503), 3);
+    /// let res = client["v3/marketing/busifavor/stocks/100088"].get(())?; // the fourth attempt is answered
+    /// assert_eq!((res.status(), server.requests()), (200, 4));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
     pub fn max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n.max(1);
         self
     }
 
     /// The first wait's upper bound; each later one doubles it (full jitter: a wait is uniform below it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = wechatpay::RetryPolicy::default().base_delay(Duration::from_millis(250)); // ≤ 250 ms, ≤ 500 ms, …
+    /// # let _ = policy;
+    /// ```
     pub fn base_delay(mut self, delay: Duration) -> Self {
         self.base_delay = delay;
         self
     }
 
     /// The largest upper bound of a wait (a `Retry-After` may ask for longer, and is honoured).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = wechatpay::RetryPolicy::default().max_attempts(8).max_delay(Duration::from_secs(1));
+    /// # let _ = policy;
+    /// ```
     pub fn max_delay(mut self, delay: Duration) -> Self {
         self.max_delay = delay;
         self
@@ -80,6 +116,15 @@ impl RetryPolicy {
 
     /// Bounds each attempt too, so a stalled attempt leaves time for another within the call's timeout.
     /// Without it, an attempt may use all the time left.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wechatpay::{Client, RetryPolicy};
+    /// let builder = Client::builder()
+    ///     .timeout(Duration::from_secs(30)) // the whole call
+    ///     .retry(RetryPolicy::default().attempt_timeout(Duration::from_secs(10))); // each attempt
+    /// # let _ = builder;
+    /// ```
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
         self
