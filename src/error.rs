@@ -473,6 +473,13 @@ impl StdError for Error {
 }
 
 /// `Result` with this crate's [`Error`].
+///
+/// ```
+/// fn load(pem: &str) -> wechatpay::Result<wechatpay::PublicKey> {
+///     wechatpay::PublicKey::load(pem)
+/// }
+/// assert!(load("not a key").unwrap_err().is_key());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]

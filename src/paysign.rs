@@ -26,6 +26,14 @@ use crate::protocol::formatter;
 /// What `wx.requestPayment` / `WeixinJSBridge.invoke('getBrandWCPayRequest', …)` takes, in the field
 /// names and casing the front end expects (`appId`, `timeStamp`, `nonceStr`, `package`, `signType`,
 /// `paySign`). Every value is a string.
+///
+/// ```
+/// # let key = wechatpay::PrivateKey::load(include_str!("../tests/fixtures/merchant_key.pem"))?;
+/// let params = wechatpay::paysign::jsapi(&key, "wxd678efh567hg6787", "wx201410272009395522657a690389285100");
+/// assert_eq!(params.package, "prepay_id=wx201410272009395522657a690389285100");
+/// assert!(key.public_key().verify(&params.message(), &params.pay_sign));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +61,14 @@ impl JsapiParams {
 
 /// What the APP OpenSDK's `PayReq` takes (`appid`, `partnerid`, `prepayid`, `package`, `noncestr`,
 /// `timestamp`, `sign`). Every value is a string.
+///
+/// ```
+/// # let key = wechatpay::PrivateKey::load(include_str!("../tests/fixtures/merchant_key.pem"))?;
+/// let params = wechatpay::paysign::app(&key, "wxd678efh567hg6787", "1900000109", "wx201410272009395522657a690389285100");
+/// assert_eq!(params.package, "Sign=WXPay");
+/// assert!(key.public_key().verify(&params.message(), &params.sign));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppParams {

@@ -73,6 +73,22 @@ pub trait Observer: Send + Sync {
 
 /// What an observer is told. It never holds a body, a header value, a signature or an expanded path:
 /// placeholder values are often personal data, so the path is the template.
+///
+/// ```
+/// use wechatpay::observe::{Observed, Observer};
+///
+/// /// Logs every failed attempt, by template: no personal data.
+/// struct Log;
+/// impl Observer for Log {
+///     fn on_attempt(&self, a: &Observed<'_>) {
+///         if let Some(e) = a.error {
+///             eprintln!("{} {} attempt {}: {} ({:?})", a.method, a.template, a.attempt, e.kind_name(), a.status);
+///         }
+///     }
+/// }
+/// let builder = wechatpay::Client::builder().observer(std::sync::Arc::new(Log));
+/// # let _ = builder;
+/// ```
 #[non_exhaustive]
 #[derive(Debug)]
 pub struct Observed<'a> {

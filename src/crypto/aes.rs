@@ -22,6 +22,14 @@ use crate::crypto::B64;
 pub const AEAD_AES_256_GCM: &str = "AEAD_AES_256_GCM";
 
 /// AES-256-GCM with a 16-byte tag appended to the ciphertext, base64 — as WeChat Pay and PHP use it.
+///
+/// ```
+/// use wechatpay::aes::AesGcm;
+/// let key = "0123456789abcdef0123456789abcdef"; // the APIv3 key
+/// let sealed = AesGcm::encrypt(b"{}", key, "0123456789ab", "certificate")?;
+/// assert!(AesGcm::decrypt(&sealed, key, "0123456789ab", "other aad").unwrap_err().is_decode());
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct AesGcm;
 

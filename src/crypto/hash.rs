@@ -73,6 +73,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Which digest a download announces (a bill's `hash_type`).
+///
+/// ```
+/// use wechatpay::hash::Algorithm;
+/// let alg = Algorithm::parse("SHA1").unwrap();
+/// assert_eq!(alg.hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {

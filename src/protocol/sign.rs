@@ -27,6 +27,16 @@ pub fn request_message(method: &str, target: &str, timestamp: i64, nonce: &str, 
 /// The parts of an `Authorization: WECHATPAY2-SHA256-RSA2048 …` header. New fields may be added
 /// (`#[non_exhaustive]`): build one with [`Authorization::sign`], [`Authorization::parse`] or
 /// [`Authorization::new`].
+///
+/// ```
+/// use wechatpay::sign::Authorization;
+/// # let key = wechatpay::PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem"))?;
+/// let auth = Authorization::sign(&key, "1900000109", "3775B6A45ACD588826D15E583A95F5DD00000001",
+///                                "GET", "/v3/certificates", b"");
+/// let header = auth.to_string(); // WECHATPAY2-SHA256-RSA2048 mchid="1900000109",…
+/// assert_eq!(Authorization::parse(&header)?, auth);
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Authorization {

@@ -15,6 +15,13 @@ use std::borrow::Cow;
 use crate::error::{Error, Result};
 
 /// One `{…}` expression of a template. New fields may be added (`#[non_exhaustive]`).
+///
+/// ```
+/// let found = wechatpay::template::placeholders("v3/users/{openid}/images/{+media_id}")?;
+/// assert_eq!((found[0].name, found[0].reserved), ("openid", false));
+/// assert_eq!((found[1].name, found[1].reserved), ("media_id", true));
+/// # Ok::<(), wechatpay::Error>(())
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Placeholder<'t> {

@@ -26,6 +26,11 @@ pub const STATEMENT_SHA1: &str = "wechatpay-statement-sha1";
 
 /// What to do with an answer, decided by the request path. New policies may be added
 /// (`#[non_exhaustive]`).
+///
+/// ```
+/// use wechatpay::verify::{policy_for, Policy};
+/// assert_eq!(policy_for(&wechatpay::Method::GET, "v3/global/statements"), Policy::Statement);
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Policy {
