@@ -4,16 +4,40 @@ use aws_lc_rs::{digest, rand::SystemRandom, rsa, signature};
 
 pub(crate) const NAME: &str = "aws-lc-rs";
 
-/// An RSA private key ready to sign.
+/// An RSA private key ready to sign and to open OAEP: AWS-LC holds it (and wipes it); no other copy is kept.
 pub(crate) struct RsaPrivate {
     key: rsa::KeyPair,
+    oaep: rsa::OaepPrivateDecryptingKey,
 }
 
 impl RsaPrivate {
-    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
-        rsa::KeyPair::from_der(der)
-            .map(|key| RsaPrivate { key })
-            .map_err(|e| format!("AWS-LC rejected the RSA private key ({e})"))
+    /// `pkcs8` is the same key as PKCS#8, for the decrypting half (AWS-LC reads it only from PKCS#8).
+    pub(crate) fn from_pkcs1_der(der: &[u8], pkcs8: &[u8]) -> Result<Self, String> {
+        let key = rsa::KeyPair::from_der(der).map_err(|e| format!("AWS-LC rejected the RSA private key ({e})"))?;
+        let decrypting =
+            rsa::PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|e| format!("AWS-LC rejected the key ({e})"))?;
+        let oaep = rsa::OaepPrivateDecryptingKey::new(decrypting)
+            .map_err(|_| "AWS-LC cannot use the key for OAEP".to_owned())?;
+        Ok(RsaPrivate { key, oaep })
+    }
+
+    /// The key as PKCS#8 DER, in a buffer wiped when dropped.
+    pub(crate) fn pkcs8_der(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let der: Pkcs8V1Der<'_> = self.key.as_der().expect("a loaded key encodes");
+        zeroize::Zeroizing::new(der.as_ref().to_vec())
+    }
+
+    /// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext.
+    pub(crate) fn oaep_sha1_decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; self.oaep.min_output_size()];
+        let len = self
+            .oaep
+            .decrypt(&rsa::OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
+            .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())?
+            .len();
+        out.truncate(len);
+        Ok(out)
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256; deterministic.
@@ -103,19 +127,6 @@ pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec
     let len = key
         .encrypt(&rsa::OAEP_SHA1_MGF1SHA1, plaintext, &mut out, None)
         .map_err(|_| "the plaintext is too long for RSA-OAEP with this key".to_owned())?
-        .len();
-    out.truncate(len);
-    Ok(out)
-}
-
-/// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with a PKCS#8 key.
-pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, String> {
-    let key = rsa::PrivateDecryptingKey::from_pkcs8(pkcs8_der).map_err(|e| format!("AWS-LC rejected the key ({e})"))?;
-    let key = rsa::OaepPrivateDecryptingKey::new(key).map_err(|_| "AWS-LC cannot use the key for OAEP".to_owned())?;
-    let mut out = vec![0u8; key.min_output_size()];
-    let len = key
-        .decrypt(&rsa::OAEP_SHA1_MGF1SHA1, ciphertext, &mut out, None)
-        .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())?
         .len();
     out.truncate(len);
     Ok(out)

@@ -52,10 +52,10 @@ pub struct PrivateKey {
     inner: Arc<PrivateInner>,
 }
 
+/// One copy of the key: the crypto backend's, which wipes it. Encodings are made on demand, in buffers
+/// that are wiped too.
 struct PrivateInner {
     rsa: RsaPrivate,
-    /// The key as PKCS#1 DER, wiped when the last clone of the key is dropped.
-    pkcs1: Zeroizing<Vec<u8>>,
     bits: usize,
 }
 
@@ -402,13 +402,10 @@ impl PrivateKey {
             .map_err(|e| Error::key(format!("{form} is not a valid PKCS#1 RSA private key ({e})")))?;
         let bits = modulus_bits(parsed.modulus.as_bytes());
         check_bits(bits, form)?;
-        let rsa = RsaPrivate::from_pkcs1_der(der).map_err(|e| Error::key(format!("{form}: {e}")))?;
+        let pkcs8 = pkcs1_to_pkcs8(der);
+        let rsa = RsaPrivate::from_pkcs1_der(der, &pkcs8).map_err(|e| Error::key(format!("{form}: {e}")))?;
         Ok(PrivateKey {
-            inner: Arc::new(PrivateInner {
-                rsa,
-                pkcs1: Zeroizing::new(der.to_vec()),
-                bits,
-            }),
+            inner: Arc::new(PrivateInner { rsa, bits }),
         })
     }
 
@@ -442,22 +439,37 @@ impl PrivateKey {
             .expect("PEM encoding of DER cannot fail")
     }
 
-    /// The key as PKCS#8 `PrivateKeyInfo` DER.
     /// The key as PKCS#8 DER, in a buffer wiped when dropped.
     pub(crate) fn pkcs8_der(&self) -> Zeroizing<Vec<u8>> {
-        let info = pkcs8::PrivateKeyInfo::new(
-            pkcs8::AlgorithmIdentifierRef {
-                oid: RSA_ENCRYPTION,
-                parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
-            },
-            &self.inner.pkcs1,
-        );
-        Zeroizing::new(info.to_der().expect("PrivateKeyInfo always encodes"))
+        self.inner.rsa.pkcs8_der()
     }
 
-    #[cfg(test)]
-    pub(crate) fn pkcs1_der(&self) -> &[u8] {
-        &self.inner.pkcs1
+    /// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with the backend's key, re-encoding nothing.
+    pub(crate) fn oaep_sha1_decrypt(&self, ciphertext: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        self.inner.rsa.oaep_sha1_decrypt(ciphertext)
+    }
+}
+
+/// Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo` (in a buffer wiped when dropped).
+fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Zeroizing<Vec<u8>> {
+    let info = pkcs8::PrivateKeyInfo::new(
+        pkcs8::AlgorithmIdentifierRef {
+            oid: RSA_ENCRYPTION,
+            parameters: Some(pkcs8::der::asn1::AnyRef::NULL),
+        },
+        pkcs1,
+    );
+    Zeroizing::new(info.to_der().expect("PrivateKeyInfo always encodes"))
+}
+
+/// A key file's PKCS#1 DER, for tests that compare backends on the same bytes.
+#[cfg(test)]
+pub(crate) fn pkcs1_der_of(thing: &str) -> Vec<u8> {
+    let mut form = String::new();
+    match read(thing, &mut form).unwrap() {
+        Material::Pkcs1Private(der) => der,
+        Material::Pkcs8Private(der) => pkcs8_to_pkcs1(&der, &form).unwrap(),
+        _ => panic!("not a private key"),
     }
 }
 
@@ -695,7 +707,7 @@ mod tests {
     fn pem_round_trips() {
         let key = PrivateKey::load(KEY).unwrap();
         let again = PrivateKey::load(&key.to_pkcs8_pem()).unwrap();
-        assert_eq!(key.pkcs1_der(), again.pkcs1_der());
+        assert_eq!(*key.pkcs8_der(), *again.pkcs8_der());
         let public = PublicKey::load(&key.public_key().to_spki_pem()).unwrap();
         assert!(public.verify(b"x", &key.sign(b"x")));
     }
@@ -704,7 +716,6 @@ mod tests {
     fn key_material_lives_in_buffers_wiped_on_drop() {
         // Type-level: these only compile while the copies are `Zeroizing`.
         let key = PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem")).unwrap();
-        let _: &Zeroizing<Vec<u8>> = &key.inner.pkcs1;
         let _: Zeroizing<Vec<u8>> = key.pkcs8_der();
     }
 

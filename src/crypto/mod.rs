@@ -82,7 +82,7 @@ pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8], aad: &[u8], sealed: 
     }
 }
 
-pub(crate) use backend::{oaep_sha1_decrypt, oaep_sha1_encrypt};
+pub(crate) use backend::oaep_sha1_encrypt;
 
 /// The one base64 engine WeChat Pay uses: standard alphabet, padded.
 pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -103,14 +103,25 @@ mod tests {
     const KEY: &str = include_str!("../../tests/fixtures/merchant_key.pem");
 
     fn pkcs1_der() -> Vec<u8> {
-        crate::crypto::keys::PrivateKey::load(KEY).unwrap().pkcs1_der().to_vec()
+        crate::crypto::keys::pkcs1_der_of(KEY)
     }
 
     #[test]
     fn both_backends_sign_byte_identically() {
         let der = pkcs1_der();
-        let a = aws::RsaPrivate::from_pkcs1_der(&der).unwrap();
-        let r = rustcrypto::RsaPrivate::from_pkcs1_der(&der).unwrap();
+        let pkcs8 = crate::crypto::keys::PrivateKey::load(KEY).unwrap().pkcs8_der();
+        let a = aws::RsaPrivate::from_pkcs1_der(&der, &pkcs8).unwrap();
+        let r = rustcrypto::RsaPrivate::from_pkcs1_der(&der, &pkcs8).unwrap();
+        // Both export the same PKCS#8, and open each other's OAEP.
+        assert_eq!(*a.pkcs8_der(), *r.pkcs8_der());
+        let public_spki = crate::crypto::keys::PrivateKey::load(KEY)
+            .unwrap()
+            .public_key()
+            .to_spki_der();
+        let sealed = aws::oaep_sha1_encrypt(&public_spki, b"secret").unwrap();
+        assert_eq!(r.oaep_sha1_decrypt(&sealed).unwrap(), b"secret");
+        let sealed = rustcrypto::oaep_sha1_encrypt(&public_spki, b"secret").unwrap();
+        assert_eq!(a.oaep_sha1_decrypt(&sealed).unwrap(), b"secret");
         for msg in [
             &b""[..],
             b"GET\n/v3/certificates\n1554208460\nnonce\n\n",

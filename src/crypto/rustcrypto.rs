@@ -19,7 +19,7 @@ pub(crate) struct RsaPrivate {
 }
 
 impl RsaPrivate {
-    pub(crate) fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+    pub(crate) fn from_pkcs1_der(der: &[u8], _pkcs8: &[u8]) -> Result<Self, String> {
         let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
             .map_err(|e| format!("RustCrypto rejected the RSA private key ({e})"))?;
         let public = key.to_public_key();
@@ -32,6 +32,20 @@ impl RsaPrivate {
     /// RSASSA-PKCS1-v1_5 with SHA-256; deterministic.
     pub(crate) fn sign_sha256(&self, message: &[u8]) -> Vec<u8> {
         self.key.sign(message).to_vec()
+    }
+
+    /// The key as PKCS#8 DER, in a buffer wiped when dropped.
+    pub(crate) fn pkcs8_der(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        use rsa::pkcs8::EncodePrivateKey;
+        let key: &rsa::RsaPrivateKey = self.key.as_ref();
+        zeroize::Zeroizing::new(key.to_pkcs8_der().expect("a loaded key encodes").as_bytes().to_vec())
+    }
+
+    /// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext.
+    pub(crate) fn oaep_sha1_decrypt(&self, ciphertext: &[u8]) -> Result<Vec<u8>, String> {
+        let key: &rsa::RsaPrivateKey = self.key.as_ref();
+        key.decrypt(rsa::Oaep::new::<sha1::Sha1>(), ciphertext)
+            .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())
     }
 
     /// A fresh RSA-2048 key, as PKCS#8 DER.
@@ -121,15 +135,6 @@ pub(crate) fn oaep_sha1_encrypt(spki_der: &[u8], plaintext: &[u8]) -> Result<Vec
         rsa::RsaPublicKey::from_public_key_der(spki_der).map_err(|e| format!("RustCrypto rejected the key ({e})"))?;
     key.encrypt(&mut rsa::rand_core::OsRng, rsa::Oaep::new::<sha1::Sha1>(), plaintext)
         .map_err(|_| "the plaintext is too long for RSA-OAEP with this key".to_owned())
-}
-
-/// Opens RSAES-OAEP (SHA-1, MGF1-SHA1) ciphertext with a PKCS#8 key.
-pub(crate) fn oaep_sha1_decrypt(pkcs8_der: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, String> {
-    use rsa::pkcs8::DecodePrivateKey;
-    let key =
-        rsa::RsaPrivateKey::from_pkcs8_der(pkcs8_der).map_err(|e| format!("RustCrypto rejected the key ({e})"))?;
-    key.decrypt(rsa::Oaep::new::<sha1::Sha1>(), ciphertext)
-        .map_err(|_| "the ciphertext does not decrypt with this key".to_owned())
 }
 
 /// AES-256-GCM with a 12-byte nonce; returns `ciphertext ‖ tag`.

@@ -101,7 +101,7 @@ impl PrivateKey {
         let raw = B64
             .decode(ciphertext_b64.trim())
             .map_err(|_| Error::decode("the RSA ciphertext is not valid base64"))?;
-        crate::crypto::oaep_sha1_decrypt(&self.pkcs8_der(), &raw)
+        self.oaep_sha1_decrypt(&raw)
             .map_err(|why| Error::decode(format!("RSA-OAEP decryption failed: {why}")))
     }
 }
