@@ -835,3 +835,342 @@ fn long_downloads_show_progress_on_a_terminal_only() {
     assert!(!stderr(&piped).contains("received"), "{}", stderr(&piped));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_param_the_path_lacks_points_to_query_or_a_placeholder() {
+    // Checked before any configuration is read: no sandbox needed.
+    let out = wxpay(
+        &[
+            "get",
+            "v3/marketing/busifavor/stocks/100088",
+            "--param",
+            "stock_id=100088",
+        ],
+        &[],
+        None,
+    );
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("`--param stock_id` names no placeholder"), "{err}");
+    assert!(err.contains("has no placeholders"), "{err}");
+    assert!(err.contains("--query stock_id=100088"), "{err}");
+    assert!(err.contains("write `{stock_id}` in PATH"), "{err}");
+    assert!(
+        !err.contains("json, query, headers"),
+        "not the library's option list: {err}"
+    );
+
+    // wechatpay-php's `_stock_id_` segment is literal in a full path: the path to write instead.
+    let out = wxpay(
+        &[
+            "get",
+            "v3/marketing/busifavor/stocks/_stock_id_",
+            "-p",
+            "stock_id=100088",
+        ],
+        &[],
+        None,
+    );
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(err.contains("`_stock_id_` of PATH is literal"), "{err}");
+    assert!(err.contains("`v3/marketing/busifavor/stocks/{stock_id}`"), "{err}");
+
+    // Alongside real placeholders, they are listed.
+    let out = wxpay(
+        &[
+            "get",
+            USER_COUPON,
+            "-p",
+            "openid=o",
+            "-p",
+            "coupon_code=c",
+            "-p",
+            "appid=a",
+            "-p",
+            "limit=5",
+        ],
+        &[],
+        None,
+    );
+    assert_exit(&out, 2);
+    let err = stderr(&out);
+    assert!(
+        err.contains("has the placeholders {openid}, {coupon_code}, {appid}") && err.contains("--query limit=5"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_config_file_keys_are_refused_with_the_key_meant() {
+    let dir = temp_dir("config-keys");
+    let file = dir.join("php-style.json");
+    std::fs::write(
+        &file,
+        json!({"mchid": "1900000109", "serial": "ABC", "privateKey": "/x/key.pem", "base_url": "http://x/",
+            "colour": "blue"})
+        .to_string(),
+    )
+    .unwrap();
+    let out = wxpay(&["--config", file.to_str().unwrap(), "config", "show"], &[], None);
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains("`privateKey` (did you mean `private_key`?)"), "{err}");
+    assert!(err.contains("`base_url` (did you mean `base_uri`?)"), "{err}");
+    assert!(err.contains("`colour`") && !err.contains("`colour` (did"), "{err}");
+    assert!(err.contains("a config file takes: base_uri, mchid"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    // Every key `wxpay mock serve` prints is one a config file takes (and certs, in certificate mode).
+    let fine = dir.join("fine.json");
+    std::fs::write(
+        &fine,
+        json!({"mchid": "1900000109", "serial": "ABC", "private_key": "/x/key.pem", "base_uri": "http://x/",
+            "public_key_id": "PUB_KEY_ID_1", "public_key": "/x/pub.pem", "certs": {"AB": "/x/c.pem"},
+            "apiv3_key": "0123456789abcdef0123456789abcdef"})
+        .to_string(),
+    )
+    .unwrap();
+    let shown = ok_json(&wxpay(
+        &["--config", fine.to_str().unwrap(), "config", "show"],
+        &[],
+        None,
+    ));
+    assert_eq!(shown["private_key"], "/x/key.pem", "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn flags_a_command_does_not_use_are_refused_and_not_in_its_help() {
+    let cert = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/platform_cert.pem");
+    let cert = cert.to_str().unwrap();
+    // An address no server can bind (TEST-NET-1): were the flag taken, `mock serve` would fail to listen (6)
+    // instead of serving forever.
+    let unbindable = ["--addr", "192.0.2.1:9"];
+    for (args, flag) in [
+        (vec!["--mchid", "1900000109", "mock", "serve"], "--mchid"),
+        (vec!["--config", "x.json", "mock", "serve"], "--config"),
+        (vec!["mock", "serve", "--mchid", "1900000109"], "--mchid"),
+        (vec!["--mchid", "1900000109", "keys", "serial", cert], "--mchid"),
+        (vec!["--base-uri", "http://x/", "completions", "bash"], "--base-uri"),
+        (vec!["--profile", "p", "config", "path"], "--profile"),
+        (vec!["--timeout", "5", "config", "show"], "--timeout"),
+        (vec!["config", "show", "--timeout", "5"], "--timeout"),
+        (
+            vec!["--mchid", "1", "notify", "open", "--headers", "h", "--body", "b"],
+            "--mchid",
+        ),
+        (
+            vec!["notify", "open", "--headers", "h", "--body", "b", "--serial", "S"],
+            "--serial",
+        ),
+    ] {
+        let mut args = args;
+        if args.contains(&"serve") {
+            args.extend(unbindable);
+        }
+        let out = wxpay(&args, &[], None);
+        assert_exit(&out, 2);
+        let err = stderr(&out);
+        assert!(err.contains(flag), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", stdout(&out));
+    }
+    let out = wxpay(
+        &["--mchid", "1900000109", "mock", "serve", "--addr", "192.0.2.1:9"],
+        &[],
+        None,
+    );
+    let err = stderr(&out);
+    assert!(err.contains("`--mchid` does not apply to `wxpay mock serve`"), "{err}");
+
+    let help = |args: &[&str]| {
+        let out = wxpay(args, &[], None);
+        assert_exit(&out, 0);
+        stdout(&out)
+    };
+    for args in [
+        &["mock", "serve", "--help"][..],
+        &["keys", "serial", "--help"],
+        &["completions", "--help"],
+        &["config", "path", "--help"],
+    ] {
+        let text = help(args);
+        for flag in ["--config", "--mchid", "--base-uri", "--timeout", "--verbose"] {
+            assert!(!text.contains(flag), "{flag} in {args:?}: {text}");
+        }
+    }
+    let notify = help(&["notify", "open", "--help"]);
+    assert!(
+        notify.contains("--public-key-id") && notify.contains("--config"),
+        "{notify}"
+    );
+    assert!(!notify.contains("--mchid") && !notify.contains("--timeout"), "{notify}");
+    let show = help(&["config", "show", "--help"]);
+    assert!(show.contains("--mchid") && !show.contains("--timeout"), "{show}");
+    let get = help(&["get", "--help"]);
+    assert!(
+        get.contains("--mchid") && get.contains("--timeout") && get.contains("--verbose"),
+        "{get}"
+    );
+
+    // The ones a command uses work before it and after it.
+    assert_exit(&wxpay(&["keys", "serial", cert], &[], None), 0);
+    let out = wxpay(&["config", "show", "--mchid", "1900000109"], &[], None);
+    assert_eq!(ok_json(&out)["sources"]["mchid"], "flag");
+    let out = wxpay(
+        &["--serial", "S1", "config", "show", "--mchid", "1900000109"],
+        &[],
+        None,
+    );
+    let shown = ok_json(&out);
+    assert_eq!(
+        (shown["mchid"].as_str(), shown["serial"].as_str()),
+        (Some("1900000109"), Some("S1"))
+    );
+    // Given both before and after the command, the one after wins.
+    let out = wxpay(&["--mchid", "1", "config", "show", "--mchid", "2"], &[], None);
+    assert_eq!(ok_json(&out)["mchid"], "2");
+}
+
+#[test]
+fn include_prints_an_error_answer_on_stdout_too() {
+    let sandbox = Sandbox::start("include-error");
+    let out = sandbox.run(&[
+        "get",
+        "v3/marketing/busifavor/stocks/{stock_id}",
+        "-p",
+        "stock_id=999",
+        "-i",
+    ]);
+    assert_exit(&out, 4);
+    let text = stdout(&out);
+    let (head, body) = text.split_once("\n\n").expect("a head, a blank line, then the body");
+    assert!(head.starts_with("HTTP 404 Not Found\n"), "{head}");
+    assert!(head.to_lowercase().contains("\nrequest-id: 0"), "{head}");
+    let answer: Value = serde_json::from_str(body).expect("the error answer's JSON, for jq");
+    assert_eq!(answer["code"], "RESOURCE_NOT_EXISTS", "{answer}");
+    // stderr says what happened, as without -i.
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("wxpay: API error: HTTP 404") && err.contains("code: RESOURCE_NOT_EXISTS"),
+        "{err}"
+    );
+}
+
+#[test]
+fn verbose_goes_before_the_command_as_after_it() {
+    let sandbox = Sandbox::start("verbose-before");
+    for args in [
+        &["-v", "get", "v3/marketing/busifavor/stocks/100088"][..],
+        &["--verbose", "get", "v3/marketing/busifavor/stocks/100088"],
+        &["get", "v3/marketing/busifavor/stocks/100088", "-v"],
+    ] {
+        let out = sandbox.run(args);
+        let stock = ok_json(&out);
+        assert_eq!(stock["stock_id"], "100088");
+        let log = stderr(&out);
+        assert!(
+            log.contains("> GET http://") && log.contains("< HTTP 200"),
+            "{args:?}: {log}"
+        );
+    }
+    // Where nothing logs, -v is refused rather than ignored.
+    let out = wxpay(&["-v", "mock", "serve", "--addr", "192.0.2.1:9"], &[], None);
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("-v/--verbose"), "{}", stderr(&out));
+}
+
+#[test]
+fn config_show_with_nothing_configured_says_so() {
+    let out = wxpay(&["config", "show"], &[], None);
+    assert_exit(&out, 0);
+    assert!(out.stdout.is_empty(), "no empty result: {}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("nothing is configured"), "{err}");
+    assert!(err.contains("--config") && err.contains("WECHATPAY_"), "{err}");
+    // Anything at all, and it shows.
+    let out = wxpay(&["config", "show"], &[("WECHATPAY_MCHID", "1900000109")], None);
+    assert_eq!(ok_json(&out)["sources"]["mchid"], "env");
+}
+
+/// Reads from `stream` until the server closes it (EOF or a reset); panics if it stays open `limit` long.
+fn read_until_closed(stream: &mut std::net::TcpStream, limit: std::time::Duration) {
+    use std::io::Read as _;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return,
+            Err(e) => panic!("the server left the connection open: {e}"),
+        }
+    }
+}
+
+#[test]
+fn mock_serve_stops_on_sigterm_without_waiting_for_open_connections() {
+    use std::io::Read as _;
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let (mut child, line) = common::serve(std::iter::empty::<&str>());
+    let info: Value = serde_json::from_str(&line).expect("one JSON line");
+    let addr = info["base_uri"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let state = Path::new(info["private_key"].as_str().unwrap())
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(state.is_dir());
+
+    // A keep-alive connection, idle after one answer.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    idle.write_all(b"GET /v3/x HTTP/1.1\r\nHost: sandbox\r\n\r\n").unwrap();
+    idle.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(idle.read(&mut byte).unwrap(), 1, "an answer");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(!head.contains("connection: close"), "kept alive: {head}");
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .unwrap();
+    let mut body = vec![0u8; length];
+    idle.read_exact(&mut body).unwrap();
+    // A request whose promised body never comes.
+    let mut half = TcpStream::connect(&addr).unwrap();
+    half.write_all(b"POST /v3/x HTTP/1.1\r\nHost: sandbox\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+
+    // Both stay open on this side: a server that waited for its connections to end would wait for ever.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    // A watchdog only (it takes milliseconds; loaded machines are slow, so the bound is generous).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`wxpay mock serve` still runs 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "a clean stop: {status:?}");
+    // Closed with the process (they were never closed from this side).
+    read_until_closed(&mut idle, Duration::from_secs(10));
+    read_until_closed(&mut half, Duration::from_secs(10));
+    // And its temporary state dir (private keys) is gone.
+    assert!(!state.exists(), "{} is left behind", state.display());
+}

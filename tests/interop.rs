@@ -28,8 +28,7 @@ fn the_node_sdk_runs_the_lifecycle_against_the_sandbox() {
         .arg(line.trim())
         .output()
         .unwrap();
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
+    common::stop(&mut sandbox);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -67,3 +67,13 @@ where
         .unwrap();
     (child, line)
 }
+
+/// Stops a `wxpay mock serve` child the way an operator would, with SIGTERM, and waits for it: it then
+/// removes its temporary key directory (SIGKILL would leave the keys behind).
+#[cfg(feature = "cli")]
+pub fn stop(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

@@ -84,7 +84,7 @@ fn readme_block_03_line_124() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_04_line_214() -> Result<(), Box<dyn Error>> {
+fn readme_block_04_line_221() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         client["v3/marketing/busifavor/users/{openid}/coupons"].get(json!({
@@ -102,7 +102,7 @@ fn readme_block_04_line_214() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_05_line_239() -> Result<(), Box<dyn Error>> {
+fn readme_block_05_line_246() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use std::time::Duration;
@@ -129,7 +129,7 @@ fn readme_block_05_line_239() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_06_line_275() -> Result<(), Box<dyn Error>> {
+fn readme_block_06_line_282() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         client["v3/applyment4sub/applyment/{empty}"].post(json!({
@@ -144,7 +144,7 @@ fn readme_block_06_line_275() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_07_line_303() -> Result<(), Box<dyn Error>> {
+fn readme_block_07_line_310() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         match client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})) {
@@ -165,7 +165,7 @@ fn readme_block_07_line_303() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_08_line_366() -> Result<(), Box<dyn Error>> {
+fn readme_block_08_line_373() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::{Client, Options, RetryPolicy};
@@ -185,7 +185,7 @@ fn readme_block_08_line_366() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_09_line_407() -> Result<(), Box<dyn Error>> {
+fn readme_block_09_line_414() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,7 +211,7 @@ fn readme_block_09_line_407() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_10_line_437() -> Result<(), Box<dyn Error>> {
+fn readme_block_10_line_444() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::notify::Reply;
@@ -237,7 +237,7 @@ fn readme_block_10_line_437() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_11_line_508() -> Result<(), Box<dyn Error>> {
+fn readme_block_11_line_515() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::time::Duration;
@@ -262,7 +262,7 @@ fn readme_block_11_line_508() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_12_line_554() -> Result<(), Box<dyn Error>> {
+fn readme_block_12_line_561() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::media::{self, Upload};
@@ -278,7 +278,7 @@ fn readme_block_12_line_554() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_13_line_609() -> Result<(), Box<dyn Error>> {
+fn readme_block_13_line_616() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::paysign;
@@ -291,7 +291,7 @@ fn readme_block_13_line_609() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_14_line_726() -> Result<(), Box<dyn Error>> {
+fn readme_block_14_line_733() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -324,7 +324,7 @@ fn readme_block_14_line_726() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_756() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_763() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;

@@ -11,7 +11,7 @@ use crate::failure::Failure;
 use crate::output;
 
 /// What every verb takes.
-#[derive(Args, Debug)]
+#[derive(Args)]
 pub(crate) struct CallArgs {
     /// The path as the SDK takes it (`client.chain(PATH)`), e.g. `v3/marketing/busifavor/coupons/use` or
     /// `v3/marketing/busifavor/stocks/{stock_id}` with `--param stock_id=…`.
@@ -44,6 +44,8 @@ pub(crate) struct CallArgs {
     /// Print JSON compact even on a terminal.
     #[arg(long)]
     compact: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 impl CallArgs {
@@ -113,7 +115,8 @@ fn placeholder_list(template: &str) -> String {
     }
 }
 
-/// Every placeholder of `template` needs a `--param` (but wechatpay-php's `{empty}`).
+/// Every placeholder of `template` needs a `--param` (but wechatpay-php's `{empty}`), and every `--param`
+/// a placeholder.
 fn check_placeholders(template: &str, args: &CallArgs) -> Result<(), Failure> {
     let given: Vec<&str> = args
         .param
@@ -121,6 +124,14 @@ fn check_placeholders(template: &str, args: &CallArgs) -> Result<(), Failure> {
         .filter_map(|p| p.split_once('=').map(|(n, _)| n.trim()))
         .collect();
     let placeholders = wechatpay::template::placeholders(template).map_err(|e| Failure::from_wechatpay(&e))?;
+    let extra: Vec<&str> = given
+        .iter()
+        .copied()
+        .filter(|name| !placeholders.iter().any(|p| p.name == *name))
+        .collect();
+    if !extra.is_empty() {
+        return Err(not_placeholders(template, &extra, args));
+    }
     let missing: Vec<String> = placeholders
         .iter()
         .filter(|p| p.name != wechatpay::template::EMPTY && !given.contains(&p.name))
@@ -138,7 +149,56 @@ fn check_placeholders(template: &str, args: &CallArgs) -> Result<(), Failure> {
     .note("give each with --param NAME=VALUE"))
 }
 
-pub(crate) fn run(method: Method, args: CallArgs, config: &ConfigArgs) -> crate::CliResult {
+/// `--param NAME=…` for names `template` has no `{NAME}` for: what to write instead.
+fn not_placeholders(template: &str, names: &[&str], args: &CallArgs) -> Failure {
+    let flags: Vec<String> = names.iter().map(|n| format!("`--param {n}`")).collect();
+    let mut failure = Failure::usage(format!(
+        "{} name{} no placeholder of the path",
+        flags.join(", "),
+        if names.len() == 1 { "s" } else { "" }
+    ))
+    .note(placeholder_list(template));
+    let value = |name: &str| {
+        args.param
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .find(|(n, _)| n.trim() == name)
+            .map_or_else(String::new, |(_, v)| v.to_owned())
+    };
+    for name in names {
+        failure = failure.note(format!(
+            "for a query parameter (`?{name}=…`), give `--query {name}={}` instead",
+            value(name)
+        ));
+    }
+    // PHP's chain turns a `_name_` segment into `{name}`; in a full path every segment stays literal.
+    for name in names {
+        let literal = template
+            .split('/')
+            .find(|segment| *segment == format!("_{name}_") || segment == name);
+        let placeholder = format!("{{{name}}}");
+        failure = failure.note(match literal {
+            Some(segment) => format!(
+                "the segment `{segment}` of PATH is literal text, as every segment of a full path is: \
+                 write `{}` for a placeholder",
+                template
+                    .split('/')
+                    .map(|s| if s == segment { placeholder.as_str() } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/")
+            ),
+            None => format!(
+                "for a placeholder, write `{placeholder}` in PATH (segments such as `_{name}_` or `{name}` stay literal)"
+            ),
+        });
+    }
+    failure
+}
+
+/// Runs the verb; `before` and `verbose` are the flags given before it (`wxpay --config F -v get …`).
+pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbose: bool) -> crate::CliResult {
+    args.verbose |= verbose;
+    let config = &before.then(std::mem::take(&mut args.config));
     if args.path.starts_with("http://") || args.path.starts_with("https://") {
         return Err(Failure::usage(format!("`{}` is a URL; give the path only", args.path))
             .note("e.g. `v3/marketing/busifavor/coupons/use`, with --base-uri (or `base_uri`) for the host"));
@@ -173,8 +233,22 @@ pub(crate) fn run(method: Method, args: CallArgs, config: &ConfigArgs) -> crate:
     if args.verbose {
         log_answer(&result, started);
     }
-    let response = result.map_err(explain)?;
-    print_response(&response, &args)
+    match result {
+        Ok(response) => print_answer(response.status(), response.headers(), response.bytes(), &args),
+        Err(e) => {
+            // `-i` shows an error answer as it shows any other (for `| jq`); the exit code stays 4.
+            if let (true, Some(status), Some(body)) = (args.include, e.status(), e.body()) {
+                // The library keeps only the Request-ID of an error answer's headers.
+                let mut headers = http::HeaderMap::new();
+                if let Some(id) = e.request_id().and_then(|id| http::HeaderValue::from_str(id).ok()) {
+                    headers.insert("request-id", id);
+                }
+                // A failed write (a closed pipe) does not hide the API error's exit code.
+                let _ = print_answer(status, &headers, body, &args);
+            }
+            Err(explain(e))
+        }
+    }
 }
 
 fn header_lines(headers: &http::HeaderMap) -> impl Iterator<Item = String> + '_ {
@@ -183,22 +257,21 @@ fn header_lines(headers: &http::HeaderMap) -> impl Iterator<Item = String> + '_ 
         .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
 }
 
-fn print_response(response: &Response, args: &CallArgs) -> crate::CliResult {
+/// Prints an answer: with `-i`, its status line and headers first; then its body.
+fn print_answer(status: u16, headers: &http::HeaderMap, body: &[u8], args: &CallArgs) -> crate::CliResult {
     let mut out = String::new();
     if args.include {
-        let status = http::StatusCode::from_u16(response.status()).ok();
+        let reason = http::StatusCode::from_u16(status).ok();
         out.push_str(&format!(
-            "HTTP {} {}\n",
-            response.status(),
-            status.and_then(|s| s.canonical_reason()).unwrap_or("")
+            "HTTP {status} {}\n",
+            reason.and_then(|s| s.canonical_reason()).unwrap_or("")
         ));
-        for line in header_lines(response.headers()) {
+        for line in header_lines(headers) {
             out.push_str(&line);
             out.push('\n');
         }
         out.push('\n');
     }
-    let body = response.bytes();
     if body.is_empty() {
         return output::print_bytes(out.as_bytes());
     }

@@ -27,12 +27,27 @@ pub(crate) enum CertificatesCommand {
         /// The APIv3 key. Prefer env WECHATPAY_APIV3_KEY or `apiv3_key` in the config: flags show in `ps`.
         #[arg(long, value_name = "KEY")]
         apiv3_key: Option<String>,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
 }
 
-pub(crate) fn run(command: CertificatesCommand, args: &ConfigArgs) -> crate::CliResult {
+impl CertificatesCommand {
+    /// Its name after `wxpay certificates`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            CertificatesCommand::Download { .. } => "download",
+        }
+    }
+}
+
+pub(crate) fn run(command: CertificatesCommand, before: ConfigArgs) -> crate::CliResult {
     match command {
-        CertificatesCommand::Download { output, apiv3_key } => download(&output, apiv3_key, args),
+        CertificatesCommand::Download {
+            output,
+            apiv3_key,
+            config,
+        } => download(&output, apiv3_key, &before.then(config)),
     }
 }
 

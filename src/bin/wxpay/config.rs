@@ -18,40 +18,164 @@ use wechatpay::{Client, ClientBuilder, Keyring, PublicKey};
 use crate::failure::{Exit, Failure};
 use crate::output;
 
-/// Where settings come from, as flags every command takes.
-#[derive(Args, Default)]
+/// Where settings come from: what every command that reads settings takes.
+#[derive(Args, Default, Clone)]
 #[command(next_help_heading = "Configuration")]
-pub(crate) struct ConfigArgs {
+pub(crate) struct SourceArgs {
     /// A JSON configuration file (e.g. what `wxpay mock serve` prints).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// A named profile from the profiles file (`wxpay config path`); env WXPAY_PROFILE.
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, value_name = "NAME")]
     pub(crate) profile: Option<String>,
+}
+
+/// The merchant's own settings: what signs requests, and where they go.
+#[derive(Args, Default, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct MerchantArgs {
     /// The merchant id; env WECHATPAY_MCHID.
-    #[arg(long, global = true)]
+    #[arg(long)]
     mchid: Option<String>,
     /// The merchant API certificate serial; env WECHATPAY_SERIAL.
-    #[arg(long, global = true)]
+    #[arg(long)]
     serial: Option<String>,
     /// The merchant private key (a PEM file path); env WECHATPAY_PRIVATE_KEY.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     private_key: Option<String>,
+    /// Where requests go (default `https://api.mch.weixin.qq.com/`); env WECHATPAY_BASE_URI.
+    #[arg(long, value_name = "URL")]
+    base_uri: Option<String>,
+}
+
+/// The WeChat Pay keys that verify answers and callbacks.
+#[derive(Args, Default, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct KeyArgs {
     /// The WeChat Pay public key id (PUB_KEY_ID_…); env WECHATPAY_PUBLIC_KEY_ID.
-    #[arg(long, global = true, value_name = "ID")]
+    #[arg(long, value_name = "ID")]
     public_key_id: Option<String>,
     /// The WeChat Pay public key (a PEM file path); env WECHATPAY_PUBLIC_KEY.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     public_key: Option<String>,
     /// A platform certificate (repeatable); env WECHATPAY_CERTS as ID=PATH,….
-    #[arg(long = "cert", global = true, value_name = "ID=PATH")]
+    #[arg(long = "cert", value_name = "ID=PATH")]
     certs: Vec<String>,
-    /// Where requests go (default `https://api.mch.weixin.qq.com/`); env WECHATPAY_BASE_URI.
-    #[arg(long, global = true, value_name = "URL")]
-    base_uri: Option<String>,
+}
+
+/// The configuration flags: all of them, as the commands that send requests take them (and as `wxpay`
+/// takes them before the command, for the commands that use them).
+#[derive(Args, Default, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct ConfigArgs {
+    #[command(flatten)]
+    pub(crate) source: SourceArgs,
+    #[command(flatten)]
+    merchant: MerchantArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
     /// Total time allowed for a request, in seconds.
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(long, value_name = "SECS")]
     pub(crate) timeout: Option<f64>,
+}
+
+/// What `config show` and `config save` take: every setting, but no request timeout.
+#[derive(Args, Default, Clone)]
+pub(crate) struct SettingsArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    merchant: MerchantArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// What `notify open` takes: where settings come from, and the keys that verify callbacks.
+#[derive(Args, Default, Clone)]
+pub(crate) struct KeyringArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+/// The flags of [`SourceArgs`], as written.
+pub(crate) const SOURCE_FLAGS: [&str; 2] = ["--config", "--profile"];
+/// The flags of [`MerchantArgs`], as written.
+pub(crate) const MERCHANT_FLAGS: [&str; 4] = ["--mchid", "--serial", "--private-key", "--base-uri"];
+/// The flags of [`KeyArgs`], as written.
+pub(crate) const KEY_FLAGS: [&str; 3] = ["--public-key-id", "--public-key", "--cert"];
+
+impl ConfigArgs {
+    /// The flags given here, as written (e.g. `--mchid`).
+    pub(crate) fn given(&self) -> Vec<&'static str> {
+        let (s, m, k) = (&self.source, &self.merchant, &self.keys);
+        let set = [
+            s.config.is_some(),
+            s.profile.is_some(),
+            m.mchid.is_some(),
+            m.serial.is_some(),
+            m.private_key.is_some(),
+            m.base_uri.is_some(),
+            k.public_key_id.is_some(),
+            k.public_key.is_some(),
+            !k.certs.is_empty(),
+            self.timeout.is_some(),
+        ];
+        let names = SOURCE_FLAGS
+            .iter()
+            .chain(&MERCHANT_FLAGS)
+            .chain(&KEY_FLAGS)
+            .chain(&["--timeout"]);
+        names.zip(set).filter(|(_, set)| *set).map(|(name, _)| *name).collect()
+    }
+
+    /// These flags (given before the command) with `later` ones (given after it) over them: a flag given
+    /// after the command wins; certificates add up.
+    pub(crate) fn then(self, later: impl Into<ConfigArgs>) -> ConfigArgs {
+        let later = later.into();
+        let mut certs = self.keys.certs;
+        certs.extend(later.keys.certs);
+        ConfigArgs {
+            source: SourceArgs {
+                config: later.source.config.or(self.source.config),
+                profile: later.source.profile.or(self.source.profile),
+            },
+            merchant: MerchantArgs {
+                mchid: later.merchant.mchid.or(self.merchant.mchid),
+                serial: later.merchant.serial.or(self.merchant.serial),
+                private_key: later.merchant.private_key.or(self.merchant.private_key),
+                base_uri: later.merchant.base_uri.or(self.merchant.base_uri),
+            },
+            keys: KeyArgs {
+                public_key_id: later.keys.public_key_id.or(self.keys.public_key_id),
+                public_key: later.keys.public_key.or(self.keys.public_key),
+                certs,
+            },
+            timeout: later.timeout.or(self.timeout),
+        }
+    }
+}
+
+impl From<SettingsArgs> for ConfigArgs {
+    fn from(args: SettingsArgs) -> Self {
+        ConfigArgs {
+            source: args.source,
+            merchant: args.merchant,
+            keys: args.keys,
+            timeout: None,
+        }
+    }
+}
+
+impl From<KeyringArgs> for ConfigArgs {
+    fn from(args: KeyringArgs) -> Self {
+        ConfigArgs {
+            source: args.source,
+            keys: args.keys,
+            ..ConfigArgs::default()
+        }
+    }
 }
 
 /// One layer of settings, as a file holds them.
@@ -157,7 +281,7 @@ impl Resolved {
     /// The merged settings of profile, file, environment and flags.
     pub(crate) fn load(args: &ConfigArgs) -> Result<Self, Failure> {
         let mut resolved = Resolved::default();
-        let profile = args.profile.clone().or_else(|| env("WXPAY_PROFILE"));
+        let profile = args.source.profile.clone().or_else(|| env("WXPAY_PROFILE"));
         if let Some(name) = profile {
             let (file, mut profiles) = read_profiles()?;
             let layer = profiles.remove(&name).ok_or_else(|| {
@@ -169,7 +293,7 @@ impl Resolved {
             })?;
             resolved.apply(layer, &format!("profile {name}"));
         }
-        if let Some(path) = &args.config {
+        if let Some(path) = &args.source.config {
             resolved.apply(read_settings(path)?, &format!("--config {}", path.display()));
         }
         resolved.apply(from_env()?, "env");
@@ -333,16 +457,17 @@ fn from_env() -> Result<Settings, Failure> {
 }
 
 fn from_flags(args: &ConfigArgs) -> Result<Settings, Failure> {
+    let (merchant, keys) = (&args.merchant, &args.keys);
     let mut layer = Settings {
-        base_uri: args.base_uri.clone(),
-        mchid: args.mchid.clone(),
-        serial: args.serial.clone(),
-        private_key: args.private_key.clone(),
-        public_key_id: args.public_key_id.clone(),
-        public_key: args.public_key.clone(),
+        base_uri: merchant.base_uri.clone(),
+        mchid: merchant.mchid.clone(),
+        serial: merchant.serial.clone(),
+        private_key: merchant.private_key.clone(),
+        public_key_id: keys.public_key_id.clone(),
+        public_key: keys.public_key.clone(),
         ..Settings::default()
     };
-    for item in &args.certs {
+    for item in &keys.certs {
         let (id, path) = split_pair(item, '=', "--cert")?;
         layer.certs.insert(id.to_owned(), path.to_owned());
     }
@@ -354,11 +479,86 @@ fn read_settings(path: &Path) -> Result<Settings, Failure> {
     let text = std::fs::read(path).map_err(|e| {
         Failure::usage(format!("cannot read the config file {}", path.display())).note(format!("caused by: {e}"))
     })?;
-    let mut settings: Settings = serde_json::from_slice(&text).map_err(|e| {
+    let invalid = |e: serde_json::Error| {
         Failure::usage(format!("the config file {} is not valid", path.display())).note(format!("caused by: {e}"))
-    })?;
+    };
+    let value: Value = serde_json::from_slice(&text).map_err(invalid)?;
+    if let Some(object) = value.as_object() {
+        check_keys(path, object.keys().map(String::as_str))?;
+    }
+    let mut settings: Settings = serde_json::from_value(value).map_err(invalid)?;
     settings.anchor_paths(path.parent());
     Ok(settings)
+}
+
+/// The keys a config file takes.
+const FILE_KEYS: [&str; 8] = [
+    "base_uri",
+    "mchid",
+    "serial",
+    "private_key",
+    "public_key_id",
+    "public_key",
+    "certs",
+    "apiv3_key",
+];
+
+/// A config file key other than [`FILE_KEYS`] is a mistake (a misspelt key would otherwise be ignored, and
+/// its setting silently missing): a configuration error, with the key it probably meant.
+fn check_keys<'a>(path: &Path, keys: impl Iterator<Item = &'a str>) -> Result<(), Failure> {
+    let unknown: Vec<String> = keys
+        .filter(|key| !FILE_KEYS.contains(key))
+        .map(|key| match suggest(key) {
+            Some(known) => format!("`{key}` (did you mean `{known}`?)"),
+            None => format!("`{key}`"),
+        })
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::config(format!(
+        "unknown key{} in the config file {}: {}",
+        if unknown.len() == 1 { "" } else { "s" },
+        path.display(),
+        unknown.join(", ")
+    ))
+    .note(format!("a config file takes: {}", FILE_KEYS.join(", "))))
+}
+
+/// The known key `key` most likely means: the same but for case, `_` and `-` (PHP's `privateKey`), else
+/// the nearest within two edits (`base_url`).
+fn suggest(key: &str) -> Option<&'static str> {
+    let squash = |s: &str| -> Vec<char> {
+        s.chars()
+            .filter(|c| !matches!(c, '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let wanted = squash(key);
+    if let Some(known) = FILE_KEYS.iter().find(|known| squash(known) == wanted) {
+        return Some(known);
+    }
+    FILE_KEYS
+        .iter()
+        .map(|known| (edit_distance(&wanted, &squash(known)), *known))
+        .filter(|(distance, _)| *distance <= 2)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The profiles file: `$WXPAY_CONFIG_DIR/profiles.json`, else `$XDG_CONFIG_HOME/wxpay/profiles.json`, else
@@ -419,7 +619,10 @@ fn write_profiles(path: &Path, profiles: &BTreeMap<String, Settings>) -> Result<
 #[derive(Subcommand)]
 pub(crate) enum ConfigCommand {
     /// Prints the settings in effect (secrets hidden) and where each came from.
-    Show,
+    Show {
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
     /// Prints the path of the profiles file.
     Path,
     /// Lists the profile names.
@@ -428,6 +631,8 @@ pub(crate) enum ConfigCommand {
     Save {
         /// The profile name.
         name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
     /// Removes a named profile.
     Remove {
@@ -436,19 +641,52 @@ pub(crate) enum ConfigCommand {
     },
 }
 
-pub(crate) fn run(command: ConfigCommand, args: &ConfigArgs) -> crate::CliResult {
+impl ConfigCommand {
+    /// Its name after `wxpay config`, and the configuration flags it takes.
+    pub(crate) fn describe(&self) -> (&'static str, Vec<&'static str>) {
+        let settings = || [&SOURCE_FLAGS[..], &MERCHANT_FLAGS, &KEY_FLAGS].concat();
+        match self {
+            ConfigCommand::Show { .. } => ("show", settings()),
+            ConfigCommand::Save { .. } => ("save", settings()),
+            ConfigCommand::Path => ("path", Vec::new()),
+            ConfigCommand::List => ("list", Vec::new()),
+            ConfigCommand::Remove { .. } => ("remove", Vec::new()),
+        }
+    }
+}
+
+/// `config show` where no layer gave anything: said in words, on stderr (stdout stays empty).
+fn nothing_configured() -> crate::CliResult {
+    let profiles = profiles_path().map(|p| p.display().to_string());
+    eprintln!("wxpay: nothing is configured: no profile, --config file, WECHATPAY_* variable or flag gives a setting");
+    eprintln!("  try: wxpay mock serve > sandbox.json &   then: wxpay --config sandbox.json config show");
+    eprintln!("  the sources, lowest to highest precedence: --profile NAME (or WXPAY_PROFILE), --config FILE,");
+    eprintln!("  the WECHATPAY_* variables, then flags (`wxpay --help`)");
+    if let Ok(path) = profiles {
+        eprintln!("  profiles file: {path} (`wxpay config list`)");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(command: ConfigCommand, before: ConfigArgs) -> crate::CliResult {
     match command {
-        ConfigCommand::Show => output::print_json(&Resolved::load(args)?.redacted(), None),
+        ConfigCommand::Show { settings } => {
+            let resolved = Resolved::load(&before.then(settings))?;
+            if resolved.sources.is_empty() {
+                return nothing_configured();
+            }
+            output::print_json(&resolved.redacted(), None)
+        }
         ConfigCommand::Path => output::print_line(&profiles_path()?.display().to_string()),
         ConfigCommand::List => {
             let (_, profiles) = read_profiles()?;
             profiles.keys().try_for_each(|name| output::print_line(name))
         }
-        ConfigCommand::Save { name } => {
+        ConfigCommand::Save { name, settings } => {
             if name.trim().is_empty() {
                 return Err(Failure::usage("a profile name cannot be empty"));
             }
-            let resolved = Resolved::load(args)?;
+            let resolved = Resolved::load(&before.then(settings))?;
             let (path, mut profiles) = read_profiles()?;
             profiles.insert(name.clone(), resolved.settings);
             write_profiles(&path, &profiles)?;
@@ -462,5 +700,23 @@ pub(crate) fn run(command: ConfigCommand, args: &ConfigArgs) -> crate::CliResult
             }
             write_profiles(&path, &profiles)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::suggest;
+
+    #[test]
+    fn suggests_the_key_a_near_miss_means() {
+        assert_eq!(suggest("privateKey"), Some("private_key"));
+        assert_eq!(suggest("PUBLIC-KEY-ID"), Some("public_key_id"));
+        assert_eq!(suggest("apiv3Key"), Some("apiv3_key"));
+        assert_eq!(suggest("mch_id"), Some("mchid"));
+        assert_eq!(suggest("base_url"), Some("base_uri"));
+        assert_eq!(suggest("cert"), Some("certs"));
+        assert_eq!(suggest("serial_no"), Some("serial"));
+        assert_eq!(suggest("notify_url"), None);
+        assert_eq!(suggest("sources"), None);
     }
 }

@@ -9,9 +9,11 @@ use std::process::ExitCode;
 pub(crate) enum Exit {
     /// 1: anything else (writing the output, an unexpected answer body, …).
     Other = 1,
-    /// 2: a bad flag or argument, bad `--json`, a bad `NAME=VALUE`, an unreadable input, a missing placeholder.
+    /// 2: a bad flag or argument (or one the command does not use), bad `--json`, a bad `NAME=VALUE`, an
+    /// unreadable input, a missing placeholder or a `--param` the path has no placeholder for.
     Usage = 2,
-    /// 3: the configuration is incomplete or invalid (mchid, serial, keys, certificates, base URI).
+    /// 3: the configuration is incomplete or invalid (mchid, serial, keys, certificates, base URI, an
+    /// unknown key in a config file).
     Config = 3,
     /// 4: WeChat Pay answered with a non-2xx status.
     Api = 4,

@@ -29,8 +29,10 @@ macro_rules! exit_codes {
         "Exit codes:
   0  success (a 2xx answer, verified)
   1  any other failure (e.g. writing the output)
-  2  usage: bad flag or argument, bad --json, bad NAME=VALUE, unreadable input file, missing placeholder
-  3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 key or base URI
+  2  usage: bad flag or argument (or one the command does not use), bad --json, bad NAME=VALUE,
+     unreadable input file, missing placeholder or a --param PATH has no placeholder for
+  3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 key or base URI;
+     an unknown key in a --config file
   4  API error: WeChat Pay answered non-2xx (code, message and Request-ID on stderr)
   5  verification failed: an answer or callback whose signature (or decryption) does not check out
   6  transport: could not connect, send or read (refused, DNS, TLS, timeout, redirect, size cap)"
@@ -78,12 +80,17 @@ The answer's JSON goes to stdout: pretty on a terminal, compact when piped. See 
     exit_codes!()
 );
 
-/// WeChat Pay API v3 from the command line: call any v3 path, signed and verified.
+/// WeChat Pay API v3 from the command line: call any v3 path, signed and verified. The configuration flags
+/// and -v go before the command or after it, for the commands that use them (`wxpay COMMAND --help`).
 #[derive(Parser)]
 #[command(name = "wxpay", version, after_help = EXAMPLES)]
 pub(crate) struct Cli {
+    /// Log request and answer metadata on stderr, never key material (get, post, put, patch, delete).
+    #[arg(short, long)]
+    verbose: bool,
+
     #[command(flatten)]
-    pub(crate) config: config::ConfigArgs,
+    config: config::ConfigArgs,
 
     #[command(subcommand)]
     command: Command,
@@ -138,18 +145,82 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The command as typed after `wxpay`, the configuration flags it takes, and whether it takes -v.
+    fn describe(&self) -> (String, Vec<&'static str>, bool) {
+        let all = || {
+            let mut flags = [&config::SOURCE_FLAGS[..], &config::MERCHANT_FLAGS, &config::KEY_FLAGS].concat();
+            flags.push("--timeout");
+            flags
+        };
+        match self {
+            Command::Get(_) => ("get".into(), all(), true),
+            Command::Post(_) => ("post".into(), all(), true),
+            Command::Put(_) => ("put".into(), all(), true),
+            Command::Patch(_) => ("patch".into(), all(), true),
+            Command::Delete(_) => ("delete".into(), all(), true),
+            Command::Config { command } => {
+                let (name, flags) = command.describe();
+                (format!("config {name}"), flags, false)
+            }
+            Command::Certificates { command } => (format!("certificates {}", command.name()), all(), false),
+            Command::Notify { command } => (
+                format!("notify {}", command.name()),
+                [&config::SOURCE_FLAGS[..], &config::KEY_FLAGS].concat(),
+                false,
+            ),
+            Command::Keys {
+                command: keys::KeysCommand::Serial { .. },
+            } => ("keys serial".into(), Vec::new(), false),
+            Command::Mock {
+                command: mock::MockCommand::Serve { .. },
+            } => ("mock serve".into(), Vec::new(), false),
+            Command::Completions { .. } => ("completions".into(), Vec::new(), false),
+        }
+    }
+}
+
+/// Flags given before the command that it does not use are refused, as they would be after it: a flag
+/// that silently does nothing misleads.
+fn refuse_unused(command: &Command, before: &config::ConfigArgs, verbose: bool) -> CliResult {
+    let (name, takes, takes_verbose) = command.describe();
+    let unused_config: Vec<&str> = before.given().into_iter().filter(|f| !takes.contains(f)).collect();
+    let mut unused = unused_config.clone();
+    if verbose && !takes_verbose {
+        unused.push("-v/--verbose");
+    }
+    if unused.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = unused.iter().map(|f| format!("`{f}`")).collect();
+    let mut failure = Failure::usage(format!(
+        "{} {} not apply to `wxpay {name}`",
+        list.join(", "),
+        if unused.len() == 1 { "does" } else { "do" }
+    ));
+    if !unused_config.is_empty() {
+        failure = failure.note(if takes.is_empty() {
+            format!("`wxpay {name}` takes no configuration flags")
+        } else {
+            format!("of the configuration flags, `wxpay {name}` takes {}", takes.join(", "))
+        });
+    }
+    Err(failure.note(format!("`wxpay {name} --help` lists what it takes")))
+}
+
 fn run(cli: Cli) -> CliResult {
     use wechatpay::Method;
-    let config = cli.config;
+    refuse_unused(&cli.command, &cli.config, cli.verbose)?;
+    let (before, verbose) = (cli.config, cli.verbose);
     match cli.command {
-        Command::Get(args) => call::run(Method::GET, args, &config),
-        Command::Post(args) => call::run(Method::POST, args, &config),
-        Command::Put(args) => call::run(Method::PUT, args, &config),
-        Command::Patch(args) => call::run(Method::PATCH, args, &config),
-        Command::Delete(args) => call::run(Method::DELETE, args, &config),
-        Command::Config { command } => config::run(command, &config),
-        Command::Certificates { command } => certificates::run(command, &config),
-        Command::Notify { command } => notify::run(command, &config),
+        Command::Get(args) => call::run(Method::GET, args, before, verbose),
+        Command::Post(args) => call::run(Method::POST, args, before, verbose),
+        Command::Put(args) => call::run(Method::PUT, args, before, verbose),
+        Command::Patch(args) => call::run(Method::PATCH, args, before, verbose),
+        Command::Delete(args) => call::run(Method::DELETE, args, before, verbose),
+        Command::Config { command } => config::run(command, before),
+        Command::Certificates { command } => certificates::run(command, before),
+        Command::Notify { command } => notify::run(command, before),
         Command::Keys { command } => keys::run(command),
         Command::Mock { command } => mock::run(command),
         Command::Completions { shell } => {

@@ -47,6 +47,14 @@ impl Drop for TempDir {
 }
 
 fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -> crate::CliResult {
+    // The signals are ours before anything exists to clean up: a SIGTERM while the sandbox starts stops it
+    // once it has started, the temporary dir (private keys) removed, instead of killing the process.
+    let io = |e: std::io::Error| Failure::new(Exit::Other, format!("cannot wait for a signal: {e}"));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(io)?;
+    let signals = rt.block_on(async { Signals::new() }).map_err(io)?;
     let (dir, _temporary) = match state_dir {
         Some(dir) => (dir, None),
         None => {
@@ -76,29 +84,50 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
     let _ = out.flush();
     drop(out);
 
-    let io = |e: std::io::Error| Failure::new(Exit::Other, format!("cannot wait for a signal: {e}"));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(io)?;
-    rt.block_on(stopped()).map_err(io)?;
+    rt.block_on(signals.stopped()).map_err(io)?;
     // Stop serving before the dir goes (`_temporary` is dropped after `server`, declared first).
     drop(server);
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM (Ctrl-C elsewhere).
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), caught from the moment this is made.
 #[cfg(unix)]
-async fn stopped() -> std::io::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r,
-        _ = term.recv() => Ok(()),
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Installs the handlers; inside a runtime.
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// Resolves on the first SIGINT or SIGTERM, including one that came before the call.
+    async fn stopped(mut self) -> std::io::Result<()> {
+        tokio::select! {
+            _ = self.interrupt.recv() => Ok(()),
+            _ = self.terminate.recv() => Ok(()),
+        }
     }
 }
 
-/// Resolves on Ctrl-C.
+/// Ctrl-C.
 #[cfg(not(unix))]
-async fn stopped() -> std::io::Result<()> {
-    tokio::signal::ctrl_c().await
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        Ok(Signals)
+    }
+
+    async fn stopped(self) -> std::io::Result<()> {
+        tokio::signal::ctrl_c().await
+    }
 }

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 
-use crate::config::{self, ConfigArgs, Resolved};
+use crate::config::{self, ConfigArgs, KeyringArgs, Resolved};
 use crate::failure::{Exit, Failure};
 use crate::output::{self, Ordered};
 
@@ -30,17 +30,29 @@ pub(crate) enum NotifyCommand {
         /// For replaying captures; never for live traffic.
         #[arg(long)]
         allow_stale: bool,
+        #[command(flatten)]
+        config: KeyringArgs,
     },
 }
 
-pub(crate) fn run(command: NotifyCommand, args: &ConfigArgs) -> crate::CliResult {
+impl NotifyCommand {
+    /// Its name after `wxpay notify`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            NotifyCommand::Open { .. } => "open",
+        }
+    }
+}
+
+pub(crate) fn run(command: NotifyCommand, before: ConfigArgs) -> crate::CliResult {
     match command {
         NotifyCommand::Open {
             headers,
             body,
             resource,
             allow_stale,
-        } => open(&headers, &body, Flags { resource, allow_stale }, args),
+            config,
+        } => open(&headers, &body, Flags { resource, allow_stale }, &before.then(config)),
     }
 }
 
