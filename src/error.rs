@@ -157,6 +157,9 @@ pub enum Verification {
     DigestMismatch,
     /// A downloaded platform certificate is outside its validity dates.
     CertificateValidity,
+    /// `Wechatpay-Signature-Type` names a scheme other than `WECHATPAY2-SHA256-RSA2048` (e.g. a 国密 SM2
+    /// one), which this crate does not verify.
+    UnsupportedSignatureType,
     /// A certificate download was not signed by a key the client trusts, or names a trusted serial with
     /// another key.
     UntrustedCertificate,

@@ -67,22 +67,15 @@ fn bootstrap_download_in_certificate_mode() {
 }
 
 #[test]
-fn download_in_public_key_mode_verifies_with_the_public_key() {
-    // The migration case: answers signed with `PUB_KEY_ID_…`, certificates still served.
+fn in_public_key_mode_there_are_no_platform_certificates() {
+    // As WeChat Pay answers a merchant onboarded with a public key: a signed 404, explained by the client.
     let server = MockServer::start().unwrap();
     let client = server.client().unwrap();
-    let certs = certificates::download(&client, server.apiv3_key()).unwrap();
-    assert_eq!(certs[0].serial_no(), server.platform_certificate_serial());
-    // A keyring holding both the public key and the certificates.
-    client.update_keyring(|ring| ring.with(certificates::keys(&certs)));
-    let ids: Vec<String> = client.keyring().ids().map(str::to_owned).collect();
-    assert_eq!(ids.len(), 2);
-    assert!(ids.iter().any(|id| id == server.public_key_id()));
+    let e = certificates::download(&client, server.apiv3_key()).unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(404), Some("RESOURCE_NOT_EXISTS")), "{e}");
+    assert!(e.to_string().contains("PUB_KEY_ID_"), "{e}");
+    // The public key keeps verifying everything else.
     stock(&client).unwrap();
-
-    // A stranger cannot verify a public-key-mode answer with the certificates it brought.
-    let e = certificates::download(&stranger(&server), server.apiv3_key()).unwrap_err();
-    assert_eq!(e.verification(), Some(Verification::UnknownSerial), "{e}");
 }
 
 #[test]

@@ -649,3 +649,37 @@ fn a_failing_refresh_is_visible_and_retried_before_the_interval() {
         "{state:?}"
     );
 }
+
+#[test]
+fn sandbox_answers_name_their_signature_scheme_and_charset_as_wechat_pay_does() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    let res = client["v3/marketing/busifavor/stocks/{stock_id}"]
+        .get(json!({"stock_id": "100088"}))
+        .unwrap();
+    assert_eq!(
+        res.header("wechatpay-signature-type"),
+        Some("WECHATPAY2-SHA256-RSA2048")
+    );
+    assert_eq!(res.header("content-type"), Some("application/json; charset=utf-8"));
+    // Signed errors too.
+    let e = client["v3/nowhere"].get(()).unwrap_err();
+    assert_eq!(e.status(), Some(404), "{e}");
+
+    // An answer naming another scheme is refused with its own step.
+    let key = PrivateKey::generate();
+    let addr = raw_server(move |_| {
+        let body = br#"{"ok":true}"#.to_vec();
+        let mut headers = signed_headers(&key, TRUSTED_SERIAL, &body);
+        headers.push(("wechatpay-signature-type".into(), "WECHATPAY2-SM2-WITH-SM3".into()));
+        Canned {
+            status: 200,
+            headers,
+            body,
+        }
+    });
+    let e = plain_client(&format!("http://{addr}/"))["v3/anything"]
+        .get(())
+        .unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::UnsupportedSignatureType), "{e}");
+}

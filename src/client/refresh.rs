@@ -60,7 +60,8 @@ struct State {
 /// failing refresh is never silent.
 ///
 /// ```
-/// let server = wechatpay::mock::MockServer::start()?;
+/// // Certificate mode: a merchant with platform certificates (public-key merchants have none).
+/// let server = wechatpay::mock::MockServer::builder().certificate_mode(true).start()?;
 /// let client = server.client_builder().apiv3_key(server.apiv3_key()).build()?;
 /// client.refresh_certificates()?;
 /// let state = client.refresh_state().unwrap(); // `None` without an APIv3 key

@@ -261,10 +261,6 @@ fn signed_headers(shared: &Shared, body: &[u8]) -> Vec<(&'static str, HeaderValu
         corrupt: false,
     };
     let mut headers = gateway::sign_answer(identity, &signing, body);
-    headers.push((
-        "wechatpay-signature-type",
-        HeaderValue::from_static("WECHATPAY2-SHA256-RSA2048"),
-    ));
     headers.push(("content-type", HeaderValue::from_static("application/json")));
     if let Ok(id) = HeaderValue::from_str(&uuid()) {
         headers.push(("request-id", id));

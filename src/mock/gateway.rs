@@ -232,6 +232,11 @@ pub(crate) fn sign_answer(identity: &Identity, signing: &Signing, body: &[u8]) -
         (crate::protocol::verify::NONCE, value(&nonce)),
         (crate::protocol::verify::SIGNATURE, value(&signature)),
         (crate::protocol::verify::SERIAL, value(&signing.serial)),
+        // As WeChat Pay's answers and callbacks carry it (wechatpayv3 for Python refuses answers without).
+        (
+            crate::protocol::verify::SIGNATURE_TYPE,
+            HeaderValue::from_static(crate::protocol::verify::SIGNATURE_SCHEME),
+        ),
     ]
 }
 

@@ -141,9 +141,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// A JSON answer.
+    /// A JSON answer (`application/json; charset=utf-8`, as WeChat Pay sends it).
     pub fn json(status: u16, body: &Value) -> Self {
-        Answer::bytes(status, "application/json", body.to_string())
+        Answer::bytes(status, "application/json; charset=utf-8", body.to_string())
     }
 
     /// Any body with a content type.

@@ -1,7 +1,8 @@
 //! `GET v3/certificates`: the platform certificates the sandbox serves (the current one, and during a
 //! rotation's overlap the previous one too), each sealed with the APIv3 key as WeChat Pay does
 //! (`AEAD_AES_256_GCM`, a 12-character nonce, `associated_data` `certificate`). The gateway signs the
-//! answer like any other: with the certificate in certificate mode, with the public key otherwise.
+//! answer like any other, with the certificate. In public-key mode it answers 404 `RESOURCE_NOT_EXISTS`, as
+//! WeChat Pay does for a merchant onboarded with a WeChat Pay public key.
 
 use std::sync::{Arc, Weak};
 
@@ -26,8 +27,16 @@ pub(crate) fn install(server: &MockServer) {
     });
 }
 
-/// The `{"data": [...]}` answer.
+/// The `{"data": [...]}` answer; in public-key mode the 404 a merchant onboarded with a WeChat Pay public key
+/// gets, since it has no platform certificate.
 fn listing(identity: &Identity) -> Answer {
+    if !identity.certificate_mode {
+        return Answer::error(
+            404,
+            "RESOURCE_NOT_EXISTS",
+            "无可用的平台证书，请在商户平台-API安全申请使用微信支付公钥",
+        );
+    }
     let mut data: Vec<Value> = Vec::new();
     for cert in identity.served_certificates() {
         let nonce = crate::protocol::formatter::nonce_of_len(12);

@@ -21,7 +21,8 @@ pub const PATH: &str = "v3/certificates";
 /// A platform certificate from `v3/certificates`, decrypted and loaded.
 ///
 /// ```
-/// let server = wechatpay::mock::MockServer::start()?;
+/// // Certificate mode: a merchant with platform certificates (public-key merchants have none).
+/// let server = wechatpay::mock::MockServer::builder().certificate_mode(true).start()?;
 /// let client = server.client_builder().apiv3_key(server.apiv3_key()).build()?;
 /// for cert in client.refresh_certificates()? {
 ///     println!("{} valid {} to {}", cert.serial_no(), cert.effective_time(), cert.expire_time());

@@ -21,6 +21,10 @@ pub const NONCE: &str = "wechatpay-nonce";
 pub const SIGNATURE: &str = "wechatpay-signature";
 /// `Wechatpay-Serial`.
 pub const SERIAL: &str = "wechatpay-serial";
+/// `Wechatpay-Signature-Type`: the scheme WeChat Pay signed with, when it says.
+pub const SIGNATURE_TYPE: &str = "wechatpay-signature-type";
+/// The one signature scheme this crate verifies (and signs with): RSA-2048 over SHA-256.
+pub const SIGNATURE_SCHEME: &str = "WECHATPAY2-SHA256-RSA2048";
 /// `Wechatpay-Statement-Sha1`, sent with CSV statements instead of signing the CSV itself.
 pub const STATEMENT_SHA1: &str = "wechatpay-statement-sha1";
 
@@ -107,6 +111,15 @@ pub fn verify_signed(keyring: &Keyring, policy: Policy, headers: &HeaderMap, bod
     let nonce = header(headers, NONCE, "Wechatpay-Nonce")?;
     let signature = header(headers, SIGNATURE, "Wechatpay-Signature")?;
     let serial = header(headers, SERIAL, "Wechatpay-Serial")?;
+    if let Some(scheme) = headers.get(SIGNATURE_TYPE) {
+        let scheme = scheme.to_str().unwrap_or("(not text)");
+        if !scheme.eq_ignore_ascii_case(SIGNATURE_SCHEME) {
+            return Err(Error::verify_failed(
+                Verification::UnsupportedSignatureType,
+                format!("`Wechatpay-Signature-Type` is {scheme:?}; only {SIGNATURE_SCHEME} is verified"),
+            ));
+        }
+    }
 
     let ts: i64 = crate::protocol::sign::parse_timestamp(timestamp).ok_or_else(|| {
         Error::verify_failed(
@@ -224,6 +237,16 @@ mod tests {
             );
         }
         verify_signed(&ring, Policy::Unsigned, &HeaderMap::new(), b"x", now).unwrap();
+
+        // The scheme, when named, must be the one this crate verifies.
+        let mut typed = h.clone();
+        typed.insert(SIGNATURE_TYPE, SIGNATURE_SCHEME.parse().unwrap());
+        verify_signed(&ring, Policy::Verify, &typed, b"{}", now).unwrap();
+        typed.insert(SIGNATURE_TYPE, "WECHATPAY2-SM2-WITH-SM3".parse().unwrap());
+        assert_eq!(
+            step(verify_signed(&ring, Policy::Verify, &typed, b"{}", now)),
+            Verification::UnsupportedSignatureType
+        );
     }
 
     #[test]

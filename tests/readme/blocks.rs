@@ -291,7 +291,7 @@ fn readme_block_13_line_618() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_14_line_735() -> Result<(), Box<dyn Error>> {
+fn readme_block_14_line_736() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -324,7 +324,7 @@ fn readme_block_14_line_735() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_765() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_766() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;
