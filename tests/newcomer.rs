@@ -107,13 +107,11 @@ fn a_typod_option_key_is_an_unknown_option_whatever_its_value() {
 #[test]
 fn the_alternate_form_prints_the_cause_chain() {
     let server = MockServer::start().unwrap();
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Held closed for the whole test: no other test can start listening there.
+    let dead = common::closed_port();
     let client = server
         .client_builder()
-        .base_uri(&format!("http://{dead}/"))
+        .base_uri(&format!("http://127.0.0.1:{}/", dead.port))
         .retry(wechatpay::RetryPolicy::none())
         .build()
         .unwrap();

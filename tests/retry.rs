@@ -2,6 +2,8 @@
 //! `Retry-After`, the outcome of each failure, cancellation on drop, observers, and a load with faults.
 #![cfg(feature = "mock")]
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -106,13 +108,11 @@ fn a_post_is_never_sent_twice_unless_it_says_it_is_idempotent() {
         );
     }
     // A failure to connect sent nothing, so even a plain POST may try again: shown with a dead port.
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Held closed for the whole test: no other test can start listening there.
+    let dead = common::closed_port();
     let client = server
         .client_builder()
-        .base_uri(&format!("http://{dead}/"))
+        .base_uri(&format!("http://127.0.0.1:{}/", dead.port))
         .retry(quick())
         .build()
         .unwrap();
@@ -225,13 +225,11 @@ fn every_error_says_whether_wechat_pay_may_have_acted() {
     assert_eq!(e.outcome(), Outcome::NotApplied, "{e}");
     let e = stock(&client, none()).unwrap().json::<Vec<u32>>().unwrap_err();
     assert_eq!((e.is_decode(), e.outcome()), (true, Outcome::Applied));
-    let dead = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    // Held closed for the whole test: no other test can start listening there.
+    let dead = common::closed_port();
     let unreachable = server
         .client_builder()
-        .base_uri(&format!("http://{dead}/"))
+        .base_uri(&format!("http://127.0.0.1:{}/", dead.port))
         .build()
         .unwrap();
     let e = stock(&unreachable, none()).unwrap_err();
