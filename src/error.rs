@@ -186,11 +186,6 @@ impl Error {
         self
     }
 
-    fn with_source_boxed(mut self, source: BoxError) -> Self {
-        self.inner.source = Some(source);
-        self
-    }
-
     pub(crate) fn with_outcome(mut self, outcome: Outcome) -> Self {
         self.inner.outcome = Some(outcome);
         self
@@ -324,7 +319,7 @@ impl Error {
         match error.downcast::<Error>() {
             Ok(ours) => *ours,
             // Its text is the source's, so `{e}` does not repeat it; `{e:#}` prints it.
-            Err(theirs) => Self::new(Kind::Other, "the application's own code failed").with_source_boxed(theirs),
+            Err(theirs) => Self::new(Kind::Other, "the application's own code failed").with_source(theirs),
         }
     }
 
