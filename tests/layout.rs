@@ -17,16 +17,11 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The code of a file: comments and the test module left out.
+/// The code of a file, its test module included (a test that reaches back up makes a cycle too); comments
+/// left out.
 fn code(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).unwrap();
-    let tests = ["#[cfg(test)]", "#[cfg(all(test"]
-        .iter()
-        .filter_map(|m| text.find(m))
-        .min()
-        .unwrap_or(text.len());
-    let before_tests = &text[..tests];
-    before_tests
+    std::fs::read_to_string(path)
+        .unwrap()
         .lines()
         .filter(|l| !l.trim_start().starts_with("//"))
         .collect::<Vec<_>>()

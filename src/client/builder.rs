@@ -162,7 +162,7 @@ fn user_agent() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH,
         env!("WECHATPAY_RUSTC_VERSION"),
-        crate::crypto::BACKEND
+        crate::crypto::backend::BACKEND
     )
 }
 

@@ -155,6 +155,6 @@ fn failure_of(e: &Error) -> Failure<'_> {
 /// Uniform in `[0, 1)`, from the OS's randomness (no RNG crate for one number per retry).
 fn jitter() -> f64 {
     let mut bytes = [0u8; 8];
-    crate::crypto::fill_random(&mut bytes);
+    crate::crypto::backend::fill_random(&mut bytes);
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }

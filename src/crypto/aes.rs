@@ -15,7 +15,7 @@ use base64::Engine as _;
 
 use crate::error::{Error, Result};
 
-use crate::crypto::B64;
+use crate::crypto::backend::B64;
 
 /// The `algorithm` WeChat Pay names on what it seals with the APIv3 key (callbacks' `resource`, downloaded
 /// certificates' `encrypt_certificate`).
@@ -55,7 +55,7 @@ impl AesGcm {
 
     pub(crate) fn seal(plaintext: &[u8], key: &ApiV3Key, nonce: &str, aad: &str) -> Result<String> {
         nonce_len_ok(nonce)?;
-        let sealed = crate::crypto::aes256_gcm_seal(key.bytes(), nonce.as_bytes(), aad.as_bytes(), plaintext)
+        let sealed = crate::crypto::backend::aes256_gcm_seal(key.bytes(), nonce.as_bytes(), aad.as_bytes(), plaintext)
             .expect("nonce length checked");
         Ok(B64.encode(sealed))
     }
@@ -74,7 +74,7 @@ impl AesGcm {
         if sealed.len() < 16 {
             return Err(Error::decode("the AES-GCM ciphertext is shorter than its 16-byte tag"));
         }
-        crate::crypto::aes256_gcm_open(key, nonce.as_bytes(), aad.as_bytes(), &sealed).ok_or_else(|| {
+        crate::crypto::backend::aes256_gcm_open(key, nonce.as_bytes(), aad.as_bytes(), &sealed).ok_or_else(|| {
             Error::decode(
                 "AES-GCM decryption failed: wrong APIv3 key, nonce or associated data, or a tampered ciphertext",
             )

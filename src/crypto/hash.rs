@@ -27,7 +27,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    crate::crypto::sha256(data)
+    crate::crypto::backend::sha256(data)
 }
 
 /// SHA-256 of `data`, lower-case hex (as a media `meta` and a bill's `hash_value` print it).
@@ -37,7 +37,7 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// SHA-1 of `data`.
 pub fn sha1(data: &[u8]) -> [u8; 20] {
-    crate::crypto::sha1(data)
+    crate::crypto::backend::sha1(data)
 }
 
 /// SHA-1 of `data`, lower-case hex.
@@ -57,7 +57,7 @@ pub fn md5_hex(data: &[u8]) -> String {
 
 /// HMAC-SHA256 (RFC 2104) of `message` under `key`, by the crypto backend.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    crate::crypto::hmac_sha256(key, message)
+    crate::crypto::backend::hmac_sha256(key, message)
 }
 
 /// HMAC-SHA256 of `message` under `key`, lower-case hex.
@@ -117,16 +117,16 @@ impl Algorithm {
 /// assert_eq!(h.finish_hex(), wechatpay::hash::sha256_hex(b"abc"));
 /// ```
 pub struct Hasher {
-    inner: crate::crypto::Hasher,
+    inner: crate::crypto::backend::Hasher,
 }
 
 impl Hasher {
     /// A fresh digest of `algorithm`.
     pub fn new(algorithm: Algorithm) -> Self {
         Hasher {
-            inner: crate::crypto::Hasher::new(match algorithm {
-                Algorithm::Sha1 => crate::crypto::Digest::Sha1,
-                Algorithm::Sha256 => crate::crypto::Digest::Sha256,
+            inner: crate::crypto::backend::Hasher::new(match algorithm {
+                Algorithm::Sha1 => crate::crypto::backend::Digest::Sha1,
+                Algorithm::Sha256 => crate::crypto::backend::Digest::Sha256,
             }),
         }
     }

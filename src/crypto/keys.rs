@@ -17,10 +17,10 @@ use zeroize::Zeroizing;
 use base64::Engine as _;
 use pkcs8::der::{Decode, Encode};
 
-use crate::crypto::{RsaPrivate, RsaPublic};
+use crate::crypto::backend::{RsaPrivate, RsaPublic};
 use crate::error::{Error, Result};
 
-use crate::crypto::B64;
+use crate::crypto::backend::B64;
 const RSA_ENCRYPTION: pkcs8::ObjectIdentifier = pkcs8::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 4096;
@@ -460,17 +460,6 @@ fn pkcs1_to_pkcs8(pkcs1: &[u8]) -> Zeroizing<Vec<u8>> {
         pkcs1,
     );
     Zeroizing::new(info.to_der().expect("PrivateKeyInfo always encodes"))
-}
-
-/// A key file's PKCS#1 DER, for tests that compare backends on the same bytes.
-#[cfg(test)]
-pub(crate) fn pkcs1_der_of(thing: &str) -> Vec<u8> {
-    let mut form = String::new();
-    match read(thing, &mut form).unwrap() {
-        Material::Pkcs1Private(der) => der,
-        Material::Pkcs8Private(der) => pkcs8_to_pkcs1(&der, &form).unwrap(),
-        _ => panic!("not a private key"),
-    }
 }
 
 impl std::str::FromStr for PrivateKey {

@@ -29,7 +29,7 @@ pub(crate) fn self_signed_valid(
     not_after: std::time::SystemTime,
 ) -> (Vec<u8>, String) {
     let mut serial = [0u8; 20];
-    crate::crypto::fill_random(&mut serial);
+    crate::crypto::backend::fill_random(&mut serial);
     serial[0] = (serial[0] & 0x3f) | 0x10; // positive, and always 40 hex digits
     let spki_der = key.public_key().to_spki_der();
     let algorithm = spki::AlgorithmIdentifierOwned {

@@ -25,7 +25,7 @@ use base64::Engine as _;
 use crate::crypto::hash;
 use crate::error::{Error, Result};
 
-use crate::crypto::B64;
+use crate::crypto::backend::B64;
 
 /// An APIv2 `sign_type`.
 #[non_exhaustive]

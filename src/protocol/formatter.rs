@@ -20,7 +20,7 @@ pub fn nonce_of_len(len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
-        crate::crypto::fill_random(&mut buf);
+        crate::crypto::backend::fill_random(&mut buf);
         // Rejection sampling keeps every character equally likely: 248 = 4 × 62.
         for &b in buf.iter().filter(|&&b| b < 248) {
             if out.len() == len {

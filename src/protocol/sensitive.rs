@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::crypto::keys::{PrivateKey, PublicKey};
 use crate::error::{Error, Result};
 
-use crate::crypto::B64;
+use crate::crypto::backend::B64;
 
 /// Calls `f` on every string the `path` names in `value`; returns how many there were.
 fn for_each_string(value: &mut Value, path: &str, f: &mut dyn FnMut(&mut String) -> Result<()>) -> Result<usize> {
@@ -89,7 +89,7 @@ impl PublicKey {
     /// WeChat Pay's sensitive fields. (PKCS#1 v1.5 encryption is deliberately not offered: it is open to
     /// padding-oracle attacks, and WeChat Pay does not take it.)
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<String> {
-        crate::crypto::oaep_sha1_encrypt(&self.to_spki_der(), plaintext)
+        crate::crypto::backend::oaep_sha1_encrypt(&self.to_spki_der(), plaintext)
             .map(|c| B64.encode(c))
             .map_err(|why| Error::key(format!("RSA-OAEP encryption failed: {why}")))
     }
