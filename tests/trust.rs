@@ -482,6 +482,18 @@ fn a_leading_slash_or_an_odd_case_changes_nothing() {
     }
 }
 
+/// A `POST` of `body` to `path` signed as the sandbox's merchant, for requests built by hand.
+fn signed_post(server: &MockServer, path: &str, body: &[u8]) -> wechatpay::sign::Authorization {
+    wechatpay::sign::Authorization::sign(
+        server.merchant_key(),
+        server.mchid(),
+        server.merchant_serial(),
+        "POST",
+        path,
+        body,
+    )
+}
+
 /// Sends `body` to the sandbox with a hand-made `Authorization`.
 fn send_raw(server: &MockServer, path: &str, authorization: &str, content_type: &str, body: Vec<u8>) -> (u16, String) {
     let client = reqwest::blocking::Client::new();
@@ -501,14 +513,7 @@ fn the_sandbox_signs_only_uploads_over_their_meta_part() {
     let server = MockServer::start().unwrap();
     let path = "/v3/marketing/busifavor/coupons/use";
     let meta = br#"{"filename":"x.png","sha256":"00"}"#;
-    let auth = wechatpay::sign::Authorization::sign(
-        server.merchant_key(),
-        server.mchid(),
-        server.merchant_serial(),
-        "POST",
-        path,
-        meta,
-    );
+    let auth = signed_post(&server, path, meta);
     let boundary = "b0undary";
     let mut multipart = Vec::new();
     multipart.extend_from_slice(
@@ -538,14 +543,7 @@ fn the_sandbox_takes_timestamps_only_in_their_plain_decimal_form() {
     let path = "/v3/marketing/busifavor/coupons/use";
     let body = br#"{"coupon_code":"x"}"#.to_vec();
     for spelling in ["+{ts}", "0{ts}", "00{ts}"] {
-        let auth = wechatpay::sign::Authorization::sign(
-            server.merchant_key(),
-            server.mchid(),
-            server.merchant_serial(),
-            "POST",
-            path,
-            &body,
-        );
+        let auth = signed_post(&server, path, &body);
         let header = auth.to_string().replace(
             &format!("timestamp=\"{}\"", auth.timestamp),
             &format!(
