@@ -51,9 +51,6 @@ struct State {
     next_attempt: Option<SystemTime>,
     /// Failures in a row, for the backoff.
     failures: u32,
-    /// When the download whose certificates are in the keyring started: an older one that finishes
-    /// later must not overwrite it.
-    applied_start: Option<Instant>,
 }
 
 /// What a client's certificate refresh has done and will do ([`crate::Client::refresh_state`]): a
@@ -176,12 +173,12 @@ impl Refresher {
             st.running = false;
         }
         crate::client::trace::refreshed(result.as_ref().map(Vec::len));
-        // Downloads can finish out of order (an explicit refresh beside the thread's): keep the newest.
-        let superseded = st.applied_start.is_some_and(|applied| applied > started);
+        // Downloads can finish out of order (an explicit refresh beside the thread's): one that started before
+        // the latest completed one changes nothing — neither its certificates nor its error.
+        let superseded = st.last_done_start.is_some_and(|done| done > started);
         match result {
-            Ok(_) if superseded => {}
+            _ if superseded => {}
             Ok(certs) => {
-                st.applied_start = Some(started);
                 let fresh: BTreeSet<String> = certs.iter().map(|c| c.serial_no().to_owned()).collect();
                 let stale: BTreeSet<String> = st
                     .downloaded
@@ -358,3 +355,40 @@ impl fmt::Display for RefreshFailed {
 }
 
 impl std::error::Error for RefreshFailed {}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use crate::error::Error;
+
+    #[test]
+    fn a_download_older_than_the_latest_completed_one_changes_nothing() {
+        let key = crate::crypto::keys::PrivateKey::load(include_str!("../../tests/fixtures/merchant_key.pem")).unwrap();
+        let client = crate::Client::builder()
+            .mchid("1900000109")
+            .serial("3775B6A45ACD588826D15E583A95F5DD00000001")
+            .private_key_loaded(key.clone())
+            .cert_loaded("PUB_KEY_ID_0114232134912410000000000000", key.public_key())
+            .apiv3_key("0123456789abcdef0123456789abcdef")
+            .build()
+            .unwrap();
+        let inner = client.inner();
+        let refresher = inner.refresher.as_ref().unwrap();
+        let older = Instant::now();
+        let newer = older + Duration::from_millis(1);
+        // The newer download succeeds first; the older one then fails, late.
+        refresher.apply(inner, &Ok(Vec::new()), newer, false);
+        refresher.apply(inner, &Err(Error::transport("late")), older, false);
+        let state = refresher.snapshot();
+        assert!(state.last_error.is_none() && state.failures == 0, "{state:?}");
+        // A failure of a download that started later is recorded.
+        refresher.apply(
+            inner,
+            &Err(Error::transport("now")),
+            newer + Duration::from_millis(1),
+            false,
+        );
+        assert_eq!(refresher.snapshot().failures, 1);
+    }
+}
