@@ -36,6 +36,8 @@ struct Inner {
     outcome: Option<Outcome>,
     transient: Option<Transient>,
     attempts: u32,
+    /// The body of an answer that failed verification, kept for reconciliation.
+    unverified_body: Option<bytes::Bytes>,
 }
 
 /// How a transport failure happened, for the retry decision.
@@ -163,6 +165,8 @@ pub enum Verification {
     /// A certificate download was not signed by a key the client trusts, or names a trusted serial with
     /// another key.
     UntrustedCertificate,
+    /// An APIv2 answer or notification carries no `sign`, though its endpoint signs its answers.
+    MissingSignature,
 }
 
 impl Error {
@@ -177,6 +181,7 @@ impl Error {
                 outcome: None,
                 transient: None,
                 attempts: 0,
+                unverified_body: None,
             }),
         }
     }
@@ -191,6 +196,10 @@ impl Error {
         self
     }
 
+    pub(crate) fn with_unverified_body(mut self, body: bytes::Bytes) -> Self {
+        self.inner.unverified_body = Some(body);
+        self
+    }
     pub(crate) fn with_transient(mut self, transient: Transient) -> Self {
         self.inner.transient = Some(transient);
         self
@@ -348,9 +357,14 @@ impl Error {
     pub fn request_id(&self) -> Option<&str> {
         self.inner.api.as_ref()?.request_id.as_deref()
     }
-    /// The raw body of a non-2xx answer.
+    /// The raw body of an answer WeChat Pay refused with (a non-2xx answer, or an APIv2 `FAIL`), or of an
+    /// answer that failed verification: it was not trusted, but keep it to reconcile — money may have
+    /// moved.
     pub fn body(&self) -> Option<&[u8]> {
-        self.inner.api.as_ref().map(|a| &a.body[..])
+        match &self.inner.api {
+            Some(a) => Some(&a.body[..]),
+            None => self.inner.unverified_body.as_deref(),
+        }
     }
     /// Which verification step failed, for a verification error.
     pub fn verification(&self) -> Option<Verification> {

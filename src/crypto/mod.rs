@@ -3,8 +3,11 @@
 //! keys can depend on it without a loop.
 
 pub mod aes;
+pub(crate) mod apiv2_key;
 pub(crate) mod apiv3_key;
 pub(crate) mod backend;
 pub mod hash;
 pub mod keyring;
 pub mod keys;
+#[cfg(feature = "client")]
+pub(crate) mod pkcs12;

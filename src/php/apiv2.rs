@@ -17,138 +17,16 @@
 //! );
 //! ```
 
-use std::fmt;
-
 use aes::cipher::{BlockDecrypt, BlockEncrypt, KeyInit};
 use base64::Engine as _;
 
 use crate::crypto::hash;
 use crate::error::{Error, Result};
 
+#[doc(inline)]
+pub use crate::protocol::apiv2::{query_string_like, sign, sign_joined, verify, SignType};
+
 use crate::crypto::backend::B64;
-
-/// An APIv2 `sign_type`.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignType {
-    /// `MD5`: upper-case hex MD5 of `k=v&…&key=KEY`. The APIv2 default.
-    Md5,
-    /// `HMAC-SHA256`: upper-case hex HMAC-SHA256 of `k=v&…&key=KEY`, keyed by `KEY`.
-    HmacSha256,
-}
-
-impl SignType {
-    /// Reads WeChat Pay's name for it: `MD5` or `HMAC-SHA256` (any case).
-    pub fn parse(name: &str) -> Option<Self> {
-        match name.trim().to_ascii_uppercase().as_str() {
-            "MD5" => Some(SignType::Md5),
-            "HMAC-SHA256" => Some(SignType::HmacSha256),
-            _ => None,
-        }
-    }
-
-    /// WeChat Pay's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SignType::Md5 => "MD5",
-            SignType::HmacSha256 => "HMAC-SHA256",
-        }
-    }
-}
-
-impl fmt::Display for SignType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The string APIv2 signs, before `&key=`: parameters sorted by name (byte order, PHP's `ksort`), joined
-/// as `k=v` with `&`, leaving out `sign` and empty values (PHP's `Formatter::queryStringLike`). Values
-/// are taken as they are, not URL-encoded.
-///
-/// ```
-/// let joined = wechatpay::apiv2::query_string_like([("b", "2"), ("sign", "X"), ("a", "1"), ("c", " ")]);
-/// assert_eq!(joined, "a=1&b=2");
-/// ```
-pub fn query_string_like<I, K, V>(params: I) -> String
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
-    let mut pairs: Vec<(K, V)> = params
-        .into_iter()
-        .filter(|(k, v)| k.as_ref() != "sign" && !v.as_ref().trim().is_empty())
-        .collect();
-    pairs.sort_by(|a, b| a.0.as_ref().as_bytes().cmp(b.0.as_ref().as_bytes()));
-    let mut out = String::new();
-    for (k, v) in &pairs {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(k.as_ref());
-        out.push('=');
-        out.push_str(v.as_ref());
-    }
-    out
-}
-
-/// Signs an already joined string (PHP's `Hash::sign($type, $joined, $key)`): the digest of
-/// `joined&key=KEY`, upper-case hex.
-pub fn sign_joined(sign_type: SignType, joined: &str, key: &str) -> String {
-    let message = format!("{joined}&key={key}");
-    let digest = match sign_type {
-        SignType::Md5 => hash::md5_hex(message.as_bytes()),
-        SignType::HmacSha256 => hash::hmac_sha256_hex(key.as_bytes(), message.as_bytes()),
-    };
-    digest.to_ascii_uppercase()
-}
-
-/// Signs APIv2 parameters with the APIv2 key: [`query_string_like`] then [`sign_joined`].
-pub fn sign<I, K, V>(sign_type: SignType, params: I, key: &str) -> String
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
-    sign_joined(sign_type, &query_string_like(params), key)
-}
-
-/// Checks the `sign` of APIv2 parameters (e.g. a payment notification), in constant time. The `sign`
-/// parameter itself is what is checked, and `sign_type`, when present, must agree with `sign_type`.
-///
-/// ```
-/// use wechatpay::apiv2::{self, SignType};
-/// let key = "192006250b4c09247ec02edce69f6a2d";
-/// let mut params = vec![("appid", "wxd930ea5d5a258f4f".to_owned()), ("body", "test".to_owned())];
-/// let sign = apiv2::sign(SignType::Md5, params.clone(), key);
-/// params.push(("sign", sign));
-/// assert!(apiv2::verify(SignType::Md5, params.clone(), key));
-/// params[1].1 = "tampered".into();
-/// assert!(!apiv2::verify(SignType::Md5, params, key));
-/// ```
-pub fn verify<I, K, V>(sign_type: SignType, params: I, key: &str) -> bool
-where
-    I: IntoIterator<Item = (K, V)>,
-    K: AsRef<str>,
-    V: AsRef<str>,
-{
-    let params: Vec<(K, V)> = params.into_iter().collect();
-    let given = params
-        .iter()
-        .find(|(k, _)| k.as_ref() == "sign")
-        .map(|(_, v)| v.as_ref());
-    let declared = params
-        .iter()
-        .find(|(k, _)| k.as_ref() == "sign_type")
-        .map(|(_, v)| v.as_ref());
-    if declared.is_some_and(|d| SignType::parse(d) != Some(sign_type)) {
-        return false;
-    }
-    let Some(given) = given else { return false };
-    let expected = sign(sign_type, params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), key);
-    hash::constant_time_eq(expected.as_bytes(), given.trim().to_ascii_uppercase().as_bytes())
-}
 
 /// AES-256-ECB with PKCS#7 padding, base64 (PHP's `AesEcb`): how APIv2 refund notifications encrypt
 /// `req_info`. ECB is weak; it is here only because that notification uses it.

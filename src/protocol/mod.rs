@@ -2,6 +2,7 @@
 //! and signing a request, verifying an answer, when to retry — with no I/O, no runtime and no HTTP client,
 //! so it can be tested alone and driven by any transport.
 
+pub(crate) mod apiv2;
 pub mod formatter;
 pub(crate) mod listing;
 pub(crate) mod multipart;

@@ -10,8 +10,11 @@ use crate::error::{Error, Result};
 use crate::protocol::retry::RetryPolicy;
 
 /// The option keys understood at the top level of a `Value`; every other key is a placeholder value.
-pub(crate) const KNOWN_KEYS: [&str; 8] = [
+pub(crate) const KNOWN_KEYS: [&str; 11] = [
     "json",
+    "xml",
+    "security",
+    "nonceless",
     "query",
     "headers",
     "body",
@@ -49,6 +52,9 @@ pub(crate) const KNOWN_KEYS: [&str; 8] = [
 /// | `sensitive` | [`Options::sensitive`] | paths of `json` fields to encrypt |
 /// | `retry` | [`Options::retry`] | `{"max_attempts": n}` |
 /// | `idempotent` | [`Options::idempotent`] | `true` when the call carries its own request number |
+/// | `xml` | [`Options::xml`] | APIv2: the fields, an object (sent as XML, or as the query of a GET) |
+/// | `security` | [`Options::security`] | APIv2: `true` to present the merchant's client certificate |
+/// | `nonceless` | [`Options::nonceless`] | APIv2: `true` to send no `nonce_str` |
 /// | any other key | [`Options::param`] | the value of the path placeholder of that name |
 ///
 /// **How new keys are added.** A new option key only comes with a minor release and is listed in the
@@ -70,6 +76,10 @@ pub struct Options {
     pub(crate) progress: Option<Progress>,
     pub(crate) retry: Option<RetryPolicy>,
     pub(crate) idempotent: bool,
+    /// APIv2 fields, in order, each already as text (see [`Options::xml`]).
+    pub(crate) xml: Option<Vec<(String, String)>>,
+    pub(crate) security: bool,
+    pub(crate) nonceless: bool,
     /// An error found while building, reported when the request is made (`From` cannot fail).
     pub(crate) invalid: Option<String>,
     /// Top-level keys whose value is neither a string nor a number, with what it was: an error either way,
@@ -337,6 +347,72 @@ impl Options {
         self
     }
 
+    /// APIv2: the request's fields (PHP's `'xml' => [...]`), from a serde struct or map whose fields are
+    /// strings, numbers, booleans or null. They are sent as `<xml>` in the order given (for a `GET`, give
+    /// them as [`Options::query`] instead), then `nonce_str` and `sign` are added.
+    ///
+    /// Values are written as wechatpay-php writes them: `true` as `1`, `false` and null as empty (and so left
+    /// out of the signature). A nested value — an object or a list, such as the `detail` or `scene_info`
+    /// WeChat Pay documents as JSON text — is sent as compact JSON text, in the XML and in the signature
+    /// alike (PHP signs the word `Array` there and so fails).
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// use wechatpay::{Method, Options};
+    ///
+    /// #[derive(serde::Serialize)]
+    /// struct OrderQuery<'a> { appid: &'a str, mch_id: &'a str, out_trade_no: &'a str }
+    /// let query = OrderQuery { appid: "wxd678efh567hg6787", mch_id: client.mchid(), out_trade_no: "1217752501201407033233368018" };
+    /// let prepared = client.prepare(Method::POST, "v2/pay/orderquery", Options::new().xml(&query))?;
+    /// assert!(std::str::from_utf8(prepared.body()).unwrap().starts_with("<xml><appid>wxd678efh567hg6787</appid>"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn xml<T: Serialize + ?Sized>(self, fields: &T) -> Self {
+        match serde_json::to_value(fields) {
+            Ok(value) => self.xml_value(value),
+            Err(e) => self.fail(format!("the `xml` fields could not be serialized: {e}")),
+        }
+    }
+
+    fn xml_value(mut self, value: Value) -> Self {
+        let Value::Object(map) = value else {
+            return self.fail(format!("`xml` must be an object of fields, not {}", kind_of(&value)));
+        };
+        if self.xml.is_some() {
+            return self.fail("`xml` is given twice".into());
+        }
+        let fields = map
+            .into_iter()
+            .map(|(name, v)| {
+                let text = match v {
+                    Value::String(s) => s,
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(true) => "1".to_owned(),
+                    Value::Bool(false) | Value::Null => String::new(),
+                    nested => nested.to_string(),
+                };
+                (name, text)
+            })
+            .collect();
+        self.xml = Some(fields);
+        self
+    }
+
+    /// APIv2: presents the merchant's TLS client certificate (PHP's `'security' => true`). The endpoints
+    /// documented as needing it get it without asking; this is for any other.
+    pub fn security(mut self, on: bool) -> Self {
+        self.security = on;
+        self
+    }
+
+    /// APIv2: sends no `nonce_str` (PHP's `'nonceless' => true`). The endpoints documented as nonceless get
+    /// none without asking.
+    pub fn nonceless(mut self, on: bool) -> Self {
+        self.nonceless = on;
+        self
+    }
+
     pub(crate) fn check(&self) -> Result<()> {
         match &self.invalid {
             Some(why) => Err(Error::request(why.clone())),
@@ -369,6 +445,9 @@ impl std::fmt::Debug for Options {
             .field("unverified_download", &self.unverified_download)
             .field("retry", &self.retry)
             .field("idempotent", &self.idempotent)
+            .field("xml", &self.xml.as_deref().map(names))
+            .field("security", &self.security)
+            .field("nonceless", &self.nonceless)
             .field("invalid", &self.invalid)
             .finish()
     }
@@ -456,6 +535,12 @@ impl From<Value> for Options {
                         "`sensitive` must be an array of field paths, not {}",
                         kind_of(&other)
                     )),
+                },
+                "xml" => opts.xml_value(v),
+                "security" | "nonceless" => match v {
+                    Value::Bool(b) if key == "security" => opts.security(b),
+                    Value::Bool(b) => opts.nonceless(b),
+                    other => opts.fail(format!("`{key}` must be true or false, not {}", kind_of(&other))),
                 },
                 "idempotent" => match v {
                     Value::Bool(b) => opts.idempotent(b),

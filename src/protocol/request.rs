@@ -81,6 +81,8 @@ pub struct Prepared {
     pub(crate) retry: Option<crate::protocol::retry::RetryPolicy>,
     /// The call carries its own request number (see [`crate::Options::idempotent`]).
     pub(crate) idempotent: bool,
+    /// An APIv2 call: how it is sent and answered.
+    pub(crate) apiv2: Option<crate::protocol::apiv2::request::Call>,
 }
 
 impl Prepared {
@@ -130,6 +132,17 @@ impl Prepared {
     pub fn template(&self) -> &str {
         &self.template
     }
+
+    /// Whether it is an APIv2 (XML) call.
+    pub fn is_apiv2(&self) -> bool {
+        self.apiv2.is_some()
+    }
+
+    /// Whether the merchant's TLS client certificate is presented with it: an APIv2 call to an endpoint
+    /// documented as needing it, or one that asked with [`crate::Options::security`].
+    pub fn presents_client_certificate(&self) -> bool {
+        self.apiv2.is_some_and(|call| call.security)
+    }
 }
 
 pub(crate) fn prepare(
@@ -143,71 +156,14 @@ pub(crate) fn prepare(
     options.check()?;
     // A leading `/` is the base path's, never a second one: `/v3/…` and `v3/…` are the same request.
     let path_template = path_template.trim_start_matches('/');
-    let first = path_template.split('/').next().unwrap_or_default();
-    if first.eq_ignore_ascii_case("v2") {
-        return Err(Error::path(format!(
-            "`{path_template}` is an APIv2 (XML) path, which this version does not support yet"
+    if options.xml.is_some() || options.security || options.nonceless {
+        return Err(Error::request(format!(
+            "`xml`, `security` and `nonceless` are APIv2 options, and `{path_template}` is not an APIv2 (`v2/…`) path"
         )));
     }
-    let placeholders = template::placeholders(path_template)?;
-    for (name, _) in &options.params {
-        if name != template::EMPTY && !placeholders.iter().any(|p| p.name == name) {
-            return Err(unknown_option(name, path_template, &placeholders));
-        }
-    }
-    if let Some((name, kind)) = options.odd_keys.first() {
-        if placeholders.iter().any(|p| p.name == name) {
-            return Err(Error::request(format!(
-                "the placeholder value `{name}` must be a string or number, not {kind}"
-            )));
-        }
-        return Err(unknown_option(name, path_template, &placeholders));
-    }
-    let path = template::expand(path_template, |name| options.param_value(name).map(Cow::Borrowed))?;
-
-    let mut request_target = String::with_capacity(target.base_path.len() + path.len() + 16);
-    request_target.push_str(&target.base_path);
-    request_target.push_str(&path);
-    for (i, (name, value)) in options.query.iter().enumerate() {
-        request_target.push(if i == 0 { '?' } else { '&' });
-        template::encode_component(&mut request_target, name);
-        request_target.push('=');
-        template::encode_component(&mut request_target, value);
-    }
-
-    let url = Url::parse(&format!("{}{}", target.origin, request_target))
-        .map_err(|e| Error::path(format!("`{path_template}` does not make a valid URL ({e})")))?;
-    let sent = match url.query() {
-        Some(q) => format!("{}?{}", url.path(), q),
-        None => url.path().to_owned(),
-    };
-    if sent != request_target {
-        // Never sign one target and send another.
-        // The message names the template only: the expanded target carries the values.
-        return Err(Error::path(format!(
-            "`{path_template}` would be rewritten by URL parsing, so what is signed would not be what is sent"
-        )));
-    }
-
-    let mut headers = target.default_headers.clone();
-    for (name, value) in &options.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| Error::request(format!("`{name}` is not a valid header name")))?;
-        if name == header::AUTHORIZATION {
-            return Err(Error::request(
-                "the `Authorization` header is computed by the client and cannot be set",
-            ));
-        }
-        if is_framing(&name) {
-            return Err(Error::request(format!(
-                "the `{name}` header frames the message or the connection and is set by the transport; \
-                 setting it could make what is sent differ from what is signed"
-            )));
-        }
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| Error::request(format!("the value of header `{name}` is not valid header text")))?;
-        headers.insert(name, value);
-    }
+    let path = expand_path(path_template, options)?;
+    let (url, request_target) = locate(target, path_template, &path, &options.query)?;
+    let mut headers = headers_for(target, options)?;
 
     let mut multipart = None;
     let body = if let Some(upload) = &options.upload {
@@ -251,9 +207,88 @@ pub(crate) fn prepare(
         template: path_template.to_owned(),
         retry: options.retry.clone(),
         idempotent: options.idempotent,
+        apiv2: None,
     };
     sign(signer, &mut prepared)?;
     Ok(prepared)
+}
+
+/// The path `path_template` names with the placeholder values of `options`; an error names an option
+/// that is neither known nor a placeholder.
+pub(crate) fn expand_path(path_template: &str, options: &Options) -> Result<String> {
+    let placeholders = template::placeholders(path_template)?;
+    for (name, _) in &options.params {
+        if name != template::EMPTY && !placeholders.iter().any(|p| p.name == name) {
+            return Err(unknown_option(name, path_template, &placeholders));
+        }
+    }
+    if let Some((name, kind)) = options.odd_keys.first() {
+        if placeholders.iter().any(|p| p.name == name) {
+            return Err(Error::request(format!(
+                "the placeholder value `{name}` must be a string or number, not {kind}"
+            )));
+        }
+        return Err(unknown_option(name, path_template, &placeholders));
+    }
+    template::expand(path_template, |name| options.param_value(name).map(Cow::Borrowed))
+}
+
+/// The URL and the request target (path and `?query`, encoded once) of `path` under `target`, checked to
+/// survive URL parsing unchanged.
+pub(crate) fn locate(
+    target: &Target,
+    path_template: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> Result<(Url, String)> {
+    let mut request_target = String::with_capacity(target.base_path.len() + path.len() + 16);
+    request_target.push_str(&target.base_path);
+    request_target.push_str(path);
+    for (i, (name, value)) in query.iter().enumerate() {
+        request_target.push(if i == 0 { '?' } else { '&' });
+        template::encode_component(&mut request_target, name);
+        request_target.push('=');
+        template::encode_component(&mut request_target, value);
+    }
+
+    let url = Url::parse(&format!("{}{}", target.origin, request_target))
+        .map_err(|e| Error::path(format!("`{path_template}` does not make a valid URL ({e})")))?;
+    let sent = match url.query() {
+        Some(q) => format!("{}?{}", url.path(), q),
+        None => url.path().to_owned(),
+    };
+    if sent != request_target {
+        // Never sign one target and send another.
+        // The message names the template only: the expanded target carries the values.
+        return Err(Error::path(format!(
+            "`{path_template}` would be rewritten by URL parsing, so what is signed would not be what is sent"
+        )));
+    }
+    Ok((url, request_target))
+}
+
+/// The client's default headers with the call's own, which may not set `Authorization` or framing.
+pub(crate) fn headers_for(target: &Target, options: &Options) -> Result<HeaderMap> {
+    let mut headers = target.default_headers.clone();
+    for (name, value) in &options.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::request(format!("`{name}` is not a valid header name")))?;
+        if name == header::AUTHORIZATION {
+            return Err(Error::request(
+                "the `Authorization` header is computed by the client and cannot be set",
+            ));
+        }
+        if is_framing(&name) {
+            return Err(Error::request(format!(
+                "the `{name}` header frames the message or the connection and is set by the transport; \
+                 setting it could make what is sent differ from what is signed"
+            )));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::request(format!("the value of header `{name}` is not valid header text")))?;
+        headers.insert(name, value);
+    }
+    Ok(headers)
 }
 
 /// A top-level key that is neither an option nor a placeholder of the path.
@@ -311,6 +346,7 @@ impl fmt::Debug for Prepared {
             .field("body_len", &self.body.len())
             .field("multipart", &self.multipart)
             .field("policy", &self.policy)
+            .field("apiv2", &self.apiv2)
             .field("timeout", &self.timeout)
             .field("progress", &self.progress.is_some())
             .finish()

@@ -45,6 +45,8 @@ pub enum Policy {
     /// Statements: with `Wechatpay-Statement-Sha1`, the signature covers `{"sha1":"…"}` and the CSV's SHA-1
     /// must match that header.
     Statement,
+    /// APIv2: the `sign` field of the XML answer, recomputed over its other fields with the APIv2 key.
+    Apiv2,
 }
 
 /// The policy for a `method` request to `path`, the request path relative to the client's base path
