@@ -9,6 +9,7 @@ use http::{header, HeaderMap, HeaderName, HeaderValue};
 use url::Url;
 
 use crate::client::chain::Chain;
+use crate::client::merchant_tls::MerchantIdentity;
 use crate::client::observe::Observer;
 use crate::client::refresh::{RefreshSettings, Refresher, DEFAULT_REFRESH_MIN_INTERVAL};
 use crate::client::transport::{Settings, TlsVersion, Transport};
@@ -16,6 +17,7 @@ use crate::client::{
     Client, Inner, ACCEPT, CONTENT_TYPE, DEFAULT_BASE_URI, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_SIZE,
     DEFAULT_TIMEOUT,
 };
+use crate::crypto::apiv2_key::ApiV2Key;
 use crate::crypto::apiv3_key::ApiV3Key;
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::crypto::keys::{PrivateKey, PublicKey};
@@ -32,6 +34,21 @@ enum KeySource {
 enum CertSource {
     Text(String),
     Loaded(PublicKey),
+}
+
+/// The merchant's TLS client certificate, as given; read and checked at build.
+enum MerchantCertSource {
+    /// Certificate and key (PEM text or `file://` paths), the key maybe encrypted.
+    Pem {
+        certificate: String,
+        key: zeroize::Zeroizing<String>,
+        passphrase: Option<zeroize::Zeroizing<String>>,
+    },
+    /// `apiclient_cert.p12`, and its passphrase (the mchid unless given).
+    Pkcs12 {
+        der: zeroize::Zeroizing<Vec<u8>>,
+        passphrase: Option<zeroize::Zeroizing<String>>,
+    },
 }
 
 /// Configures a [`Client`]. Nothing is checked until [`ClientBuilder::build`], which checks everything.
@@ -63,6 +80,9 @@ pub struct ClientBuilder {
     min_tls: TlsVersion,
     max_response_size: usize,
     apiv3_key: Option<zeroize::Zeroizing<String>>,
+    apiv2_key: Option<zeroize::Zeroizing<String>>,
+    merchant_certificate: Option<MerchantCertSource>,
+    root_certificates: Vec<String>,
     refresh_interval: Option<Duration>,
     refresh_on_unknown_serial: bool,
     refresh_min_interval: Duration,
@@ -88,6 +108,9 @@ impl Default for ClientBuilder {
             min_tls: TlsVersion::Tls12,
             max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             apiv3_key: None,
+            apiv2_key: None,
+            merchant_certificate: None,
+            root_certificates: Vec::new(),
             refresh_interval: None,
             refresh_on_unknown_serial: false,
             refresh_min_interval: DEFAULT_REFRESH_MIN_INTERVAL,
@@ -106,6 +129,12 @@ impl fmt::Debug for ClientBuilder {
             .field("certs", &self.certs.iter().map(|(id, _)| id).collect::<Vec<_>>())
             .field("base_uri", &self.base_uri)
             .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
+            .field("apiv2_key", &self.apiv2_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "merchant_certificate",
+                &self.merchant_certificate.as_ref().map(|_| "<redacted>"),
+            )
+            .field("root_certificates", &self.root_certificates.len())
             .field("refresh_interval", &self.refresh_interval)
             .field("refresh_on_unknown_serial", &self.refresh_on_unknown_serial)
             .field("retry", &self.retry)
@@ -281,6 +310,73 @@ impl ClientBuilder {
     /// ```
     pub fn clear_certs(mut self) -> Self {
         self.certs.clear();
+        self
+    }
+
+    /// The merchant's APIv2 key (32 characters; PHP's `secret`), which signs every APIv2 (`v2/…`) request
+    /// and answer and opens refund notifications. A client that only calls APIv2 needs only this and its
+    /// `mchid`: no `serial`, `private_key` or `cert`. Kept out of every `Debug` output and error.
+    ///
+    /// ```
+    /// let client = wechatpay::Client::builder()
+    ///     .mchid("1900000109")
+    ///     .apiv2_key("exposed_your_key_here_have_risks")
+    ///     .build()?;
+    /// let prepared = client.prepare(
+    ///     wechatpay::Method::POST,
+    ///     "v2/pay/orderquery",
+    ///     serde_json::json!({"xml": {"appid": "wxd678efh567hg6787", "mch_id": "1900000109", "out_trade_no": "1217752501201407033233368018"}}),
+    /// )?;
+    /// assert_eq!(prepared.url().as_str(), "https://api.mch.weixin.qq.com/pay/orderquery");
+    /// // An APIv3 call on it says what is missing.
+    /// let e = client.prepare(wechatpay::Method::GET, "v3/certificates", ()).unwrap_err();
+    /// assert!(e.is_config() && e.to_string().contains("private_key"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn apiv2_key(mut self, key: &str) -> Self {
+        self.apiv2_key = Some(zeroize::Zeroizing::new(key.to_owned()));
+        self
+    }
+
+    /// The merchant's API certificate and its key (`apiclient_cert.pem`, `apiclient_key.pem`; PEM text or
+    /// `file://` paths; PHP's `merchant`): the TLS client certificate the APIv2 `security` endpoints demand
+    /// (refunds, red packets, transfers, profit sharing…). It is presented to the endpoints documented as
+    /// needing it without being asked (wechatpay-php needs `security => true` on each call), and to any other
+    /// call that sets [`crate::Options::security`]. The two are checked to belong together at build.
+    pub fn merchant_certificate(mut self, certificate: &str, key: &str) -> Self {
+        self.merchant_certificate = Some(MerchantCertSource::Pem {
+            certificate: certificate.to_owned(),
+            key: zeroize::Zeroizing::new(key.to_owned()),
+            passphrase: None,
+        });
+        self
+    }
+
+    /// [`ClientBuilder::merchant_certificate`] with a key encrypted under `passphrase` (an
+    /// `ENCRYPTED PRIVATE KEY`).
+    pub fn merchant_certificate_encrypted(mut self, certificate: &str, key: &str, passphrase: &str) -> Self {
+        self.merchant_certificate = Some(MerchantCertSource::Pem {
+            certificate: certificate.to_owned(),
+            key: zeroize::Zeroizing::new(key.to_owned()),
+            passphrase: Some(zeroize::Zeroizing::new(passphrase.to_owned())),
+        });
+        self
+    }
+
+    /// The merchant's API certificate as the `apiclient_cert.p12` WeChat Pay hands out (PKCS#12, its bytes),
+    /// instead of [`ClientBuilder::merchant_certificate`]. Its passphrase is the mchid unless given.
+    pub fn merchant_p12(mut self, p12: impl Into<Vec<u8>>, passphrase: Option<&str>) -> Self {
+        self.merchant_certificate = Some(MerchantCertSource::Pkcs12 {
+            der: zeroize::Zeroizing::new(p12.into()),
+            passphrase: passphrase.map(|p| zeroize::Zeroizing::new(p.to_owned())),
+        });
+        self
+    }
+
+    /// Trusts one more root certificate (PEM) for TLS, beside the system's: a corporate TLS proxy, or the
+    /// sandbox's own CA (`wxpay mock serve --tls`). May be called more than once.
+    pub fn root_certificate(mut self, pem: &str) -> Self {
+        self.root_certificates.push(pem.to_owned());
         self
     }
 
@@ -539,14 +635,57 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         let mchid = self.mchid.ok_or_else(|| Error::config("`mchid` is required"))?;
         check_id("mchid", &mchid)?;
-        let serial = self
-            .serial
-            .ok_or_else(|| Error::config("`serial` (the merchant certificate serial) is required"))?;
-        check_id("serial", &serial)?;
-        let key = match self.private_key {
-            None => return Err(Error::config("`private_key` (the merchant private key) is required")),
-            Some(KeySource::Loaded(key)) => key,
-            Some(KeySource::Text(text)) => PrivateKey::load(&text)?,
+        let apiv2_key = self.apiv2_key.as_deref().map(|k| ApiV2Key::new(k)).transpose()?;
+        // APIv3 needs the merchant serial and key; a client for APIv2 alone needs neither.
+        let v3_only_v2 = self.serial.is_none() && self.private_key.is_none() && apiv2_key.is_some();
+        let signer = if v3_only_v2 {
+            if !self.certs.is_empty() || self.apiv3_key.is_some() {
+                return Err(Error::config(
+                    "`cert` and `apiv3_key` are APIv3 settings, which also need `serial` and `private_key`",
+                ));
+            }
+            None
+        } else {
+            let serial = self.serial.ok_or_else(|| {
+                Error::config(
+                    "`serial` (the merchant certificate serial) is required for APIv3 (for APIv2 alone, set only \
+                     `apiv2_key`)",
+                )
+            })?;
+            check_id("serial", &serial)?;
+            let key =
+                match self.private_key {
+                    None => return Err(Error::config(
+                        "`private_key` (the merchant private key) is required for APIv3 (for APIv2 alone, set only \
+                         `apiv2_key`)",
+                    )),
+                    Some(KeySource::Loaded(key)) => key,
+                    Some(KeySource::Text(text)) => PrivateKey::load(&text)?,
+                };
+            Some(Signer {
+                mchid: mchid.clone(),
+                serial,
+                key,
+            })
+        };
+        let merchant_identity = match self.merchant_certificate {
+            None => None,
+            Some(MerchantCertSource::Pem {
+                certificate,
+                key,
+                passphrase,
+            }) => {
+                let key = match &passphrase {
+                    Some(p) => PrivateKey::load_encrypted(&key, p.as_bytes())?,
+                    None => PrivateKey::load(&key)?,
+                };
+                Some(MerchantIdentity::new(&certificate, &key)?)
+            }
+            Some(MerchantCertSource::Pkcs12 { der, passphrase }) => {
+                let passphrase = passphrase.as_deref().map_or(mchid.as_str(), |p| p.as_str());
+                let (key, chain) = crate::crypto::pkcs12::open(&der, passphrase)?;
+                Some(MerchantIdentity::from_der_chain(&chain, &key)?)
+            }
         };
         let apiv3_key = self.apiv3_key.as_deref().map(|k| ApiV3Key::new(k)).transpose()?;
         let refreshing = self.refresh_interval.is_some() || self.refresh_on_unknown_serial;
@@ -562,7 +701,7 @@ impl ClientBuilder {
         }
         // With the APIv3 key, a client may start with no platform key at all: certificates can be
         // downloaded (and that download verifies itself), as PHP's CertificateDownloader bootstraps.
-        if self.certs.is_empty() && self.apiv3_key.is_none() {
+        if signer.is_some() && self.certs.is_empty() && self.apiv3_key.is_none() {
             return Err(Error::config(
                 "at least one `cert` is required: WeChat Pay's platform certificate or public key (PUB_KEY_ID_…), to verify its answers (or an `apiv3_key`, to download platform certificates)",
             ));
@@ -571,7 +710,7 @@ impl ClientBuilder {
         for (id, source) in self.certs {
             check_id("cert id", &id)?;
             // Serials are hex: the same serial in another letter case is the same certificate.
-            if id.eq_ignore_ascii_case(&serial) {
+            if signer.as_ref().is_some_and(|s| id.eq_ignore_ascii_case(&s.serial)) {
                 return Err(Error::config(format!(
                     "the cert id `{id}` is the merchant serial: `serial` names your own API certificate, while `cert` takes WeChat Pay's platform certificate or public key"
                 )));
@@ -674,6 +813,8 @@ impl ClientBuilder {
             pool_max_idle_per_host: self.pool_max_idle_per_host,
             min_tls: self.min_tls,
             max_body: self.max_response_size,
+            identity: merchant_identity.as_ref().map(MerchantIdentity::reqwest).transpose()?,
+            roots: self.root_certificates,
         })?;
 
         let configured: BTreeSet<String> = keys.iter().map(|(id, _)| id.clone()).collect();
@@ -692,7 +833,9 @@ impl ClientBuilder {
         };
 
         let inner = Arc::new_cyclic(|weak| Inner {
-            signer: Signer { mchid, serial, key },
+            mchid,
+            signer,
+            apiv2_key,
             target: Target {
                 origin,
                 base_path,

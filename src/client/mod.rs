@@ -2,6 +2,7 @@
 
 mod builder;
 pub(crate) mod chain;
+pub(crate) mod merchant_tls;
 pub mod observe;
 pub(crate) mod pending;
 pub(crate) mod pipeline;
@@ -27,9 +28,11 @@ use crate::client::pending::{Pending, ResponseFuture};
 use crate::client::refresh::{RefreshState, Refresher};
 use crate::client::response::Response;
 use crate::client::transport::Transport;
+use crate::crypto::apiv2_key::ApiV2Key;
 use crate::crypto::apiv3_key::ApiV3Key;
 use crate::crypto::keyring::{Keyring, SharedKeyring};
 use crate::error::{Error, Result};
+use crate::protocol::apiv2;
 use crate::protocol::listing::PlatformCertificate;
 use crate::protocol::options::Options;
 use crate::protocol::request::{self, Prepared, Signer, Target};
@@ -72,7 +75,10 @@ pub struct Client {
 }
 
 pub(crate) struct Inner {
-    pub(crate) signer: Signer,
+    pub(crate) mchid: String,
+    /// What signs APIv3 requests; `None` for a client built for APIv2 alone.
+    pub(crate) signer: Option<Signer>,
+    pub(crate) apiv2_key: Option<ApiV2Key>,
     pub(crate) target: Target,
     pub(crate) keyring: SharedKeyring,
     pub(crate) refresher: Option<Refresher>,
@@ -91,14 +97,40 @@ impl Inner {
     }
 
     fn prepare(&self, method: Method, template: &str, options: &Options) -> Result<Prepared> {
+        if apiv2::request::is_apiv2(template) {
+            let credentials = apiv2::request::Credentials {
+                mchid: &self.mchid,
+                key: self.apiv2_key.as_ref(),
+                certificate: self.transport.has_identity(),
+            };
+            return apiv2::request::prepare(
+                &credentials,
+                &self.target,
+                method,
+                template,
+                options,
+                apiv2::request::nonce_str,
+            );
+        }
         request::prepare(
-            &self.signer,
+            self.v3_signer(template)?,
             &self.target,
             &self.keyring.load(),
             method,
             template,
             options,
         )
+    }
+
+    /// What signs APIv3 requests, or a configuration error saying what a client for APIv2 alone lacks.
+    pub(crate) fn v3_signer(&self, template: &str) -> Result<&Signer> {
+        self.signer.as_ref().ok_or_else(|| {
+            Error::config(format!(
+                "`{}` is an APIv3 call, which needs the merchant's API certificate serial and private key: set \
+                 `serial` and `private_key` (this client was built with the APIv2 key alone)",
+                template.trim_start_matches('/')
+            ))
+        })
     }
 }
 
@@ -133,13 +165,14 @@ impl Client {
 
     /// The merchant id.
     pub fn mchid(&self) -> &str {
-        &self.inner.signer.mchid
+        &self.inner.mchid
     }
 
     /// Decrypts, in place, the sensitive fields `paths` names in an answer's JSON with the merchant key
     /// (PHP's `Rsa::decrypt` on each field). Paths as in [`Options::sensitive`]; absent fields are skipped.
     pub fn decrypt_fields(&self, value: &mut serde_json::Value, paths: &[&str]) -> Result<()> {
-        crate::protocol::sensitive::decrypt_fields(value, paths, &self.inner.signer.key)
+        let signer = self.inner.v3_signer("decrypt_fields")?;
+        crate::protocol::sensitive::decrypt_fields(value, paths, &signer.key)
     }
 
     /// What the features built on the client reach: its keys and settings.
@@ -215,8 +248,9 @@ impl Index<&str> for Client {
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("mchid", &self.inner.signer.mchid)
-            .field("serial", &self.inner.signer.serial)
+            .field("mchid", &self.inner.mchid)
+            .field("serial", &self.inner.signer.as_ref().map(|s| &s.serial))
+            .field("apiv2_key", &self.inner.apiv2_key)
             .field("base_uri", &self.base_uri())
             .field("keyring", &self.inner.keyring.load().ids().collect::<Vec<_>>())
             .field("refresher", &self.inner.refresher)

@@ -16,6 +16,7 @@ use crate::client::transport;
 use crate::client::Inner;
 use crate::crypto::keyring::Keyring;
 use crate::error::{Error, Outcome, Result, Transient, Verification};
+use crate::protocol::apiv2;
 use crate::protocol::request::{self, Prepared};
 use crate::protocol::retry::{self, Attempted, Failure, RetryPolicy};
 use crate::protocol::verify::{self, Policy};
@@ -38,8 +39,10 @@ async fn attempts(inner: &Inner, mut prepared: Prepared, span: trace::Span) -> R
     let mut attempt = 0;
     loop {
         attempt += 1;
-        if attempt > 1 {
-            request::sign(&inner.signer, &mut prepared)?;
+        // APIv3 refuses a reused nonce, so each attempt is signed anew. An APIv2 request goes again as it
+        // was: its signature has no time window and WeChat Pay deduplicates it by its order number.
+        if attempt > 1 && prepared.apiv2.is_none() {
+            request::sign(inner.v3_signer(&prepared.template)?, &mut prepared)?;
         }
         let attempt_started = Instant::now();
         let budget = policy.per_attempt_timeout().map_or(remaining(), |t| t.min(remaining()));
@@ -96,6 +99,21 @@ async fn once(inner: &Inner, prepared: &Prepared, budget: Duration) -> Result<Re
     let deadline = Instant::now().checked_add(budget);
     let raw = inner.transport.send(prepared, budget).await?;
     let policy = prepared.policy;
+    if let Some(call) = prepared.apiv2 {
+        if raw.status.is_success() {
+            let key = inner
+                .apiv2_key
+                .as_ref()
+                .ok_or_else(|| Error::config("the APIv2 key is gone"))?;
+            if let Err(e) = apiv2::answer::check(call, policy, &raw.body, key) {
+                if e.is_verification() {
+                    trace::unverified(&e);
+                }
+                return Err(e);
+            }
+        }
+        return response::finish(raw);
+    }
     if raw.status.is_success() && policy != Policy::Unsigned {
         let check = |ring: &Keyring| {
             verify::verify_signed(

@@ -76,6 +76,48 @@ impl Response {
     }
 }
 
+impl Response {
+    /// An APIv2 answer's fields, deserialized into any `T`: a `serde_json::Value` (or a map) holds every
+    /// field as text — repeated elements as a list, nested ones as an object — and a serde struct may type
+    /// them (`total_fee: u64`). The root element is dropped; CDATA is unwrapped; a DOCTYPE is refused.
+    ///
+    /// ```
+    /// # let server = wechatpay::mock::MockServer::start()?;
+    /// # let client = server.client()?;
+    /// # let mchid = client.mchid().to_owned();
+    /// use serde_json::json;
+    ///
+    /// let pay = json!({"xml": {"appid": "wx8888888888888888", "mch_id": mchid, "body": "image形象店-深圳腾大- QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "total_fee": 888, "spbill_create_ip": "8.8.8.8",
+    ///     "auth_code": "120061098828009406"}});
+    /// let res = client["v2/pay/micropay"].post(&pay)?;
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Paid { transaction_id: String, total_fee: u64 }
+    /// let paid: Paid = res.xml()?;
+    /// assert_eq!(paid.total_fee, 888);
+    /// let fields: serde_json::Value = res.xml()?;
+    /// assert_eq!(fields["transaction_id"], paid.transaction_id.as_str());
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn xml<T: DeserializeOwned>(&self) -> Result<T> {
+        let text = self.text()?;
+        let fields = crate::protocol::apiv2::xml::parse(text)?;
+        // Fields are text: a type that takes them as such reads them directly; one that wants numbers or
+        // booleans is read by quick-xml's deserializer, which parses text into them.
+        match serde_json::from_value(serde_json::Value::Object(fields)) {
+            Ok(value) => Ok(value),
+            Err(_) => quick_xml::de::from_str(text).map_err(|e| {
+                Error::decode(format!(
+                    "the answer's XML is not the {} expected",
+                    std::any::type_name::<T>()
+                ))
+                .with_source(e)
+            }),
+        }
+    }
+}
+
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Response")

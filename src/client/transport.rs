@@ -24,8 +24,8 @@ pub(crate) struct Raw {
 #[derive(Clone)]
 pub(crate) struct Transport {
     settings: Arc<Settings>,
-    /// The connection pool, and the process it belongs to: a forked child builds its own.
-    http: Arc<Mutex<(u32, reqwest::Client)>>,
+    /// The connection pools, and the process they belong to: a forked child builds its own.
+    http: Arc<Mutex<Pools>>,
     max_body: usize,
     /// The time a whole call may take unless the request sets its own.
     pub(crate) timeout: Duration,
@@ -64,6 +64,28 @@ pub(crate) struct Settings {
     pub(crate) pool_max_idle_per_host: usize,
     pub(crate) min_tls: TlsVersion,
     pub(crate) max_body: usize,
+    /// The merchant's TLS client certificate, for the APIv2 calls that present it.
+    pub(crate) identity: Option<reqwest::Identity>,
+    /// Root certificates (PEM) trusted beside the system's.
+    pub(crate) roots: Vec<String>,
+}
+
+/// The pools of one process: one without a client certificate, and one presenting it (kept apart so a
+/// certificate only goes where it is asked for; made on first use, as most clients never need it).
+struct Pools {
+    pid: u32,
+    plain: reqwest::Client,
+    identified: Option<reqwest::Client>,
+}
+
+impl Settings {
+    fn pools(&self) -> Result<Pools> {
+        Ok(Pools {
+            pid: std::process::id(),
+            plain: self.client(None)?,
+            identified: None,
+        })
+    }
 }
 
 /// A reqwest client builder, with a rustls provider in place when the `rustls-ring` feature brings one:
@@ -79,7 +101,7 @@ pub(crate) fn http_builder() -> reqwest::ClientBuilder {
 
 impl Settings {
     /// The HTTP client these settings describe; a configuration error names what is wrong.
-    fn client(&self) -> Result<reqwest::Client> {
+    fn client(&self, identity: Option<reqwest::Identity>) -> Result<reqwest::Client> {
         let mut builder = http_builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
@@ -92,6 +114,19 @@ impl Settings {
                 TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
                 TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
             });
+        }
+        for pem in &self.roots {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| Error::config("a `root_certificate` is not PEM certificate text").with_source(e))?;
+            if roots.is_empty() {
+                return Err(Error::config("a `root_certificate` holds no PEM `CERTIFICATE`"));
+            }
+            for root in roots {
+                builder = builder.add_root_certificate(root);
+            }
+        }
+        if let Some(identity) = identity {
+            builder = builder.identity(identity);
         }
         // Only the proxy the builder names is used, unless it asked for the environment's.
         if !self.proxy_from_env {
@@ -111,32 +146,49 @@ impl Settings {
 
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Self> {
-        let http = settings.client()?;
+        let pools = settings.pools()?;
         Ok(Transport {
             max_body: settings.max_body,
             timeout: settings.timeout,
-            http: Arc::new(Mutex::new((std::process::id(), http))),
+            http: Arc::new(Mutex::new(pools)),
             settings: Arc::new(settings),
         })
     }
 
     /// The connection pool of this process (after a `fork`, a new one: the parent's connections and their
     /// tasks belong to the parent's runtime).
-    fn http(&self) -> Result<reqwest::Client> {
-        let pid = std::process::id();
+    fn http(&self, identified: bool) -> Result<reqwest::Client> {
         let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.0 != pid {
-            let fresh = self.settings.client()?;
-            std::mem::forget(std::mem::replace(&mut slot.1, fresh));
-            slot.0 = pid;
+        if slot.pid != std::process::id() {
+            let fresh = self.settings.pools()?;
+            std::mem::forget(std::mem::replace(&mut *slot, fresh));
         }
-        Ok(slot.1.clone())
+        if !identified {
+            return Ok(slot.plain.clone());
+        }
+        if let Some(http) = &slot.identified {
+            return Ok(http.clone());
+        }
+        let identity = self.settings.identity.clone().ok_or_else(|| {
+            Error::config(
+                "this call presents the merchant's TLS client certificate, and the client has none: set \
+                 `ClientBuilder::merchant_certificate` or `ClientBuilder::merchant_p12`",
+            )
+        })?;
+        let http = self.settings.client(Some(identity))?;
+        slot.identified = Some(http.clone());
+        Ok(http)
+    }
+
+    /// Whether a merchant TLS client certificate is configured.
+    pub(crate) fn has_identity(&self) -> bool {
+        self.settings.identity.is_some()
     }
 
     /// Sends one attempt of `req` on the background runtime and reads the answer, refusing bodies over the
     /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection.
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
-        let http = self.http()?;
+        let http = self.http(req.presents_client_certificate())?;
         let max_body = self.max_body;
         let attempt = Attempt {
             method: req.method.clone(),
