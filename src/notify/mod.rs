@@ -49,6 +49,8 @@
 //! # Ok::<(), wechatpay::Error>(())
 //! ```
 
+pub mod apiv2;
+
 use std::fmt;
 
 use http::HeaderMap;
@@ -151,7 +153,7 @@ fn need(field: Option<String>, name: &str) -> Result<String> {
 /// ```
 /// use wechatpay::{notify::Notifier, Keyring, PublicKey};
 ///
-/// let platform = PublicKey::load(include_str!("../tests/fixtures/platform_pub.pem"))?;
+/// let platform = PublicKey::load(include_str!("../../tests/fixtures/platform_pub.pem"))?;
 /// let keyring = Keyring::new([("PUB_KEY_ID_0114232134912410000000000000".to_owned(), platform)]);
 /// // Once, at start-up; clone it into each handler, then `notifier.open(&headers, &body)`.
 /// let notifier = Notifier::new(keyring, "0123456789abcdef0123456789abcdef")?;
@@ -394,7 +396,7 @@ mod tests {
     const ID: &str = "PUB_KEY_ID_1";
 
     fn platform() -> PrivateKey {
-        PrivateKey::load(include_str!("../tests/fixtures/platform_key.pem")).unwrap()
+        PrivateKey::load(include_str!("../../tests/fixtures/platform_key.pem")).unwrap()
     }
 
     fn notifier() -> Notifier {
