@@ -35,6 +35,10 @@ pub(crate) struct Identity {
     /// Sign answers naming the certificate serial instead of the `PUB_KEY_ID_…`.
     pub(crate) certificate_mode: bool,
     pub(crate) apiv3_key: String,
+    /// The merchant's APIv2 key, shared with its client.
+    pub(crate) apiv2_key: String,
+    /// The merchant's API certificate (the TLS client certificate of APIv2 `security` calls), PEM.
+    pub(crate) merchant_cert_pem: String,
 }
 
 /// What an [`Identity`] is made of.
@@ -47,10 +51,13 @@ pub(crate) struct IdentityParts {
     pub(crate) certificate: PlatformCert,
     pub(crate) certificate_mode: bool,
     pub(crate) apiv3_key: String,
+    pub(crate) apiv2_key: String,
 }
 
 impl Identity {
     pub(crate) fn new(parts: IdentityParts) -> Self {
+        let merchant_cert_pem =
+            crate::mock::certificate::to_pem(&crate::mock::certificate::self_signed(&parts.merchant_key, 3650).0);
         let certs = FrozenVec::new();
         certs.push(Box::new(parts.certificate));
         Identity {
@@ -65,6 +72,8 @@ impl Identity {
             signing: AtomicUsize::new(0),
             certificate_mode: parts.certificate_mode,
             apiv3_key: parts.apiv3_key,
+            merchant_cert_pem,
+            apiv2_key: parts.apiv2_key,
         }
     }
 
@@ -260,6 +269,7 @@ mod tests {
             public_key_id: "PUB_KEY_ID_0114232134912410000000000000".into(),
             certificate_mode: false,
             apiv3_key: "0123456789abcdef0123456789abcdef".into(),
+            apiv2_key: "fedcba9876543210fedcba9876543210".into(),
         })
     }
 

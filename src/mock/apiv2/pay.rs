@@ -1,0 +1,564 @@
+//! APIv2 payments: 付款码支付 (`pay/micropay`), 统一下单 (`pay/unifiedorder`), query, close, reverse, refunds
+//! and their query, and the day's bill (`pay/downloadbill`), on one order book.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http::Method;
+
+use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
+use crate::mock::{Answer, MockRequest, MockServer};
+
+/// Every order the sandbox has taken, by `out_trade_no`.
+#[derive(Default)]
+pub(crate) struct Book {
+    orders: Mutex<Orders>,
+}
+
+#[derive(Default)]
+struct Orders {
+    by_out_trade_no: HashMap<String, Order>,
+    /// Numbers the orders and refunds the sandbox issues.
+    issued: u64,
+}
+
+struct Order {
+    appid: String,
+    out_trade_no: String,
+    transaction_id: String,
+    body: String,
+    total_fee: u64,
+    trade_type: String,
+    state: &'static str,
+    prepay_id: String,
+    auth_code: Option<String>,
+    /// When it was paid (or taken, for an unpaid one), in seconds.
+    time: i64,
+    refunds: Vec<Refund>,
+}
+
+struct Refund {
+    out_refund_no: String,
+    refund_id: String,
+    refund_fee: u64,
+    time: i64,
+}
+
+impl Order {
+    fn refunded(&self) -> u64 {
+        self.refunds.iter().map(|r| r.refund_fee).sum()
+    }
+
+    /// The fields of a paid order, as micropay and orderquery answer them.
+    fn fields(&self, with_state: bool) -> Vec<(String, String)> {
+        let mut fields = vec![
+            ("appid".into(), self.appid.clone()),
+            ("result_code".into(), "SUCCESS".into()),
+            ("openid".into(), "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into()),
+            ("is_subscribe".into(), "N".into()),
+            ("trade_type".into(), self.trade_type.clone()),
+            ("bank_type".into(), "OTHERS".into()),
+            ("total_fee".into(), self.total_fee.to_string()),
+            ("fee_type".into(), "CNY".into()),
+            ("cash_fee".into(), self.total_fee.to_string()),
+            ("transaction_id".into(), self.transaction_id.clone()),
+            ("out_trade_no".into(), self.out_trade_no.clone()),
+            ("time_end".into(), compact_time(self.time)),
+        ];
+        if with_state {
+            fields.push(("trade_state".into(), self.state.into()));
+            fields.push(("trade_state_desc".into(), state_description(self.state).into()));
+        }
+        fields
+    }
+}
+
+fn state_description(state: &str) -> &'static str {
+    match state {
+        "SUCCESS" => "支付成功",
+        "REFUND" => "转入退款",
+        "NOTPAY" => "未支付",
+        "CLOSED" => "已关闭",
+        "REVOKED" => "已撤销（付款码支付）",
+        "USERPAYING" => "用户支付中（付款码支付）",
+        _ => "支付失败",
+    }
+}
+
+/// `yyyyMMddHHmmss` in Beijing time, as APIv2 writes times.
+fn compact_time(secs: i64) -> String {
+    crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+/// Registers the payment routes on `server`, sharing `book`.
+pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
+    type Handler = fn(&Context, &V2Request) -> Answer;
+    let routes: [(&str, Handler); 8] = [
+        ("pay/micropay", micropay),
+        ("pay/unifiedorder", unifiedorder),
+        ("pay/orderquery", orderquery),
+        ("pay/closeorder", closeorder),
+        ("secapi/pay/reverse", reverse),
+        ("secapi/pay/refund", refund),
+        ("pay/refundquery", refundquery),
+        ("pay/downloadbill", downloadbill),
+    ];
+    for (path, handler) in routes {
+        let context = Context {
+            mchid: server.mchid().to_owned(),
+            key: server.apiv2_key().to_owned(),
+            book: Arc::clone(book),
+        };
+        server.route(Method::POST, path, move |req: &MockRequest| {
+            match read(&context.mchid, &context.key, path, req) {
+                Ok(v2) => handler(&context, &v2),
+                Err(refused) => refused,
+            }
+        });
+    }
+}
+
+struct Context {
+    mchid: String,
+    key: String,
+    book: Arc<Book>,
+}
+
+impl Context {
+    fn ok(&self, req: &V2Request, fields: Vec<(String, String)>) -> Answer {
+        signed(&self.key, req.sign_type, &self.mchid, fields)
+    }
+
+    fn refuse(&self, req: &V2Request, code: &str, description: &str) -> Answer {
+        refuse(&self.key, req, &self.mchid, code, description)
+    }
+
+    fn orders(&self) -> std::sync::MutexGuard<'_, Orders> {
+        self.book.orders.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn amount(req: &V2Request, name: &str) -> Result<u64, Answer> {
+    req.get(name)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&v| v > 0)
+        .ok_or_else(|| fail(&format!("{name}参数格式错误")))
+}
+
+fn now() -> i64 {
+    crate::protocol::formatter::timestamp()
+}
+
+/// Finds the order a query names, by `transaction_id` or `out_trade_no`.
+fn find<'a>(orders: &'a mut Orders, req: &V2Request) -> Option<&'a mut Order> {
+    if let Some(id) = req.get("transaction_id") {
+        return orders.by_out_trade_no.values_mut().find(|o| o.transaction_id == id);
+    }
+    orders.by_out_trade_no.get_mut(req.get("out_trade_no")?)
+}
+
+fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &str, state: &'static str) -> Order {
+    orders.issued += 1;
+    let n = orders.issued;
+    Order {
+        appid: req.get("appid").unwrap_or_default().to_owned(),
+        out_trade_no: req.get("out_trade_no").unwrap_or_default().to_owned(),
+        transaction_id: format!("4200{:08}{:012}", std::process::id() % 100_000_000, n),
+        body: req.get("body").unwrap_or_default().to_owned(),
+        total_fee,
+        trade_type: trade_type.to_owned(),
+        state,
+        prepay_id: format!("wx{}{:016}", compact_time(now()), n),
+        auth_code: req.get("auth_code").map(str::to_owned),
+        time: now(),
+        refunds: Vec::new(),
+    }
+}
+
+fn micropay(cx: &Context, req: &V2Request) -> Answer {
+    let required = [
+        "appid",
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "auth_code",
+    ];
+    if let Err(refused) = req.require(&required) {
+        return refused;
+    }
+    let total_fee = match amount(req, "total_fee") {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let auth_code = req.get("auth_code").unwrap_or_default();
+    if auth_code.len() != 18 || !auth_code.bytes().all(|b| b.is_ascii_digit()) {
+        return cx.refuse(req, "AUTH_CODE_INVALID", "授权码检验错误");
+    }
+    let mut orders = cx.orders();
+    let out_trade_no = req.get("out_trade_no").unwrap_or_default();
+    if let Some(order) = orders.by_out_trade_no.get(out_trade_no) {
+        // A retry of the same payment answers as the first did; anything else reuses the number.
+        let same = order.total_fee == total_fee && order.auth_code.as_deref() == Some(auth_code);
+        return match (same, order.state) {
+            (true, "SUCCESS") => cx.ok(req, order.fields(false)),
+            (true, "USERPAYING") => cx.refuse(req, "USERPAYING", "需要用户输入支付密码"),
+            _ => cx.refuse(req, "OUT_TRADE_NO_USED", "商户订单号重复"),
+        };
+    }
+    match req.negative.as_deref() {
+        Some("USERPAYING") => {
+            let order = new_order(&mut orders, req, total_fee, "MICROPAY", "USERPAYING");
+            orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
+            cx.refuse(req, "USERPAYING", "需要用户输入支付密码")
+        }
+        Some(code) => cx.refuse(req, code, "negative test"),
+        None => {
+            let order = new_order(&mut orders, req, total_fee, "MICROPAY", "SUCCESS");
+            let answer = cx.ok(req, order.fields(false));
+            orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
+            answer
+        }
+    }
+}
+
+fn unifiedorder(cx: &Context, req: &V2Request) -> Answer {
+    let required = [
+        "appid",
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "notify_url",
+        "trade_type",
+    ];
+    if let Err(refused) = req.require(&required) {
+        return refused;
+    }
+    let total_fee = match amount(req, "total_fee") {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let trade_type = req.get("trade_type").unwrap_or_default();
+    if !["JSAPI", "NATIVE", "APP", "MWEB"].contains(&trade_type) {
+        return fail("trade_type参数格式错误");
+    }
+    if trade_type == "JSAPI" && req.get("openid").is_none() && req.get("sub_openid").is_none() {
+        return cx.refuse(req, "PARAM_ERROR", "trade_type=JSAPI时（即JSAPI支付），此参数必传");
+    }
+    let mut orders = cx.orders();
+    let out_trade_no = req.get("out_trade_no").unwrap_or_default();
+    if let Some(order) = orders.by_out_trade_no.get(out_trade_no) {
+        return match order.state {
+            "NOTPAY" if order.total_fee == total_fee && order.trade_type == trade_type => {
+                cx.ok(req, prepay_fields(order))
+            }
+            "NOTPAY" => cx.refuse(req, "INVALID_REQUEST", "201 商户订单号重复"),
+            "CLOSED" => cx.refuse(req, "ORDERCLOSED", "订单已关闭"),
+            _ => cx.refuse(req, "ORDERPAID", "该订单已支付"),
+        };
+    }
+    if let Some(code) = req.negative.as_deref() {
+        return cx.refuse(req, code, "negative test");
+    }
+    let order = new_order(&mut orders, req, total_fee, trade_type, "NOTPAY");
+    let answer = cx.ok(req, prepay_fields(&order));
+    orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
+    answer
+}
+
+fn prepay_fields(order: &Order) -> Vec<(String, String)> {
+    let mut fields = vec![
+        ("appid".into(), order.appid.clone()),
+        ("result_code".into(), "SUCCESS".into()),
+        ("prepay_id".into(), order.prepay_id.clone()),
+        ("trade_type".into(), order.trade_type.clone()),
+    ];
+    match order.trade_type.as_str() {
+        "NATIVE" => fields.push((
+            "code_url".into(),
+            format!("weixin://wxpay/bizpayurl?pr={}", &order.prepay_id[2..]),
+        )),
+        "MWEB" => fields.push((
+            "mweb_url".into(),
+            format!(
+                "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}",
+                order.prepay_id
+            ),
+        )),
+        _ => {}
+    }
+    fields
+}
+
+fn orderquery(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid"]) {
+        return refused;
+    }
+    if req.get("transaction_id").is_none() && req.get("out_trade_no").is_none() {
+        return fail("缺少参数out_trade_no");
+    }
+    let mut orders = cx.orders();
+    match find(&mut orders, req) {
+        Some(order) => {
+            let mut fields = order.fields(true);
+            if order.state == "NOTPAY" || order.state == "CLOSED" || order.state == "USERPAYING" {
+                // Unpaid orders have no payer, bank or time yet.
+                fields.retain(|(k, _)| {
+                    !["openid", "is_subscribe", "bank_type", "cash_fee", "time_end"].contains(&k.as_str())
+                });
+            }
+            cx.ok(req, fields)
+        }
+        None => cx.refuse(req, "ORDERNOTEXIST", "订单不存在"),
+    }
+}
+
+fn closeorder(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid", "out_trade_no"]) {
+        return refused;
+    }
+    let mut orders = cx.orders();
+    let Some(order) = find(&mut orders, req) else {
+        return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
+    };
+    match order.state {
+        "NOTPAY" | "CLOSED" => {
+            order.state = "CLOSED";
+            cx.ok(
+                req,
+                vec![
+                    ("appid".into(), order.appid.clone()),
+                    ("result_code".into(), "SUCCESS".into()),
+                ],
+            )
+        }
+        _ => cx.refuse(req, "ORDERPAID", "订单已支付，不能发起关单"),
+    }
+}
+
+fn reverse(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid"]) {
+        return refused;
+    }
+    let mut orders = cx.orders();
+    let Some(order) = find(&mut orders, req) else {
+        return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
+    };
+    if !order.refunds.is_empty() {
+        return cx.refuse(req, "REVERSE_EXPIRE", "订单已发生退款，不能撤销");
+    }
+    order.state = "REVOKED";
+    cx.ok(
+        req,
+        vec![
+            ("appid".into(), order.appid.clone()),
+            ("result_code".into(), "SUCCESS".into()),
+            ("recall".into(), "N".into()),
+        ],
+    )
+}
+
+fn refund(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid", "out_refund_no", "total_fee", "refund_fee"]) {
+        return refused;
+    }
+    if req.get("transaction_id").is_none() && req.get("out_trade_no").is_none() {
+        return fail("缺少参数out_trade_no");
+    }
+    let (total_fee, refund_fee) = match (amount(req, "total_fee"), amount(req, "refund_fee")) {
+        (Ok(t), Ok(r)) => (t, r),
+        (Err(refused), _) | (_, Err(refused)) => return refused,
+    };
+    if let Some(code) = req.negative.as_deref() {
+        return cx.refuse(req, code, "negative test");
+    }
+    let mut orders = cx.orders();
+    orders.issued += 1;
+    let n = orders.issued;
+    let Some(order) = find(&mut orders, req) else {
+        return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
+    };
+    if !matches!(order.state, "SUCCESS" | "REFUND") {
+        return cx.refuse(req, "TRADE_STATE_ERROR", "订单状态错误");
+    }
+    if total_fee != order.total_fee {
+        return cx.refuse(req, "PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试");
+    }
+    let out_refund_no = req.get("out_refund_no").unwrap_or_default();
+    let existing = order.refunds.iter().position(|r| r.out_refund_no == out_refund_no);
+    let index = match existing {
+        // The same out_refund_no is the same refund: answered again, never paid twice.
+        Some(i) if order.refunds[i].refund_fee == refund_fee => i,
+        Some(_) => return cx.refuse(req, "PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试"),
+        None => {
+            if order.refunded() + refund_fee > order.total_fee {
+                return cx.refuse(req, "NOTENOUGH", "订单可退金额不足");
+            }
+            order.refunds.push(Refund {
+                out_refund_no: out_refund_no.to_owned(),
+                refund_id: format!("5030{:08}{:012}", std::process::id() % 100_000_000, n),
+                refund_fee,
+                time: now(),
+            });
+            order.state = "REFUND";
+            order.refunds.len() - 1
+        }
+    };
+    let refund = &order.refunds[index];
+    cx.ok(
+        req,
+        vec![
+            ("appid".into(), order.appid.clone()),
+            ("result_code".into(), "SUCCESS".into()),
+            ("transaction_id".into(), order.transaction_id.clone()),
+            ("out_trade_no".into(), order.out_trade_no.clone()),
+            ("out_refund_no".into(), refund.out_refund_no.clone()),
+            ("refund_id".into(), refund.refund_id.clone()),
+            ("refund_fee".into(), refund.refund_fee.to_string()),
+            ("total_fee".into(), order.total_fee.to_string()),
+            ("cash_fee".into(), order.total_fee.to_string()),
+            ("cash_refund_fee".into(), refund.refund_fee.to_string()),
+        ],
+    )
+}
+
+fn refundquery(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid"]) {
+        return refused;
+    }
+    let mut orders = cx.orders();
+    let by_refund = req.get("out_refund_no").or(req.get("refund_id"));
+    let order = match by_refund {
+        Some(id) => orders
+            .by_out_trade_no
+            .values_mut()
+            .find(|o| o.refunds.iter().any(|r| r.out_refund_no == id || r.refund_id == id)),
+        None if req.get("transaction_id").is_some() || req.get("out_trade_no").is_some() => find(&mut orders, req),
+        None => return fail("缺少参数out_refund_no"),
+    };
+    let Some(order) = order.filter(|o| !o.refunds.is_empty()) else {
+        return cx.refuse(req, "REFUNDNOTEXIST", "退款订单查询失败");
+    };
+    let refunds: Vec<&Refund> = order
+        .refunds
+        .iter()
+        .filter(|r| by_refund.is_none_or(|id| r.out_refund_no == id || r.refund_id == id))
+        .collect();
+    let mut fields = vec![
+        ("appid".into(), order.appid.clone()),
+        ("result_code".into(), "SUCCESS".into()),
+        ("transaction_id".into(), order.transaction_id.clone()),
+        ("out_trade_no".into(), order.out_trade_no.clone()),
+        ("total_fee".into(), order.total_fee.to_string()),
+        ("cash_fee".into(), order.total_fee.to_string()),
+        ("refund_count".into(), refunds.len().to_string()),
+    ];
+    for (i, r) in refunds.iter().enumerate() {
+        fields.push((format!("out_refund_no_{i}"), r.out_refund_no.clone()));
+        fields.push((format!("refund_id_{i}"), r.refund_id.clone()));
+        fields.push((format!("refund_fee_{i}"), r.refund_fee.to_string()));
+        fields.push((format!("refund_status_{i}"), "SUCCESS".into()));
+        fields.push((format!("refund_recv_accout_{i}"), "支付用户的零钱".into()));
+        fields.push((
+            format!("refund_success_time_{i}"),
+            crate::protocol::formatter::rfc3339(r.time, 8 * 3600)[..19].replace('T', " "),
+        ));
+    }
+    cx.ok(req, fields)
+}
+
+/// The day's bill in WeChat Pay's CSV layout: a header, one line per payment (and per refund), then the
+/// totals. Values start with a backtick, as WeChat Pay writes them so spreadsheets keep them as text.
+fn downloadbill(cx: &Context, req: &V2Request) -> Answer {
+    if let Err(refused) = req.require(&["appid", "bill_date", "bill_type"]) {
+        return refused;
+    }
+    let bill_type = req.get("bill_type").unwrap_or_default();
+    if !["ALL", "SUCCESS", "REFUND"].contains(&bill_type) {
+        return fail("bill_type参数格式错误");
+    }
+    let day = req.get("bill_date").unwrap_or_default();
+    let orders = cx.orders();
+    let yuan = |fen: u64| format!("{}.{:02}", fen / 100, fen % 100);
+    let stamp = |secs: i64| crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19].replace('T', " ");
+    let mut lines = vec![
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,\
+         应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,\
+         手续费,费率,订单金额,申请退款金额,费率备注"
+            .to_owned(),
+    ];
+    let (mut count, mut paid, mut refunded) = (0u64, 0u64, 0u64);
+    let mut sorted: Vec<&Order> = orders.by_out_trade_no.values().collect();
+    sorted.sort_by_key(|o| (o.time, o.out_trade_no.clone()));
+    for order in sorted
+        .iter()
+        .filter(|o| matches!(o.state, "SUCCESS" | "REFUND" | "REVOKED"))
+    {
+        let row = |time: i64, state: &str, refund: Option<&Refund>| {
+            let cells = [
+                stamp(time),
+                order.appid.clone(),
+                cx.mchid.clone(),
+                "0".into(),
+                String::new(),
+                order.transaction_id.clone(),
+                order.out_trade_no.clone(),
+                "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+                order.trade_type.clone(),
+                state.into(),
+                "OTHERS".into(),
+                "CNY".into(),
+                yuan(if refund.is_some() { 0 } else { order.total_fee }),
+                "0.00".into(),
+                refund.map_or("0".into(), |r| r.refund_id.clone()),
+                refund.map_or("0".into(), |r| r.out_refund_no.clone()),
+                yuan(refund.map_or(0, |r| r.refund_fee)),
+                "0.00".into(),
+                refund.map_or(String::new(), |_| "ORIGINAL".into()),
+                refund.map_or(String::new(), |_| "SUCCESS".into()),
+                order.body.replace(',', " "),
+                String::new(),
+                "0.00000".into(),
+                "0.60%".into(),
+                yuan(order.total_fee),
+                yuan(refund.map_or(0, |r| r.refund_fee)),
+                String::new(),
+            ];
+            cells.iter().map(|c| format!("`{c}")).collect::<Vec<_>>().join(",")
+        };
+        if compact_time(order.time).starts_with(day) && bill_type != "REFUND" {
+            lines.push(row(order.time, "SUCCESS", None));
+            count += 1;
+            paid += order.total_fee;
+        }
+        for r in order.refunds.iter().filter(|r| compact_time(r.time).starts_with(day)) {
+            if bill_type != "SUCCESS" {
+                lines.push(row(r.time, "REFUND", Some(r)));
+                count += 1;
+                refunded += r.refund_fee;
+            }
+        }
+    }
+    if count == 0 {
+        return xml_answer([
+            ("return_code", "FAIL"),
+            ("return_msg", "No Bill Exist"),
+            ("error_code", "20002"),
+        ]);
+    }
+    lines.push("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额".into());
+    lines.push(format!(
+        "`{count},`{},`{},`0.00,`0.00000,`{},`{}",
+        yuan(paid),
+        yuan(refunded),
+        yuan(paid),
+        yuan(refunded)
+    ));
+    let mut csv = lines.join("\r\n");
+    csv.push_str("\r\n");
+    Answer::bytes(200, "text/plain;charset=utf-8", csv)
+}

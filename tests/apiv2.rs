@@ -1,0 +1,265 @@
+//! APIv2 (XML) through the chain, against the embedded sandbox: every style, signatures both ways, the
+//! client certificate, typed failures, untrusted answers and bills.
+#![cfg(feature = "mock")]
+
+use serde_json::{json, Value};
+use wechatpay::mock::{Answer, MockServer};
+use wechatpay::{apiv2, Client, Method, Outcome, Verification};
+
+fn micropay(server: &MockServer, out_trade_no: &str) -> Value {
+    json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "image形象店-深圳腾大- QQ公仔",
+        "out_trade_no": out_trade_no, "total_fee": 888, "spbill_create_ip": "8.8.8.8",
+        "auth_code": "120061098828009406"}})
+}
+
+fn fields(res: &wechatpay::Response) -> Value {
+    res.xml::<Value>().unwrap()
+}
+
+#[test]
+fn micropay_orderquery_and_refund_in_all_six_styles() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    type Style = fn(&Client, &str, &Value) -> wechatpay::Result<wechatpay::Response>;
+    let styles: [(&str, Style); 6] = [
+        ("sync chain", |c, p, o| {
+            let mut node = &c[""];
+            for segment in p.split('/') {
+                node = &node[segment];
+            }
+            node.post(o)
+        }),
+        ("sync declarative", |c, p, o| c.chain(p).post(o)),
+        ("sync property", |c, p, o| c[p].post(o)),
+        ("async chain", |c, p, o| {
+            let node = p.split('/').fold(c.chain(""), |node, segment| node.chain(segment));
+            node.post_async(o).wait()
+        }),
+        ("async declarative", |c, p, o| {
+            futures_executor(c.chain(p).post_async(o))
+        }),
+        ("async property", |c, p, o| futures_executor(c[p].post_async(o))),
+    ];
+    for (i, (style, call)) in styles.iter().enumerate() {
+        let out_trade_no = format!("1217752501201407033233368{i:03}");
+        let paid = call(&client, "v2/pay/micropay", &micropay(&server, &out_trade_no))
+            .unwrap_or_else(|e| panic!("{style}: {e:#}"));
+        let paid = fields(&paid);
+        assert_eq!(
+            (&paid["result_code"], &paid["total_fee"]),
+            (&json!("SUCCESS"), &json!("888")),
+            "{style}"
+        );
+
+        let query =
+            json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": out_trade_no}});
+        let found = fields(&call(&client, "v2/pay/orderquery", &query).unwrap());
+        assert_eq!(found["trade_state"], "SUCCESS", "{style}");
+        assert_eq!(found["transaction_id"], paid["transaction_id"], "{style}");
+
+        // secapi/pay/refund is documented as needing the client certificate: presented without asking.
+        let refund = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(),
+            "out_trade_no": out_trade_no, "out_refund_no": format!("R{out_trade_no}"), "total_fee": 888, "refund_fee": 88}});
+        let refunded = fields(&call(&client, "v2/secapi/pay/refund", &refund).unwrap());
+        assert_eq!(refunded["refund_fee"], "88", "{style}");
+    }
+}
+
+/// Drives a future to completion on no runtime at all: the futures the client hands out run anywhere.
+fn futures_executor<F: std::future::Future>(f: F) -> F::Output {
+    futures::executor::block_on(f)
+}
+
+#[test]
+fn a_client_for_apiv2_alone_needs_only_its_mchid_and_key() {
+    let server = MockServer::start().unwrap();
+    let client = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .base_uri(&server.base_uri())
+        .build()
+        .unwrap();
+    let res = client["v2/pay/micropay"].post(micropay(&server, "A1")).unwrap();
+    assert_eq!(fields(&res)["out_trade_no"], "A1");
+    // An HMAC-SHA256 request gets an HMAC-SHA256 answer, verified as such.
+    let mut hmac = micropay(&server, "A2");
+    hmac["xml"]["sign_type"] = json!("HMAC-SHA256");
+    let res = client["v2/pay/micropay"].post(&hmac).unwrap();
+    assert_eq!(fields(&res)["sign"].as_str().unwrap().len(), 64);
+
+    let e = client["v3/marketing/busifavor/stocks/100088"].get(()).unwrap_err();
+    assert!(e.is_config() && e.to_string().contains("serial"), "{e}");
+    let before = server.requests();
+    let refund = json!({"xml": {"mch_id": server.mchid(), "out_trade_no": "A1", "out_refund_no": "R1",
+        "total_fee": 888, "refund_fee": 1}});
+    let e = client["v2/secapi/pay/refund"].post(refund).unwrap_err();
+    assert!(e.is_config() && e.to_string().contains("merchant_certificate"), "{e}");
+    assert_eq!(e.outcome(), Outcome::NotApplied);
+    assert_eq!(server.requests(), before, "refused before sending");
+
+    let no_key = server.client_builder().apiv2_key("").build();
+    assert!(no_key.unwrap_err().is_key());
+}
+
+#[test]
+fn failures_are_typed_and_say_whether_money_may_have_moved() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+
+    // Signed with another key: WeChat Pay's communication-layer FAIL.
+    let stranger = server
+        .client_builder()
+        .apiv2_key("another_key_another_key_another_")
+        .build()
+        .unwrap();
+    let e = stranger["v2/pay/micropay"].post(micropay(&server, "F1")).unwrap_err();
+    assert!(
+        e.is_api() && e.code() == Some("FAIL") && e.api_message() == Some("签名错误"),
+        "{e}"
+    );
+    assert_eq!(e.outcome(), Outcome::NotApplied);
+
+    // The user is still typing the password: unknown, so query.
+    let mut paying = micropay(&server, "F2");
+    paying["headers"] = json!({"Wechatpay-Negative-Test": "USERPAYING"});
+    let e = client["v2/pay/micropay"].post(&paying).unwrap_err();
+    assert!(e.is_api() && e.code() == Some("USERPAYING"), "{e}");
+    assert_eq!(e.outcome(), Outcome::Unknown);
+    assert_eq!(e.detail().unwrap()["err_code_des"], "需要用户输入支付密码");
+    let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "F2"}});
+    assert_eq!(
+        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
+        "USERPAYING"
+    );
+
+    let missing = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "nope"}});
+    let e = client["v2/pay/orderquery"].post(missing).unwrap_err();
+    assert_eq!((e.code(), e.outcome()), (Some("ORDERNOTEXIST"), Outcome::NotApplied));
+
+    // Never refund more than was paid.
+    client["v2/pay/micropay"].post(micropay(&server, "F3")).unwrap();
+    let refund = |no: &str, fee: u32| {
+        json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "F3",
+            "out_refund_no": no, "total_fee": 888, "refund_fee": fee}})
+    };
+    client["v2/secapi/pay/refund"].post(refund("R1", 800)).unwrap();
+    client["v2/secapi/pay/refund"].post(refund("R1", 800)).unwrap(); // the same refund, answered again
+    let e = client["v2/secapi/pay/refund"].post(refund("R2", 89)).unwrap_err();
+    assert_eq!(e.code(), Some("NOTENOUGH"));
+}
+
+#[test]
+fn untrusted_answers_are_refused_and_kept_and_unsigned_endpoints_pass() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    let key = server.apiv2_key().to_owned();
+    let answer = move |tamper: bool, signed: bool| {
+        let fields = [
+            ("return_code", "SUCCESS"),
+            ("result_code", "SUCCESS"),
+            ("trade_state", "SUCCESS"),
+            ("total_fee", "888"),
+        ];
+        let sign = apiv2::sign(apiv2::SignType::Md5, fields, &key);
+        let mut xml: String = fields.iter().map(|(k, v)| format!("<{k}>{v}</{k}>")).collect();
+        if signed {
+            xml.push_str(&format!("<sign>{sign}</sign>"));
+        }
+        if tamper {
+            xml = xml.replace(">888<", ">1<");
+        }
+        format!("<xml>{xml}</xml>")
+    };
+    let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "U1"}});
+    for (tamper, signed, step) in [
+        (true, true, Verification::BadSignature),
+        (false, false, Verification::MissingSignature),
+    ] {
+        let body = answer(tamper, signed);
+        let served = body.clone();
+        server.route(Method::POST, "pay/orderquery", move |_| {
+            Answer::bytes(200, "text/xml", served.clone())
+        });
+        let e = client["v2/pay/orderquery"].post(&query).unwrap_err();
+        assert_eq!(e.verification(), Some(step), "{e}");
+        assert!(e.to_string().contains("NOT trusted"), "{e}");
+        assert_eq!(e.body(), Some(body.as_bytes()), "kept for reconciliation");
+        assert_eq!(e.outcome(), Outcome::Unknown);
+    }
+    let good = answer(false, true);
+    server.route(Method::POST, "pay/orderquery", move |_| {
+        Answer::bytes(200, "text/xml", good.clone())
+    });
+    client["v2/pay/orderquery"].post(&query).unwrap();
+
+    // XML with a DOCTYPE (external entities, entity bombs) is never parsed.
+    let bomb = "<!DOCTYPE lolz [<!ENTITY lol \"lol\"><!ENTITY lol9 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">]>\
+                <xml><return_code>&lol9;</return_code></xml>";
+    server.route(Method::POST, "pay/orderquery", move |_| {
+        Answer::bytes(200, "text/xml", bomb)
+    });
+    let e = client["v2/pay/orderquery"].post(&query).unwrap_err();
+    assert!(e.is_verification() && e.to_string().contains("DOCTYPE"), "{e}");
+
+    // Red packets answer without `sign`, and pass as they came.
+    let packet = json!({"xml": {"mch_billno": "10000098201411111234567890", "mch_id": server.mchid(),
+        "wxappid": "wx8888888888888888", "send_name": "天虹百货", "re_openid": "oxTWIuGaIt6gTKsQRLau2M0yL16E",
+        "total_amount": 1000, "total_num": 1, "wishing": "感谢您参加猜灯谜活动，祝您元宵节快乐！",
+        "client_ip": "192.168.0.1", "act_name": "猜灯谜抢红包活动", "remark": "猜越多得越多，快来抢！"}});
+    let sent = fields(&client["v2/mmpaymkttransfers/sendredpack"].post(&packet).unwrap());
+    assert!(sent.get("sign").is_none() && sent["result_code"] == "SUCCESS");
+    let info = json!({"xml": {"mch_billno": "10000098201411111234567890", "mch_id": server.mchid(),
+        "appid": "wx8888888888888888", "bill_type": "MCHT"}});
+    assert_eq!(
+        fields(&client["v2/mmpaymkttransfers/gethbinfo"].post(&info).unwrap())["status"],
+        "SENT"
+    );
+}
+
+#[test]
+fn typed_fields_both_ways_and_the_days_bill() {
+    #[derive(serde::Serialize)]
+    struct Micropay<'a> {
+        appid: &'a str,
+        mch_id: &'a str,
+        body: &'a str,
+        out_trade_no: &'a str,
+        total_fee: u64,
+        spbill_create_ip: &'a str,
+        auth_code: &'a str,
+    }
+    #[derive(serde::Deserialize)]
+    struct Paid {
+        transaction_id: String,
+        total_fee: u64,
+        time_end: String,
+    }
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    let order = Micropay {
+        appid: "wx8888888888888888",
+        mch_id: server.mchid(),
+        body: "QQ公仔",
+        out_trade_no: "B1",
+        total_fee: 1234,
+        spbill_create_ip: "8.8.8.8",
+        auth_code: "134567890123456789",
+    };
+    let paid: Paid = client["v2/pay/micropay"]
+        .post(wechatpay::Options::new().xml(&order))
+        .unwrap()
+        .xml()
+        .unwrap();
+    assert_eq!(paid.total_fee, 1234);
+
+    let bill = |date: &str| json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "bill_date": date, "bill_type": "ALL"}});
+    let csv = client["v2/pay/downloadbill"].post(bill(&paid.time_end[..8])).unwrap();
+    let csv = csv.text().unwrap();
+    assert!(
+        csv.starts_with("交易时间,") && csv.contains(&format!("`{}", paid.transaction_id)),
+        "{csv}"
+    );
+    assert!(csv.contains("`12.34"), "{csv}");
+    let e = client["v2/pay/downloadbill"].post(bill("20000101")).unwrap_err();
+    assert!(e.is_api() && e.api_message() == Some("No Bill Exist"), "{e}");
+}
