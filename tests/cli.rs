@@ -334,7 +334,6 @@ fn each_exit_code() {
         vec!["get", "v3/x", "--param", "novalue"],
         vec!["get", "v3/x", "--query", "=v"],
         vec!["get", "v3/x", "--header", "no-colon"],
-        vec!["get", "v2/pay/micropay"],
         vec!["get", "https://api.mch.weixin.qq.com/v3/certificates"],
         vec!["get", "v3/x", "--header", "Authorization: mine"],
         vec!["--timeout", "0", "get", "v3/x"],

@@ -361,8 +361,10 @@ fn missing_placeholders_and_unknown_options_are_errors_naming_them() {
         .get(json!({"id": "1", "stock_idd": "2"}))
         .unwrap_err();
     assert!(e.to_string().contains("placeholders: [id]"), "{e}");
-    let e = client["v2/pay/micropay"].post(()).unwrap_err();
-    assert!(e.is_path() && e.to_string().contains("APIv2"), "{e}");
+    let e = client["v2/pay/micropay"].post(json!({"json": {"a": 1}})).unwrap_err();
+    assert!(e.is_request() && e.to_string().contains("APIv2"), "{e}");
+    let e = client["v3/echo"].post(json!({"xml": {"a": 1}})).unwrap_err();
+    assert!(e.is_request() && e.to_string().contains("APIv2"), "{e}");
     assert_eq!(server.requests(), before, "nothing was sent");
 }
 

@@ -82,7 +82,17 @@ pub struct Prepared {
     /// The call carries its own request number (see [`crate::Options::idempotent`]).
     pub(crate) idempotent: bool,
     /// An APIv2 call: how it is sent and answered.
-    pub(crate) apiv2: Option<crate::protocol::apiv2::request::Call>,
+    pub(crate) apiv2: Option<ApiV2Call>,
+}
+
+/// How an APIv2 call is sent and answered (here, beside [`Prepared`], so `apiv2` builds on this module
+/// without this one depending back on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ApiV2Call {
+    /// The merchant's TLS client certificate goes with it.
+    pub(crate) security: bool,
+    /// Its answer is a bill (CSV or gzip) unless it is an XML error.
+    pub(crate) bill: bool,
 }
 
 impl Prepared {

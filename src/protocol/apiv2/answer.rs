@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::crypto::apiv2_key::ApiV2Key;
 use crate::error::{ApiDetails, Error, Outcome, Result, Verification};
-use crate::protocol::apiv2::request::Call;
+use crate::protocol::request::ApiV2Call as Call;
 use crate::protocol::apiv2::{verify, xml, SignType};
 use crate::protocol::verify::Policy;
 

@@ -9,22 +9,13 @@ use crate::error::{Error, Result};
 use crate::protocol::apiv2::endpoints::{self, listed};
 use crate::protocol::apiv2::{sign, xml, SignType};
 use crate::protocol::options::Options;
-use crate::protocol::request::{self, Prepared, Target};
+use crate::protocol::request::{self, ApiV2Call as Call, Prepared, Target};
 use crate::protocol::verify::Policy;
 
 /// The `Accept` of an APIv2 request: XML answers, and the text or gzip bills.
 pub(crate) const ACCEPT: &str = "text/xml, text/plain, application/x-gzip";
 /// The `Content-Type` of an APIv2 request.
 pub(crate) const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
-
-/// How an APIv2 call is sent and answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Call {
-    /// The merchant's TLS client certificate goes with it.
-    pub(crate) security: bool,
-    /// Its answer is a bill (CSV or gzip) unless it is an XML error.
-    pub(crate) bill: bool,
-}
 
 /// What an APIv2 request is signed with and for.
 pub(crate) struct Credentials<'a> {
