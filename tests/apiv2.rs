@@ -263,3 +263,131 @@ fn typed_fields_both_ways_and_the_days_bill() {
     let e = client["v2/pay/downloadbill"].post(bill("20000101")).unwrap_err();
     assert!(e.is_api() && e.api_message() == Some("No Bill Exist"), "{e}");
 }
+
+#[test]
+fn over_https_security_endpoints_demand_the_merchant_certificate_of_the_ca() {
+    let server = MockServer::builder().tls(true).start().unwrap();
+    let ca = server.ca_certificate_pem().unwrap().to_owned();
+    let client = server.client().unwrap();
+    client["v2/pay/micropay"].post(micropay(&server, "T1")).unwrap();
+    let refund = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "T1",
+        "out_refund_no": "RT1", "total_fee": 888, "refund_fee": 8}});
+    assert_eq!(
+        fields(&client["v2/secapi/pay/refund"].post(&refund).unwrap())["refund_fee"],
+        "8"
+    );
+
+    // The apiclient_cert.p12 WeChat Pay hands out, whose passphrase is the mchid, does the same.
+    let p12 = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .merchant_p12(server.merchant_p12().unwrap(), None)
+        .root_certificate(&ca)
+        .base_uri(&server.base_uri())
+        .build()
+        .unwrap();
+    let refund2 = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "T1",
+        "out_refund_no": "RT2", "total_fee": 888, "refund_fee": 8}});
+    p12["v2/secapi/pay/refund"].post(&refund2).unwrap();
+    let wrong = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .merchant_p12(server.merchant_p12().unwrap(), Some("not the mchid"))
+        .build()
+        .unwrap_err();
+    assert!(
+        wrong.is_key() && !wrong.to_string().contains("not the mchid"),
+        "{wrong}"
+    );
+
+    // Asking for security on any endpoint sends the certificate along.
+    let asked = json!({"security": true, "xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "T1"}});
+    assert_eq!(
+        fields(&client["v2/pay/orderquery"].post(asked).unwrap())["trade_state"],
+        "REFUND"
+    );
+
+    // A request that says it needs no certificate (a client that has none would send it so) is refused.
+    let bare = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .root_certificate(&ca)
+        .base_uri(&server.base_uri())
+        .build()
+        .unwrap();
+    assert!(
+        bare["v2/pay/micropay"].post(micropay(&server, "T2")).is_ok(),
+        "no certificate needed"
+    );
+    let mut refund3 = refund2.clone();
+    refund3["xml"]["out_refund_no"] = json!("RT3");
+    let prepared = bare.prepare(Method::POST, "v2/secapi/pay/refund", refund3.clone());
+    assert!(prepared.unwrap_err().is_config(), "refused before sending");
+
+    // A merchant certificate of another CA fails the handshake: nothing is refunded.
+    let stranger_key = wechatpay::PrivateKey::load(include_str!("fixtures/platform_key.pem")).unwrap();
+    let stranger = MockServer::builder()
+        .merchant_key(stranger_key.clone())
+        .start()
+        .unwrap();
+    let foreign = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .merchant_certificate(stranger.merchant_certificate_pem(), &stranger_key.to_pkcs8_pem())
+        .root_certificate(&ca)
+        .base_uri(&server.base_uri())
+        .build()
+        .unwrap();
+    let e = foreign["v2/secapi/pay/refund"].post(&refund3).unwrap_err();
+    assert!(e.is_transport(), "{e:#}");
+    let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_refund_no": "RT3"}});
+    assert_eq!(
+        client["v2/pay/refundquery"].post(query).unwrap_err().code(),
+        Some("REFUNDNOTEXIST")
+    );
+
+    // And without the CA, the sandbox's own server certificate is not trusted.
+    let untrusting = Client::builder()
+        .mchid(server.mchid())
+        .apiv2_key(server.apiv2_key())
+        .base_uri(&server.base_uri())
+        .build()
+        .unwrap();
+    assert!(untrusting["v2/pay/micropay"]
+        .post(micropay(&server, "T3"))
+        .unwrap_err()
+        .is_transport());
+}
+
+#[test]
+fn over_https_a_call_without_the_certificate_is_refused_by_the_endpoint() {
+    // A raw request, as a client that forgot the certificate sends it (ours refuses before sending).
+    let server = MockServer::builder().tls(true).start().unwrap();
+    let ca = reqwest::Certificate::from_pem(server.ca_certificate_pem().unwrap().as_bytes()).unwrap();
+    let http = reqwest::blocking::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let prepared = server
+        .client()
+        .unwrap()
+        .prepare(
+            Method::POST,
+            "v2/secapi/pay/refund",
+            json!({"xml": {
+        "appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "T1", "out_refund_no": "R",
+        "total_fee": 888, "refund_fee": 8}}),
+        )
+        .unwrap();
+    let body = http
+        .post(prepared.url().as_str())
+        .body(prepared.body().to_vec())
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        body.contains("<return_code>FAIL</return_code>") && body.contains("证书"),
+        "{body}"
+    );
+}

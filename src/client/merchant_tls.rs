@@ -36,7 +36,7 @@ impl MerchantIdentity {
                  apiclient_key.pem of the same merchant)",
             ));
         }
-        Self::from_parts(chain[first..].as_bytes(), key)
+        Self::from_parts(&chain.as_bytes()[first..], key)
     }
 
     /// From certificate DER (the merchant's first) and its key, as a PKCS#12 file holds them.

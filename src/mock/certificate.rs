@@ -7,6 +7,7 @@ use std::time::Duration;
 use spki::der::asn1::BitString;
 use spki::der::{Decode, Encode};
 use x509_cert::certificate::{Certificate, TbsCertificate, Version};
+use x509_cert::ext::Extension;
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
@@ -28,32 +29,45 @@ pub(crate) fn self_signed_valid(
     not_before: std::time::SystemTime,
     not_after: std::time::SystemTime,
 ) -> (Vec<u8>, String) {
+    let name = "CN=Tenpay.com Root CA sandbox,O=wechatpay-rs sandbox,C=CN";
+    issue(key, name, key, name, (not_before, not_after), Vec::new())
+}
+
+/// A certificate for `subject`'s public key named `subject_name`, signed by `issuer` as `issuer_name`,
+/// with `extensions`; returns its DER and its serial as WeChat Pay prints it (40 upper-case hex digits).
+pub(crate) fn issue(
+    subject: &PrivateKey,
+    subject_name: &str,
+    issuer: &PrivateKey,
+    issuer_name: &str,
+    (not_before, not_after): (std::time::SystemTime, std::time::SystemTime),
+    extensions: Vec<Extension>,
+) -> (Vec<u8>, String) {
     let mut serial = [0u8; 20];
     crate::crypto::backend::fill_random(&mut serial);
     serial[0] = (serial[0] & 0x3f) | 0x10; // positive, and always 40 hex digits
-    let spki_der = key.public_key().to_spki_der();
+    let spki_der = subject.public_key().to_spki_der();
     let algorithm = spki::AlgorithmIdentifierOwned {
         oid: SHA256_WITH_RSA,
         parameters: Some(spki::der::asn1::Null.into()),
     };
-    let name = Name::from_str("CN=Tenpay.com Root CA sandbox,O=wechatpay-rs sandbox,C=CN").expect("a valid name");
     let tbs = TbsCertificate {
         version: Version::V3,
         serial_number: SerialNumber::new(&serial).expect("20 bytes is a valid serial"),
         signature: algorithm.clone(),
-        issuer: name.clone(),
+        issuer: Name::from_str(issuer_name).expect("a valid name"),
         validity: Validity {
             not_before: x509_cert::time::Time::try_from(not_before).expect("a representable time"),
             not_after: x509_cert::time::Time::try_from(not_after).expect("a representable time"),
         },
-        subject: name,
+        subject: Name::from_str(subject_name).expect("a valid name"),
         subject_public_key_info: spki::SubjectPublicKeyInfoOwned::from_der(&spki_der).expect("our own SPKI decodes"),
         issuer_unique_id: None,
         subject_unique_id: None,
-        extensions: None,
+        extensions: (!extensions.is_empty()).then_some(extensions),
     };
     let tbs_der = tbs.to_der().expect("a TBS certificate encodes");
-    let signature = key.sign_raw(&tbs_der);
+    let signature = issuer.sign_raw(&tbs_der);
     let cert = Certificate {
         tbs_certificate: tbs,
         signature_algorithm: algorithm,
@@ -62,6 +76,16 @@ pub(crate) fn self_signed_valid(
     let der = cert.to_der().expect("a certificate encodes");
     let hex = crate::crypto::hash::hex(&serial).to_ascii_uppercase();
     (der, hex)
+}
+
+/// An extension of a certificate, from its value.
+pub(crate) fn extension<T: spki::der::Encode + spki::der::oid::AssociatedOid>(critical: bool, value: &T) -> Extension {
+    Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: spki::der::asn1::OctetString::new(value.to_der().expect("an extension encodes"))
+            .expect("an octet string holds any bytes"),
+    }
 }
 
 /// A platform certificate with its private key, as the sandbox keeps it.

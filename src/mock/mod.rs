@@ -34,6 +34,7 @@ mod gateway;
 mod media;
 mod platform;
 mod state;
+mod tls;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -301,6 +302,8 @@ struct Shared {
     /// What arrived, when recording (see [`MockServer::record`]).
     received: Mutex<Option<Vec<Received>>>,
     requests: AtomicU64,
+    /// HTTPS, when the sandbox serves it ([`MockBuilder::tls`]).
+    tls: Option<tls::Tls>,
 }
 
 /// Random faults: each answer gets one of `faults` with probability `per_mille / 1000`.
@@ -397,6 +400,7 @@ pub struct MockBuilder {
     platform_key: Option<PrivateKey>,
     state_dir: Option<PathBuf>,
     certificate_mode: bool,
+    tls: bool,
 }
 
 /// What `state.json` of a state dir holds: the business state of every endpoint family.
@@ -499,6 +503,28 @@ impl MockBuilder {
         self
     }
 
+    /// Serves HTTPS with the sandbox's own CA ([`MockServer::ca_certificate_pem`]), which also issues the
+    /// merchant's API certificate ([`MockServer::merchant_certificate_pem`], [`MockServer::merchant_p12`]):
+    /// the APIv2 `security` endpoints then refuse a request without that client certificate, and a client
+    /// certificate from another CA fails the handshake. Its client trusts the CA and presents the
+    /// certificate.
+    ///
+    /// ```
+    /// use serde_json::json;
+    ///
+    /// let server = wechatpay::mock::MockServer::builder().tls(true).start()?;
+    /// assert!(server.base_uri().starts_with("https://"));
+    /// let client = server.client()?; // trusts the sandbox CA, presents the merchant certificate
+    /// let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "1"}});
+    /// let e = client["v2/pay/orderquery"].post(query).unwrap_err();
+    /// assert_eq!(e.code(), Some("ORDERNOTEXIST"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     fn identity(&self, dir: Option<&StateDir>) -> Result<Identity> {
         let pick =
             |explicit: &Option<PrivateKey>, default: fn() -> PrivateKey| explicit.clone().unwrap_or_else(default);
@@ -568,6 +594,16 @@ impl MockBuilder {
     pub fn start(self) -> Result<MockServer> {
         let dir = self.state_dir.as_deref().map(StateDir::open).transpose()?;
         let identity = self.identity(dir.as_ref())?;
+        let tls = if self.tls {
+            Some(tls::Tls::new(&identity.mchid, &identity.merchant_key)?)
+        } else {
+            None
+        };
+        if let (Some(d), Some(tls)) = (&dir, &tls) {
+            d.write("ca_cert.pem", tls.ca_pem.as_bytes(), false)?;
+            d.write("merchant_cert.pem", tls.merchant_cert_pem.as_bytes(), false)?;
+            d.write("merchant_cert.p12", &tls.merchant_p12, true)?;
+        }
         let shared = Arc::new_cyclic(|weak| Shared {
             identity,
             courier: Arc::new(callbacks::Courier::new(weak.clone())),
@@ -577,6 +613,7 @@ impl MockBuilder {
             chaos: Mutex::default(),
             received: Mutex::default(),
             requests: AtomicU64::new(0),
+            tls,
         });
         let listener = std::net::TcpListener::bind(self.addr)
             .map_err(|e| Error::transport(format!("the sandbox could not listen on {}", self.addr)).with_source(e))?;
@@ -664,6 +701,7 @@ impl MockServer {
             platform_key: None,
             state_dir: None,
             certificate_mode: false,
+            tls: false,
         }
     }
 
@@ -679,7 +717,8 @@ impl MockServer {
 
     /// `http://127.0.0.1:PORT/`.
     pub fn base_uri(&self) -> String {
-        format!("http://{}/", self.addr)
+        let scheme = if self.shared.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}/", self.addr)
     }
 
     /// The merchant id it accepts.
@@ -797,7 +836,22 @@ impl MockServer {
     /// The merchant's API certificate (`apiclient_cert.pem`) for its key, PEM: the TLS client certificate
     /// the APIv2 `security` endpoints ask for.
     pub fn merchant_certificate_pem(&self) -> &str {
-        &self.shared.identity.merchant_cert_pem
+        match &self.shared.tls {
+            Some(tls) => &tls.merchant_cert_pem,
+            None => &self.shared.identity.merchant_cert_pem,
+        }
+    }
+
+    /// With [`MockBuilder::tls`]: the sandbox's CA certificate (PEM), which issued its server certificate
+    /// and the merchant's; trust it with [`ClientBuilder::root_certificate`].
+    pub fn ca_certificate_pem(&self) -> Option<&str> {
+        self.shared.tls.as_ref().map(|t| t.ca_pem.as_str())
+    }
+
+    /// With [`MockBuilder::tls`]: the merchant's `apiclient_cert.p12` (its key and certificate; the
+    /// passphrase is the mchid), for [`ClientBuilder::merchant_p12`].
+    pub fn merchant_p12(&self) -> Option<&[u8]> {
+        self.shared.tls.as_ref().map(|t| t.merchant_p12.as_slice())
     }
 
     /// The state dir, if it has one.
@@ -807,7 +861,9 @@ impl MockServer {
 
     /// Everything a client in any language needs, as `wxpay mock serve` prints it: `base_uri`, `mchid`,
     /// `serial`, `private_key` and `public_key` (PEM file paths in the state dir), `public_key_id`,
-    /// `apiv3_key`; in certificate mode also `certs` (`{serial: path}`). Needs a state dir for the files.
+    /// `apiv3_key`, `apiv2_key`; in certificate mode also `certs` (`{serial: path}`); with
+    /// [`MockBuilder::tls`] also `merchant_cert`, `merchant_key`, `merchant_p12` and `ca_cert`. Needs a state
+    /// dir for the files.
     pub fn connection_info(&self) -> Result<Value> {
         let dir = self
             .dir
@@ -826,6 +882,12 @@ impl MockServer {
         });
         if self.shared.identity.certificate_mode {
             info["certs"] = json!({ self.platform_certificate_serial(): path("platform_cert.pem") });
+        }
+        if self.shared.tls.is_some() {
+            info["merchant_cert"] = json!(path("merchant_cert.pem"));
+            info["merchant_key"] = json!(path("merchant_key.pem"));
+            info["merchant_p12"] = json!(path("merchant_cert.p12"));
+            info["ca_cert"] = json!(path("ca_cert.pem"));
         }
         Ok(info)
     }
@@ -864,6 +926,10 @@ impl MockServer {
             .apiv2_key(self.apiv2_key())
             .merchant_certificate(self.merchant_certificate_pem(), &self.merchant_key().to_pkcs8_pem())
             .base_uri(&self.base_uri());
+        let builder = match self.ca_certificate_pem() {
+            Some(ca) => builder.root_certificate(ca),
+            None => builder,
+        };
         if identity.certificate_mode {
             let current = identity.certificate();
             let cert = PublicKey::from_certificate_der(&current.der).expect("our own certificate loads");
@@ -987,12 +1053,28 @@ async fn accept_loop(
         };
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| serve(Arc::clone(&shared), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let Some(tls) = &shared.tls else {
+                return connection(TokioIo::new(stream), shared, false).await;
+            };
+            // A handshake that fails (a client certificate from another CA) ends the connection.
+            let Ok(stream) = tls.acceptor.accept(stream).await else {
+                return;
+            };
+            let identified = stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+            connection(TokioIo::new(stream), shared, identified).await;
         });
     }
+}
+
+/// Serves HTTP/1.1 on one connection; `identified` when it presented a client certificate of the CA.
+async fn connection<S>(io: TokioIo<S>, shared: Arc<Shared>, identified: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| serve(Arc::clone(&shared), req, identified));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
 }
 
 type Body = BoxBody<Bytes, Infallible>;
@@ -1010,6 +1092,7 @@ impl std::error::Error for DroppedByFault {}
 async fn serve(
     shared: Arc<Shared>,
     req: http::Request<Incoming>,
+    identified: bool,
 ) -> std::result::Result<http::Response<Body>, DroppedByFault> {
     let seq = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
@@ -1049,7 +1132,11 @@ async fn serve(
             let signed = media::signed_body(&parts.method, &path, &parts.headers, &body);
             // APIv2 requests carry their signature in their fields: their family checks it.
             let authenticated = if apiv2::is_apiv2(&path) {
-                Ok(())
+                // Over HTTPS, WeChat Pay's `security` endpoints demand the merchant's client certificate.
+                match shared.tls.is_some() && !identified && apiv2::needs_certificate(&path) {
+                    true => Err(apiv2::fail("证书错误：此接口需要商户API证书（apiclient_cert）")),
+                    false => Ok(()),
+                }
             } else {
                 gateway::authenticate(
                     &shared.identity,

@@ -27,6 +27,11 @@ pub(crate) fn is_apiv2(path: &str) -> bool {
     !path.split('/').any(|segment| segment.eq_ignore_ascii_case("v3"))
 }
 
+/// Whether the endpoint at `path` (as requested, with its leading `/`) demands the client certificate.
+pub(crate) fn needs_certificate(path: &str) -> bool {
+    endpoints::listed(&endpoints::SECURITY, path.trim_start_matches('/'))
+}
+
 /// A checked APIv2 request: its fields, and how to sign the answer.
 pub(crate) struct V2Request {
     pub(crate) fields: Map<String, Value>,
@@ -66,7 +71,7 @@ pub(crate) fn read(server_mchid: &str, apiv2_key: &str, path: &str, req: &MockRe
         .iter()
         .find(|name| text(name).is_some())
         .copied();
-    match mchid_field.and_then(|name| text(name)) {
+    match mchid_field.and_then(text) {
         None => return Err(fail("缺少参数mch_id")),
         Some(mchid) if mchid != server_mchid => return Err(fail("mch_id参数格式错误")),
         Some(_) => {}
