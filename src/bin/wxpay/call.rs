@@ -1,9 +1,13 @@
 //! `wxpay <get|post|put|patch|delete> PATH`: one signed request, its verified answer on stdout.
+//!
+//! A path whose first segment is `v2` is an APIv2 (XML) call: its fields come from `--xml` (a JSON object)
+//! or, for a GET, `--query`; it is signed with the APIv2 key; its answer's fields print as a JSON object.
 
 use std::io::Read as _;
 use std::time::Instant;
 
 use clap::Args;
+use serde_json::Value;
 use wechatpay::{Method, Options, Prepared, Response};
 
 use crate::config::{split_pair, ConfigArgs, Resolved};
@@ -14,11 +18,23 @@ use crate::output;
 #[derive(Args)]
 pub(crate) struct CallArgs {
     /// The path as the SDK takes it (`client.chain(PATH)`), e.g. `v3/marketing/busifavor/coupons/use` or
-    /// `v3/marketing/busifavor/stocks/{stock_id}` with `--param stock_id=…`.
+    /// `v3/marketing/busifavor/stocks/{stock_id}` with `--param stock_id=…`; `v2/…` (e.g. `v2/pay/micropay`)
+    /// for APIv2.
     path: String,
-    /// The JSON body: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given.
+    /// The JSON body of an APIv3 call: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given.
     #[arg(long, value_name = "JSON|@FILE|-")]
     json: Option<String>,
+    /// The fields of an APIv2 (`v2/…`) call, as a JSON object: the text itself, `@FILE`, or `-` for stdin.
+    /// Sent as XML with `nonce_str` and `sign` added (a v2 GET takes its fields as --query instead).
+    #[arg(long, value_name = "JSON|@FILE|-", conflicts_with = "json")]
+    xml: Option<String>,
+    /// APIv2: present the merchant's TLS client certificate (merchant_cert and merchant_key, or
+    /// merchant_p12). The endpoints documented as needing it get it without this flag.
+    #[arg(long)]
+    security: bool,
+    /// APIv2: send no `nonce_str` (the endpoints documented as nonceless get none without this flag).
+    #[arg(long)]
+    nonceless: bool,
     /// A placeholder value for `{NAME}` in PATH (repeatable).
     #[arg(short, long = "param", value_name = "NAME=VALUE")]
     param: Vec<String>,
@@ -32,7 +48,8 @@ pub(crate) struct CallArgs {
     #[arg(short, long)]
     include: bool,
     /// Print the request that would go out (method, URL, headers with the Authorization, the exact signed
-    /// message) without sending it.
+    /// message; for APIv2, the XML body with its `sign` and the string signed, less the key) without
+    /// sending it.
     #[arg(long)]
     dry_run: bool,
     /// Log request and answer metadata on stderr (never key material).
@@ -44,6 +61,9 @@ pub(crate) struct CallArgs {
     /// Print JSON compact even on a terminal.
     #[arg(long)]
     compact: bool,
+    /// Print the answer's body byte for byte as received (for APIv2, its XML) instead of as JSON.
+    #[arg(long, conflicts_with_all = ["pretty", "compact"])]
+    raw: bool,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -58,26 +78,37 @@ impl CallArgs {
     }
 }
 
-/// Reads `--json`: the text, `@FILE` or `-` (stdin); it must be valid JSON.
-fn read_body(spec: &str) -> Result<Vec<u8>, Failure> {
+/// Reads a `--json` or `--xml` value (`flag`): the text, `@FILE` or `-` (stdin); it must be valid JSON.
+/// Returns it, trailing whitespace trimmed, and what it came from (for messages).
+fn read_json(spec: &str, flag: &str) -> Result<(Vec<u8>, String), Failure> {
     let (bytes, from) = if spec == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
             .read_to_end(&mut buf)
-            .map_err(|e| Failure::usage("cannot read --json from stdin").note(format!("caused by: {e}")))?;
+            .map_err(|e| Failure::usage(format!("cannot read {flag} from stdin")).note(format!("caused by: {e}")))?;
         (buf, "stdin".to_owned())
     } else if let Some(path) = spec.strip_prefix('@') {
         let bytes = std::fs::read(path)
-            .map_err(|e| Failure::usage(format!("cannot read --json file `{path}`")).note(format!("caused by: {e}")))?;
+            .map_err(|e| Failure::usage(format!("cannot read {flag} file `{path}`")).note(format!("caused by: {e}")))?;
         (bytes, format!("file `{path}`"))
     } else {
-        (spec.as_bytes().to_vec(), "the --json text".to_owned())
+        (spec.as_bytes().to_vec(), format!("the {flag} text"))
     };
     let trimmed = bytes.trim_ascii_end().to_vec();
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&trimmed) {
         return Err(Failure::usage(format!("{from} is not valid JSON: {e}")));
     }
-    Ok(trimmed)
+    Ok((trimmed, from))
+}
+
+/// Reads `--xml`: a JSON object whose members are the APIv2 fields, in order.
+fn read_fields(spec: &str) -> Result<Value, Failure> {
+    let (bytes, from) = read_json(spec, "--xml")?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(fields @ Value::Object(_)) => Ok(fields),
+        _ => Err(Failure::usage(format!("{from} is not a JSON object of APIv2 fields"))
+            .note(r#"e.g. --xml '{"appid":"wx8888888888888888","mch_id":"1900000109","out_trade_no":"1217752501"}'"#)),
+    }
 }
 
 /// The options of the call, from the flags; every malformed flag is a usage error.
@@ -96,7 +127,16 @@ fn options(args: &CallArgs) -> Result<Options, Failure> {
         options = options.header(name, value.trim());
     }
     if let Some(spec) = &args.json {
-        options = options.body(read_body(spec)?);
+        options = options.body(read_json(spec, "--json")?.0);
+    }
+    if let Some(spec) = &args.xml {
+        options = options.xml(&read_fields(spec)?);
+    }
+    if args.security {
+        options = options.security(true);
+    }
+    if args.nonceless {
+        options = options.nonceless(true);
     }
     Ok(options)
 }
@@ -195,6 +235,53 @@ fn not_placeholders(template: &str, names: &[&str], args: &CallArgs) -> Failure 
     failure
 }
 
+/// Whether `template` is an APIv2 path: its first segment is `v2` (as the library decides).
+fn is_apiv2(template: &str) -> bool {
+    let first = template.trim_start_matches('/').split('/').next().unwrap_or_default();
+    first.eq_ignore_ascii_case("v2")
+}
+
+/// The body flags must be the path's API's: `--json` for APIv3, `--xml` (and `--security`, `--nonceless`)
+/// for APIv2. Said before anything is read or configured.
+fn check_api_flags(method: &Method, args: &CallArgs, apiv2: bool) -> Result<(), Failure> {
+    let path = &args.path;
+    if apiv2 {
+        if args.json.is_some() {
+            return Err(
+                Failure::usage(format!("`{path}` is an APIv2 (XML) path, which takes no --json body"))
+                    .note("give its fields as a JSON object with --xml (for a GET, as --query NAME=VALUE)"),
+            );
+        }
+        if *method == Method::GET && args.xml.is_some() {
+            return Err(Failure::usage(format!(
+                "an APIv2 GET sends its fields as the signed query string, so `{path}` takes no --xml"
+            ))
+            .note("give each field as --query NAME=VALUE"));
+        }
+        return Ok(());
+    }
+    let v2_only: Vec<&str> = [
+        (args.xml.is_some(), "--xml"),
+        (args.security, "--security"),
+        (args.nonceless, "--nonceless"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    if v2_only.is_empty() {
+        return Ok(());
+    }
+    let mut failure = Failure::usage(format!(
+        "{} {} for APIv2 (`v2/…`) paths, and `{path}` is not one",
+        v2_only.join(", "),
+        if v2_only.len() == 1 { "is" } else { "are" }
+    ));
+    if args.xml.is_some() {
+        failure = failure.note("an APIv3 call's body is given with --json");
+    }
+    Err(failure)
+}
+
 /// Runs the verb; `before` and `verbose` are the flags given before it (`wxpay --config F -v get …`).
 pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbose: bool) -> crate::CliResult {
     args.verbose |= verbose;
@@ -204,13 +291,27 @@ pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbos
             .note("e.g. `v3/marketing/busifavor/coupons/use`, with --base-uri (or `base_uri`) for the host"));
     }
     let template = wechatpay::path::append("", &args.path);
+    let apiv2 = is_apiv2(&template);
+    check_api_flags(&method, &args, apiv2)?;
     check_placeholders(&template, &args)?;
     let options = options(&args)?;
-    let client = Resolved::load(config)?.client(config)?;
+    let resolved = Resolved::load(config)?;
+    let client = if apiv2 {
+        resolved.apiv2_client(config)?
+    } else {
+        resolved.client(config)?
+    };
     let explain = |e: wechatpay::Error| {
         let failure = Failure::from_wechatpay(&e);
         if e.is_path() {
             failure.note(placeholder_list(&template))
+        } else if apiv2 && e.is_config() && !resolved.has_merchant_certificate() {
+            // The one configuration an APIv2 request can lack once built: the TLS client certificate.
+            failure.note(
+                "configure it with `merchant_cert` and `merchant_key` (--merchant-cert, --merchant-key; \
+                 WECHATPAY_MERCHANT_CERT, WECHATPAY_MERCHANT_KEY), or `merchant_p12` (--merchant-p12; \
+                 WECHATPAY_MERCHANT_P12)",
+            )
         } else {
             failure
         }
@@ -234,7 +335,17 @@ pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbos
         log_answer(&result, started);
     }
     match result {
-        Ok(response) => print_answer(response.status(), response.headers(), response.bytes(), &args),
+        Ok(response) => {
+            // A bill is not XML: it prints as it came.
+            let fields = (apiv2 && !args.raw).then(|| response.xml::<Value>().ok()).flatten();
+            print_answer(
+                response.status(),
+                response.headers(),
+                response.bytes(),
+                fields.as_ref(),
+                &args,
+            )
+        }
         Err(e) => {
             // `-i` shows an error answer as it shows any other (for `| jq`); the exit code stays 4.
             if let (true, Some(status), Some(body)) = (args.include, e.status(), e.body()) {
@@ -243,8 +354,10 @@ pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbos
                 if let Some(id) = e.request_id().and_then(|id| http::HeaderValue::from_str(id).ok()) {
                     headers.insert("request-id", id);
                 }
+                // An APIv2 FAIL's fields, as a success's print.
+                let fields = e.detail().filter(|_| apiv2 && !args.raw);
                 // A failed write (a closed pipe) does not hide the API error's exit code.
-                let _ = print_answer(status, &headers, body, &args);
+                let _ = print_answer(status, &headers, body, fields, &args);
             }
             Err(explain(e))
         }
@@ -257,8 +370,15 @@ fn header_lines(headers: &http::HeaderMap) -> impl Iterator<Item = String> + '_ 
         .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value.as_bytes())))
 }
 
-/// Prints an answer: with `-i`, its status line and headers first; then its body.
-fn print_answer(status: u16, headers: &http::HeaderMap, body: &[u8], args: &CallArgs) -> crate::CliResult {
+/// Prints an answer: with `-i`, its status line and headers first; then its body — as `fields` (an APIv2
+/// answer's) when given, else reformatted if it is JSON, else as it came.
+fn print_answer(
+    status: u16,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    fields: Option<&Value>,
+    args: &CallArgs,
+) -> crate::CliResult {
     let mut out = String::new();
     if args.include {
         let reason = http::StatusCode::from_u16(status).ok();
@@ -276,7 +396,13 @@ fn print_answer(status: u16, headers: &http::HeaderMap, body: &[u8], args: &Call
         return output::print_bytes(out.as_bytes());
     }
     let pretty = args.pretty().unwrap_or_else(output::stdout_is_terminal);
-    match output::reformat(body, pretty) {
+    let json = match fields {
+        _ if args.raw => None,
+        Some(fields) if pretty => serde_json::to_string_pretty(fields).ok(),
+        Some(fields) => serde_json::to_string(fields).ok(),
+        None => output::reformat(body, pretty),
+    };
+    match json {
         Some(json) => {
             out.push_str(&json);
             out.push('\n');
@@ -291,8 +417,26 @@ fn print_answer(status: u16, headers: &http::HeaderMap, body: &[u8], args: &Call
     }
 }
 
+/// The request as it would go out: request line, headers, a blank line, the body.
+fn request_text(prepared: &Prepared) -> Vec<u8> {
+    let mut out = format!("{} {}\n", prepared.method(), prepared.url()).into_bytes();
+    for line in header_lines(prepared.headers()) {
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    if !prepared.body().is_empty() {
+        out.extend_from_slice(prepared.body());
+        out.push(b'\n');
+    }
+    out
+}
+
 /// The dry run: the request as it would go out, then the signed message, byte for byte.
 fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
+    if prepared.is_apiv2() {
+        return print_dry_run_apiv2(prepared);
+    }
     let auth = prepared
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -306,18 +450,50 @@ fn print_dry_run(prepared: &Prepared) -> crate::CliResult {
         &auth.nonce_str,
         prepared.body(),
     );
-    let mut out = format!("{} {}\n", prepared.method(), prepared.url()).into_bytes();
-    for line in header_lines(prepared.headers()) {
-        out.extend_from_slice(line.as_bytes());
-        out.push(b'\n');
-    }
-    out.push(b'\n');
-    if !prepared.body().is_empty() {
-        out.extend_from_slice(prepared.body());
-        out.push(b'\n');
-    }
+    let mut out = request_text(prepared);
     out.extend_from_slice(b"\n--- signed message (METHOD\\nTARGET\\nTIMESTAMP\\nNONCE\\nBODY\\n), to the end ---\n");
     out.extend_from_slice(&message);
+    output::print_bytes(&out)
+}
+
+/// The APIv2 dry run: the request as it would go out, whether it presents the TLS client certificate, and
+/// the string its `sign` is the digest of — without the `&key=…` that follows it, the APIv2 key.
+fn print_dry_run_apiv2(prepared: &Prepared) -> crate::CliResult {
+    let mut out = request_text(prepared);
+    out.extend_from_slice(
+        format!(
+            "\n--- APIv2: no Authorization header; the TLS client certificate is {} ---\n",
+            if prepared.presents_client_certificate() {
+                "presented"
+            } else {
+                "not presented"
+            }
+        )
+        .as_bytes(),
+    );
+    // The fields are the body's, or a GET's query.
+    let fields: Option<Vec<(String, String)>> = if prepared.body().is_empty() {
+        Some(prepared.url().query_pairs().into_owned().collect())
+    } else {
+        std::str::from_utf8(prepared.body())
+            .ok()
+            .and_then(|xml| quick_xml::de::from_str::<std::collections::BTreeMap<String, String>>(xml).ok())
+            .map(|fields| fields.into_iter().collect())
+    };
+    if let Some(fields) = fields {
+        let sign_type = fields
+            .iter()
+            .find(|(name, _)| name == "sign_type")
+            .map_or("MD5", |(_, value)| value.as_str());
+        out.extend_from_slice(
+            format!(
+                "--- signed string: `sign` is the {sign_type} of it followed by `&key=` and the APIv2 key \
+                 (not shown) ---\n{}\n",
+                wechatpay::apiv2::query_string_like(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            )
+            .as_bytes(),
+        );
+    }
     output::print_bytes(&out)
 }
 
@@ -329,6 +505,14 @@ fn log_request(prepared: &Prepared) {
         } else {
             eprintln!("> {name}: {}", String::from_utf8_lossy(value.as_bytes()));
         }
+    }
+    if prepared.is_apiv2() {
+        let certificate = if prepared.presents_client_certificate() {
+            ", with the TLS client certificate"
+        } else {
+            ""
+        };
+        eprintln!("> (APIv2: signed by its `sign` field{certificate})");
     }
     eprintln!("> ({} body bytes)", prepared.body().len());
 }
@@ -343,6 +527,12 @@ fn log_answer(result: &wechatpay::Result<Response>, started: Instant) {
             }
             eprintln!("< ({} body bytes)", response.bytes().len());
         }
+        // An APIv2 FAIL comes in a 2xx answer, without a Request-ID.
+        Err(e) if e.is_api() && e.status().is_some_and(|s| (200..300).contains(&s)) => eprintln!(
+            "< HTTP {} ({elapsed} ms), APIv2 FAIL {}",
+            e.status().unwrap_or(0),
+            e.code().unwrap_or("-")
+        ),
         Err(e) if e.is_api() => eprintln!(
             "< HTTP {} ({elapsed} ms), Request-ID {}",
             e.status().unwrap_or(0),

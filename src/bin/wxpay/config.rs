@@ -5,6 +5,11 @@
 //! `public_key_id`, `public_key` (a path), and optionally `certs` (`{id: path}`) and `apiv3_key`. Relative
 //! paths in a file are relative to that file. Key values may also be PEM text or any form the library's
 //! key loader takes (`file://…`, `private.pkcs8://…`).
+//!
+//! APIv2 (`v2/…` paths) takes `apiv2_key` and, for the endpoints that demand the TLS client certificate,
+//! `merchant_cert` with `merchant_key` (and `merchant_key_passphrase` for an encrypted key) or
+//! `merchant_p12` (with `merchant_p12_passphrase`, the mchid unless given). `ca_cert` adds a trusted root
+//! for TLS, whichever the API. A configuration of `mchid` and `apiv2_key` alone makes APIv2 calls.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +51,32 @@ pub(crate) struct MerchantArgs {
     /// Where requests go (default `https://api.mch.weixin.qq.com/`); env WECHATPAY_BASE_URI.
     #[arg(long, value_name = "URL")]
     base_uri: Option<String>,
+    /// One more trusted root certificate for TLS (a PEM file path), e.g. a TLS proxy's; env WECHATPAY_CA_CERT.
+    #[arg(long, value_name = "PATH")]
+    ca_cert: Option<String>,
+}
+
+/// The merchant's APIv2 settings: the key that signs `v2/…` calls, and the TLS client certificate the
+/// security endpoints demand.
+#[derive(Args, Default, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct Apiv2Args {
+    /// The APIv2 key, for `v2/…` paths. Prefer env WECHATPAY_APIV2_KEY or `apiv2_key` in the config:
+    /// flags show in `ps`.
+    #[arg(long, value_name = "KEY")]
+    apiv2_key: Option<String>,
+    /// The merchant API certificate, `apiclient_cert.pem` (a PEM file path), for the APIv2 endpoints that
+    /// demand it; env WECHATPAY_MERCHANT_CERT.
+    #[arg(long, value_name = "PATH")]
+    merchant_cert: Option<String>,
+    /// Its key, `apiclient_key.pem` (a PEM file path); env WECHATPAY_MERCHANT_KEY (an encrypted one's
+    /// passphrase: env WECHATPAY_MERCHANT_KEY_PASSPHRASE).
+    #[arg(long, value_name = "PATH")]
+    merchant_key: Option<String>,
+    /// Or both as `apiclient_cert.p12` (a file path); env WECHATPAY_MERCHANT_P12 (its passphrase, the mchid
+    /// unless given: env WECHATPAY_MERCHANT_P12_PASSPHRASE).
+    #[arg(long, value_name = "PATH")]
+    merchant_p12: Option<String>,
 }
 
 /// The WeChat Pay keys that verify answers and callbacks.
@@ -73,6 +104,8 @@ pub(crate) struct ConfigArgs {
     #[command(flatten)]
     merchant: MerchantArgs,
     #[command(flatten)]
+    apiv2: Apiv2Args,
+    #[command(flatten)]
     keys: KeyArgs,
     /// Total time allowed for a request, in seconds.
     #[arg(long, value_name = "SECS")]
@@ -86,6 +119,8 @@ pub(crate) struct SettingsArgs {
     source: SourceArgs,
     #[command(flatten)]
     merchant: MerchantArgs,
+    #[command(flatten)]
+    apiv2: Apiv2Args,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -102,14 +137,16 @@ pub(crate) struct KeyringArgs {
 /// The flags of [`SourceArgs`], as written.
 pub(crate) const SOURCE_FLAGS: [&str; 2] = ["--config", "--profile"];
 /// The flags of [`MerchantArgs`], as written.
-pub(crate) const MERCHANT_FLAGS: [&str; 4] = ["--mchid", "--serial", "--private-key", "--base-uri"];
+pub(crate) const MERCHANT_FLAGS: [&str; 5] = ["--mchid", "--serial", "--private-key", "--base-uri", "--ca-cert"];
+/// The flags of [`Apiv2Args`], as written.
+pub(crate) const APIV2_FLAGS: [&str; 4] = ["--apiv2-key", "--merchant-cert", "--merchant-key", "--merchant-p12"];
 /// The flags of [`KeyArgs`], as written.
 pub(crate) const KEY_FLAGS: [&str; 3] = ["--public-key-id", "--public-key", "--cert"];
 
 impl ConfigArgs {
     /// The flags given here, as written (e.g. `--mchid`).
     pub(crate) fn given(&self) -> Vec<&'static str> {
-        let (s, m, k) = (&self.source, &self.merchant, &self.keys);
+        let (s, m, v2, k) = (&self.source, &self.merchant, &self.apiv2, &self.keys);
         let set = [
             s.config.is_some(),
             s.profile.is_some(),
@@ -117,6 +154,11 @@ impl ConfigArgs {
             m.serial.is_some(),
             m.private_key.is_some(),
             m.base_uri.is_some(),
+            m.ca_cert.is_some(),
+            v2.apiv2_key.is_some(),
+            v2.merchant_cert.is_some(),
+            v2.merchant_key.is_some(),
+            v2.merchant_p12.is_some(),
             k.public_key_id.is_some(),
             k.public_key.is_some(),
             !k.certs.is_empty(),
@@ -125,6 +167,7 @@ impl ConfigArgs {
         let names = SOURCE_FLAGS
             .iter()
             .chain(&MERCHANT_FLAGS)
+            .chain(&APIV2_FLAGS)
             .chain(&KEY_FLAGS)
             .chain(&["--timeout"]);
         names.zip(set).filter(|(_, set)| *set).map(|(name, _)| *name).collect()
@@ -146,6 +189,13 @@ impl ConfigArgs {
                 serial: later.merchant.serial.or(self.merchant.serial),
                 private_key: later.merchant.private_key.or(self.merchant.private_key),
                 base_uri: later.merchant.base_uri.or(self.merchant.base_uri),
+                ca_cert: later.merchant.ca_cert.or(self.merchant.ca_cert),
+            },
+            apiv2: Apiv2Args {
+                apiv2_key: later.apiv2.apiv2_key.or(self.apiv2.apiv2_key),
+                merchant_cert: later.apiv2.merchant_cert.or(self.apiv2.merchant_cert),
+                merchant_key: later.apiv2.merchant_key.or(self.apiv2.merchant_key),
+                merchant_p12: later.apiv2.merchant_p12.or(self.apiv2.merchant_p12),
             },
             keys: KeyArgs {
                 public_key_id: later.keys.public_key_id.or(self.keys.public_key_id),
@@ -162,6 +212,7 @@ impl From<SettingsArgs> for ConfigArgs {
         ConfigArgs {
             source: args.source,
             merchant: args.merchant,
+            apiv2: args.apiv2,
             keys: args.keys,
             timeout: None,
         }
@@ -197,6 +248,20 @@ pub(crate) struct Settings {
     certs: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     apiv3_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    apiv2_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_cert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_key_passphrase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_p12: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_p12_passphrase: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ca_cert: Option<String>,
 }
 
 /// The settings every layer gave, merged, with where each came from.
@@ -208,7 +273,7 @@ pub(crate) struct Resolved {
 
 impl Settings {
     /// The scalar settings: name, environment variable, value.
-    fn scalars(&mut self) -> [(&'static str, &'static str, &mut Option<String>); 7] {
+    fn scalars(&mut self) -> [(&'static str, &'static str, &mut Option<String>); 14] {
         [
             ("base_uri", "WECHATPAY_BASE_URI", &mut self.base_uri),
             ("mchid", "WECHATPAY_MCHID", &mut self.mchid),
@@ -217,6 +282,21 @@ impl Settings {
             ("public_key_id", "WECHATPAY_PUBLIC_KEY_ID", &mut self.public_key_id),
             ("public_key", "WECHATPAY_PUBLIC_KEY", &mut self.public_key),
             ("apiv3_key", "WECHATPAY_APIV3_KEY", &mut self.apiv3_key),
+            ("apiv2_key", "WECHATPAY_APIV2_KEY", &mut self.apiv2_key),
+            ("merchant_cert", "WECHATPAY_MERCHANT_CERT", &mut self.merchant_cert),
+            ("merchant_key", "WECHATPAY_MERCHANT_KEY", &mut self.merchant_key),
+            (
+                "merchant_key_passphrase",
+                "WECHATPAY_MERCHANT_KEY_PASSPHRASE",
+                &mut self.merchant_key_passphrase,
+            ),
+            ("merchant_p12", "WECHATPAY_MERCHANT_P12", &mut self.merchant_p12),
+            (
+                "merchant_p12_passphrase",
+                "WECHATPAY_MERCHANT_P12_PASSPHRASE",
+                &mut self.merchant_p12_passphrase,
+            ),
+            ("ca_cert", "WECHATPAY_CA_CERT", &mut self.ca_cert),
         ]
     }
 
@@ -234,8 +314,16 @@ impl Settings {
                 }
             }
         };
-        self.private_key.iter_mut().for_each(anchor);
-        self.public_key.iter_mut().for_each(anchor);
+        for value in [
+            &mut self.private_key,
+            &mut self.public_key,
+            &mut self.merchant_cert,
+            &mut self.merchant_key,
+            &mut self.merchant_p12,
+            &mut self.ca_cert,
+        ] {
+            value.iter_mut().for_each(anchor);
+        }
         self.certs.values_mut().for_each(anchor);
     }
 }
@@ -251,6 +339,24 @@ fn key_source(value: &str) -> String {
         format!("file://{value}")
     } else {
         value.to_owned()
+    }
+}
+
+/// A setting no layer gave: which, and the three ways to give it.
+fn missing(what: &str, flag: &str, var: &str, key: &str) -> Failure {
+    Failure::config(format!("no {what} configured")).note(format!(
+        "give {flag}, set {var}, or put `{key}` in a --config file or --profile"
+    ))
+}
+
+/// The PEM text of a certificate setting: the file a path (or `file://…`) names, or the text as given.
+fn pem_text(value: &str, key: &str) -> Result<String, Failure> {
+    let path = value.strip_prefix("file://").or(is_path(value).then_some(value));
+    match path {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::config(format!("cannot read the `{key}` file {path}")).note(format!("caused by: {e}"))
+        }),
+        None => Ok(value.to_owned()),
     }
 }
 
@@ -317,34 +423,65 @@ impl Resolved {
         keys
     }
 
-    /// A client from these settings.
+    /// A client for an APIv3 call from these settings.
     pub(crate) fn client(&self, args: &ConfigArgs) -> Result<Client, Failure> {
         build(self.builder(args, true)?)
+    }
+
+    /// A client for an APIv2 (`v2/…`) call: the merchant id, the APIv2 key, and the TLS client certificate
+    /// when one is configured. The APIv3 settings are left out, so that a configuration without them (or
+    /// with a broken one) still makes APIv2 calls.
+    pub(crate) fn apiv2_client(&self, args: &ConfigArgs) -> Result<Client, Failure> {
+        let mchid = self.mchid()?;
+        let key = self.settings.apiv2_key.as_deref().ok_or_else(|| {
+            missing("APIv2 key", "--apiv2-key", "WECHATPAY_APIV2_KEY", "apiv2_key")
+                .note("a `v2/…` path is an APIv2 (XML) call, signed with the APIv2 key, not the APIv3 settings")
+        })?;
+        let builder = Client::builder().mchid(mchid).apiv2_key(key);
+        let builder = self.merchant_certificate(builder)?;
+        build(self.transport(builder, args)?)
+    }
+
+    /// Whether a TLS client certificate (PEM pair or PKCS#12) is configured.
+    pub(crate) fn has_merchant_certificate(&self) -> bool {
+        let s = &self.settings;
+        s.merchant_cert.is_some() || s.merchant_key.is_some() || s.merchant_p12.is_some()
+    }
+
+    fn mchid(&self) -> Result<&str, Failure> {
+        self.settings
+            .mchid
+            .as_deref()
+            .ok_or_else(|| missing("merchant id", "--mchid", "WECHATPAY_MCHID", "mchid"))
     }
 
     /// A client builder from these settings; `need_keys`: at least one verifying key is required.
     pub(crate) fn builder(&self, args: &ConfigArgs, need_keys: bool) -> Result<ClientBuilder, Failure> {
         let s = &self.settings;
-        let missing = |what: &str, flag: &str, var: &str, key: &str| {
-            Failure::config(format!("no {what} configured")).note(format!(
-                "give {flag}, set {var}, or put `{key}` in a --config file or --profile"
-            ))
+        // A configuration made for APIv2 alone: say why it does not do for this call.
+        let v3_missing = |failure: Failure| {
+            if s.apiv2_key.is_some() {
+                failure.note("`apiv2_key` serves APIv2 (`v2/…`) paths only; APIv3 ones need the APIv3 settings")
+            } else {
+                failure
+            }
         };
-        let mchid = s
-            .mchid
-            .as_deref()
-            .ok_or_else(|| missing("merchant id", "--mchid", "WECHATPAY_MCHID", "mchid"))?;
-        let serial = s
-            .serial
-            .as_deref()
-            .ok_or_else(|| missing("merchant certificate serial", "--serial", "WECHATPAY_SERIAL", "serial"))?;
+        let mchid = self.mchid()?;
+        let serial = s.serial.as_deref().ok_or_else(|| {
+            v3_missing(missing(
+                "merchant certificate serial",
+                "--serial",
+                "WECHATPAY_SERIAL",
+                "serial",
+            ))
+        })?;
         let key = s.private_key.as_deref().ok_or_else(|| {
-            missing(
+            v3_missing(missing(
                 "merchant private key",
                 "--private-key",
                 "WECHATPAY_PRIVATE_KEY",
                 "private_key",
-            )
+            ))
         })?;
         if s.public_key_id.is_some() != s.public_key.is_some() {
             return Err(Failure::config(
@@ -364,8 +501,18 @@ impl Resolved {
         for (id, key) in &verifying {
             builder = builder.cert(id, key);
         }
+        self.transport(builder, args)
+    }
+
+    /// Where requests go and how: base URI, extra trusted root, timeout.
+    fn transport(&self, mut builder: ClientBuilder, args: &ConfigArgs) -> Result<ClientBuilder, Failure> {
+        let s = &self.settings;
         if let Some(uri) = &s.base_uri {
             builder = builder.base_uri(uri);
+        }
+        if let Some(ca) = &s.ca_cert {
+            // The library takes the PEM text itself.
+            builder = builder.root_certificate(&pem_text(ca, "ca_cert")?);
         }
         if let Some(secs) = args.timeout {
             let timeout = Some(secs)
@@ -377,18 +524,57 @@ impl Resolved {
         Ok(builder)
     }
 
+    /// The TLS client certificate, if configured: `merchant_cert` with `merchant_key`, or `merchant_p12`.
+    /// When both are given (as `wxpay mock serve --tls` prints them: the same certificate twice), the PEM
+    /// pair is used.
+    fn merchant_certificate(&self, builder: ClientBuilder) -> Result<ClientBuilder, Failure> {
+        let s = &self.settings;
+        let how = "give `merchant_cert` and `merchant_key` (WECHATPAY_MERCHANT_CERT, WECHATPAY_MERCHANT_KEY), or \
+                   `merchant_p12` (WECHATPAY_MERCHANT_P12)";
+        match (&s.merchant_cert, &s.merchant_key, &s.merchant_p12) {
+            (None, None, None) => Ok(builder),
+            (Some(cert), Some(key), _) => {
+                let (cert, key) = (key_source(cert), key_source(key));
+                Ok(match &s.merchant_key_passphrase {
+                    Some(passphrase) => builder.merchant_certificate_encrypted(&cert, &key, passphrase),
+                    None => builder.merchant_certificate(&cert, &key),
+                })
+            }
+            (None, None, Some(p12)) => {
+                let path = p12.strip_prefix("file://").unwrap_or(p12);
+                let der = std::fs::read(path).map_err(|e| {
+                    Failure::config(format!("cannot read the `merchant_p12` file {path}"))
+                        .note(format!("caused by: {e}"))
+                })?;
+                Ok(builder.merchant_p12(der, s.merchant_p12_passphrase.as_deref()))
+            }
+            _ => Err(Failure::config("`merchant_cert` and `merchant_key` go together: give both or neither").note(how)),
+        }
+    }
+
     /// What `config show` prints: every setting, secrets hidden, and where each came from.
     fn redacted(&self) -> Value {
-        let mut shown = serde_json::to_value(&self.settings).unwrap_or(Value::Null);
-        if self.settings.apiv3_key.is_some() {
-            shown["apiv3_key"] = json!("<hidden>");
-        }
+        let s = &self.settings;
+        let mut shown = serde_json::to_value(s).unwrap_or(Value::Null);
         for (name, value) in [
-            ("private_key", &self.settings.private_key),
-            ("public_key", &self.settings.public_key),
+            ("apiv3_key", &s.apiv3_key),
+            ("apiv2_key", &s.apiv2_key),
+            ("merchant_key_passphrase", &s.merchant_key_passphrase),
+            ("merchant_p12_passphrase", &s.merchant_p12_passphrase),
+        ] {
+            if value.is_some() {
+                shown[name] = json!("<hidden>");
+            }
+        }
+        for (name, value, hidden) in [
+            ("private_key", &s.private_key, "<inline key, hidden>"),
+            ("public_key", &s.public_key, "<inline key, hidden>"),
+            ("merchant_key", &s.merchant_key, "<inline key, hidden>"),
+            ("merchant_cert", &s.merchant_cert, "<inline certificate, hidden>"),
+            ("ca_cert", &s.ca_cert, "<inline certificate, hidden>"),
         ] {
             if value.as_deref().is_some_and(|v| !is_path(v)) {
-                shown[name] = json!("<inline key, hidden>");
+                shown[name] = json!(hidden);
             }
         }
         if let Some(certs) = shown.get_mut("certs").and_then(Value::as_object_mut) {
@@ -457,12 +643,17 @@ fn from_env() -> Result<Settings, Failure> {
 }
 
 fn from_flags(args: &ConfigArgs) -> Result<Settings, Failure> {
-    let (merchant, keys) = (&args.merchant, &args.keys);
+    let (merchant, apiv2, keys) = (&args.merchant, &args.apiv2, &args.keys);
     let mut layer = Settings {
         base_uri: merchant.base_uri.clone(),
         mchid: merchant.mchid.clone(),
         serial: merchant.serial.clone(),
         private_key: merchant.private_key.clone(),
+        ca_cert: merchant.ca_cert.clone(),
+        apiv2_key: apiv2.apiv2_key.clone(),
+        merchant_cert: apiv2.merchant_cert.clone(),
+        merchant_key: apiv2.merchant_key.clone(),
+        merchant_p12: apiv2.merchant_p12.clone(),
         public_key_id: keys.public_key_id.clone(),
         public_key: keys.public_key.clone(),
         ..Settings::default()
@@ -492,7 +683,7 @@ fn read_settings(path: &Path) -> Result<Settings, Failure> {
 }
 
 /// The keys a config file takes.
-const FILE_KEYS: [&str; 8] = [
+const FILE_KEYS: [&str; 15] = [
     "base_uri",
     "mchid",
     "serial",
@@ -501,6 +692,13 @@ const FILE_KEYS: [&str; 8] = [
     "public_key",
     "certs",
     "apiv3_key",
+    "apiv2_key",
+    "merchant_cert",
+    "merchant_key",
+    "merchant_key_passphrase",
+    "merchant_p12",
+    "merchant_p12_passphrase",
+    "ca_cert",
 ];
 
 /// A config file key other than [`FILE_KEYS`] is a mistake (a misspelt key would otherwise be ignored, and
@@ -644,7 +842,7 @@ pub(crate) enum ConfigCommand {
 impl ConfigCommand {
     /// Its name after `wxpay config`, and the configuration flags it takes.
     pub(crate) fn describe(&self) -> (&'static str, Vec<&'static str>) {
-        let settings = || [&SOURCE_FLAGS[..], &MERCHANT_FLAGS, &KEY_FLAGS].concat();
+        let settings = || [&SOURCE_FLAGS[..], &MERCHANT_FLAGS, &APIV2_FLAGS, &KEY_FLAGS].concat();
         match self {
             ConfigCommand::Show { .. } => ("show", settings()),
             ConfigCommand::Save { .. } => ("save", settings()),

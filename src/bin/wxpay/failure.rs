@@ -9,13 +9,14 @@ use std::process::ExitCode;
 pub(crate) enum Exit {
     /// 1: anything else (writing the output, an unexpected answer body, …).
     Other = 1,
-    /// 2: a bad flag or argument (or one the command does not use), bad `--json`, a bad `NAME=VALUE`, an
-    /// unreadable input, a missing placeholder or a `--param` the path has no placeholder for.
+    /// 2: a bad flag or argument (or one the command does not use), bad `--json` or `--xml` (or one the
+    /// path's API does not take), a bad `NAME=VALUE`, an unreadable input, a missing placeholder or a
+    /// `--param` the path has no placeholder for.
     Usage = 2,
-    /// 3: the configuration is incomplete or invalid (mchid, serial, keys, certificates, base URI, an
-    /// unknown key in a config file).
+    /// 3: the configuration is incomplete or invalid (mchid, serial, keys, certificates, APIv3 or APIv2
+    /// key, client certificate, base URI, an unknown key in a config file).
     Config = 3,
-    /// 4: WeChat Pay answered with a non-2xx status.
+    /// 4: WeChat Pay answered with a non-2xx status, or an APIv2 `FAIL`.
     Api = 4,
     /// 5: an answer or a callback failed verification (signature, timestamp, serial, decryption).
     Verification = 5,
@@ -93,10 +94,19 @@ impl Failure {
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("");
-        let mut failure = Self::with_sources(exit, format!("API error: HTTP {status} {reason}"), error)
+        // Only APIv2 refuses inside a 2xx answer (`return_code` or `result_code` FAIL), and with no Request-ID.
+        let apiv2_fail = (200..300).contains(&status);
+        let headline = if apiv2_fail {
+            format!("API error: APIv2 FAIL (HTTP {status} {reason})")
+        } else {
+            format!("API error: HTTP {status} {reason}")
+        };
+        let mut failure = Self::with_sources(exit, headline, error)
             .note(format!("code: {}", error.code().unwrap_or("-")))
-            .note(format!("message: {}", error.api_message().unwrap_or("-")))
-            .note(format!("Request-ID: {}", error.request_id().unwrap_or("-")));
+            .note(format!("message: {}", error.api_message().unwrap_or("-")));
+        if !apiv2_fail || error.request_id().is_some() {
+            failure = failure.note(format!("Request-ID: {}", error.request_id().unwrap_or("-")));
+        }
         if let Some(detail) = error.detail() {
             failure = failure.note(format!("detail: {detail}"));
         }

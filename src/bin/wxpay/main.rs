@@ -29,11 +29,12 @@ macro_rules! exit_codes {
         "Exit codes:
   0  success (a 2xx answer, verified)
   1  any other failure (e.g. writing the output)
-  2  usage: bad flag or argument (or one the command does not use), bad --json, bad NAME=VALUE,
-     unreadable input file, missing placeholder or a --param PATH has no placeholder for
-  3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 key or base URI;
-     an unknown key in a --config file
-  4  API error: WeChat Pay answered non-2xx (code, message and Request-ID on stderr)
+  2  usage: bad flag or argument (or one the command does not use), bad --json or --xml (or one
+     the path's API does not take), bad NAME=VALUE, unreadable input file, missing placeholder or
+     a --param PATH has no placeholder for
+  3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 or APIv2 key,
+     client certificate or base URI; an unknown key in a --config file
+  4  API error: WeChat Pay answered non-2xx, or an APIv2 FAIL (code, message and Request-ID on stderr)
   5  verification failed: an answer or callback whose signature (or decryption) does not check out
   6  transport: could not connect, send or read (refused, DNS, TLS, timeout, redirect, size cap)"
     };
@@ -57,10 +58,20 @@ Examples (the four seed endpoints of the busifavor (商家券) family, against `
       --param openid=xsd3434454567676 --query appid=wx1234567889999 --query limit=10
   wxpay --config sandbox.json post v3/marketing/busifavor/coupons/use --json - --dry-run < use.json
 
+APIv2 (XML): a path whose first segment is `v2`; its fields go in as a JSON object, the answer's come out as one:
+
+  WECHATPAY_MCHID=1900000109 WECHATPAY_APIV2_KEY=… wxpay post v2/pay/micropay \\
+      --xml '{\"appid\":\"wx8888888888888888\",\"mch_id\":\"1900000109\",\"body\":\"QQ公仔\",\"out_trade_no\":\"1217752501201407033233368018\",\"total_fee\":888,\"spbill_create_ip\":\"8.8.8.8\",\"auth_code\":\"120061098828009406\"}'
+  wxpay post v2/secapi/pay/refund --xml @refund.json   # presents merchant_cert/merchant_key (or merchant_p12)
+  wxpay get v2/papay/querycontract --query mch_id=1900000109 --query appid=wx1 --query contract_id=1
+
 Configuration, lowest to highest precedence: --profile NAME (or WXPAY_PROFILE) from the profiles file
 (`wxpay config path`), then --config FILE (the JSON `wxpay mock serve` prints), then the environment
 (WECHATPAY_MCHID, WECHATPAY_SERIAL, WECHATPAY_PRIVATE_KEY, WECHATPAY_PUBLIC_KEY_ID, WECHATPAY_PUBLIC_KEY,
-WECHATPAY_CERTS as ID=PATH,…, WECHATPAY_APIV3_KEY, WECHATPAY_BASE_URI), then flags. Secrets are never printed.
+WECHATPAY_CERTS as ID=PATH,…, WECHATPAY_APIV3_KEY, WECHATPAY_BASE_URI, WECHATPAY_CA_CERT; for APIv2:
+WECHATPAY_APIV2_KEY, WECHATPAY_MERCHANT_CERT and WECHATPAY_MERCHANT_KEY (with
+WECHATPAY_MERCHANT_KEY_PASSPHRASE) or WECHATPAY_MERCHANT_P12 (with WECHATPAY_MERCHANT_P12_PASSPHRASE, the
+mchid unless set)), then flags. Secrets are never printed.
 
 ",
     exit_codes!()
@@ -73,15 +84,19 @@ Examples:
   wxpay --config sandbox.json get 'v3/marketing/busifavor/stocks/{stock_id}' --param stock_id=100088 -i
   wxpay --config sandbox.json get 'v3/marketing/busifavor/users/{openid}/coupons' \\
       --param openid=xsd3434454567676 --query appid=wx1234567889999 --query limit=10
+  wxpay post v2/pay/orderquery \\
+      --xml '{\"appid\":\"wxd678efh567hg6787\",\"mch_id\":\"1900000109\",\"out_trade_no\":\"1217752501201407033233368018\"}'
 
-The answer's JSON goes to stdout: pretty on a terminal, compact when piped. See `wxpay --help` for more.
+The answer's JSON goes to stdout: pretty on a terminal, compact when piped; an APIv2 answer's XML fields
+as a JSON object of strings (--raw: the XML as received). See `wxpay --help` for more.
 
 ",
     exit_codes!()
 );
 
-/// WeChat Pay API v3 from the command line: call any v3 path, signed and verified. The configuration flags
-/// and -v go before the command or after it, for the commands that use them (`wxpay COMMAND --help`).
+/// WeChat Pay from the command line: call any APIv3 path (JSON) or APIv2 one (`v2/…`, XML), signed and
+/// verified. The configuration flags and -v go before the command or after it, for the commands that use
+/// them (`wxpay COMMAND --help`).
 #[derive(Parser)]
 #[command(name = "wxpay", version, after_help = EXAMPLES)]
 pub(crate) struct Cli {
@@ -98,19 +113,19 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// GET a v3 path.
+    /// GET a v3 or v2 path.
     #[command(after_help = CALL_HELP)]
     Get(call::CallArgs),
-    /// POST to a v3 path.
+    /// POST to a v3 or v2 path.
     #[command(after_help = CALL_HELP)]
     Post(call::CallArgs),
-    /// PUT to a v3 path.
+    /// PUT to a v3 or v2 path.
     #[command(after_help = CALL_HELP)]
     Put(call::CallArgs),
-    /// PATCH a v3 path.
+    /// PATCH a v3 or v2 path.
     #[command(after_help = CALL_HELP)]
     Patch(call::CallArgs),
-    /// DELETE a v3 path.
+    /// DELETE a v3 or v2 path.
     #[command(after_help = CALL_HELP)]
     Delete(call::CallArgs),
     /// Show, list and save configurations and profiles.
@@ -149,7 +164,13 @@ impl Command {
     /// The command as typed after `wxpay`, the configuration flags it takes, and whether it takes -v.
     fn describe(&self) -> (String, Vec<&'static str>, bool) {
         let all = || {
-            let mut flags = [&config::SOURCE_FLAGS[..], &config::MERCHANT_FLAGS, &config::KEY_FLAGS].concat();
+            let mut flags = [
+                &config::SOURCE_FLAGS[..],
+                &config::MERCHANT_FLAGS,
+                &config::APIV2_FLAGS,
+                &config::KEY_FLAGS,
+            ]
+            .concat();
             flags.push("--timeout");
             flags
         };

@@ -12,7 +12,7 @@ use crate::failure::{Exit, Failure};
 #[derive(Subcommand)]
 pub(crate) enum MockCommand {
     /// Serve the sandbox until SIGINT/SIGTERM. Prints one JSON line with everything a client needs
-    /// (base_uri, mchid, serial, private_key and public_key PEM paths, public_key_id, apiv3_key).
+    /// (base_uri, mchid, serial, private_key and public_key PEM paths, public_key_id, apiv3_key, apiv2_key).
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
@@ -23,6 +23,11 @@ pub(crate) enum MockCommand {
         /// Sign answers with the platform certificate serial instead of the PUB_KEY_ID_….
         #[arg(long)]
         certificate_mode: bool,
+        /// Serve HTTPS with the sandbox's own CA, which also issues the merchant's API certificate: the APIv2
+        /// `security` endpoints then demand it. The JSON line adds merchant_cert, merchant_key, merchant_p12
+        /// and ca_cert.
+        #[arg(long)]
+        tls: bool,
     },
 }
 
@@ -32,7 +37,8 @@ pub(crate) fn run(command: MockCommand) -> crate::CliResult {
             addr,
             state_dir,
             certificate_mode,
-        } => serve(addr, state_dir, certificate_mode),
+            tls,
+        } => serve(addr, state_dir, certificate_mode, tls),
     }
 }
 
@@ -46,7 +52,7 @@ impl Drop for TempDir {
     }
 }
 
-fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -> crate::CliResult {
+fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool, tls: bool) -> crate::CliResult {
     // The signals are ours before anything exists to clean up: a SIGTERM while the sandbox starts stops it
     // once it has started, the temporary dir (private keys) removed, instead of killing the process.
     let io = |e: std::io::Error| Failure::new(Exit::Other, format!("cannot wait for a signal: {e}"));
@@ -76,6 +82,7 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool) -
         .addr(addr)
         .state_dir(&dir)
         .certificate_mode(certificate_mode)
+        .tls(tls)
         .start()?;
     let info = server.connection_info()?;
     let mut out = std::io::stdout().lock();
