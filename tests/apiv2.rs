@@ -260,6 +260,12 @@ fn typed_fields_both_ways_and_the_days_bill() {
         "{csv}"
     );
     assert!(csv.contains("`12.34"), "{csv}");
+    let mut gzip = bill(&paid.time_end[..8]);
+    gzip["xml"]["tar_type"] = json!("GZIP");
+    let gz = client["v2/pay/downloadbill"].post(gzip).unwrap();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz.bytes()[..]), &mut unpacked).unwrap();
+    assert_eq!(unpacked, csv);
     let e = client["v2/pay/downloadbill"].post(bill("20000101")).unwrap_err();
     assert!(e.is_api() && e.api_message() == Some("No Bill Exist"), "{e}");
 }
@@ -390,4 +396,94 @@ fn over_https_a_call_without_the_certificate_is_refused_by_the_endpoint() {
         body.contains("<return_code>FAIL</return_code>") && body.contains("证书"),
         "{body}"
     );
+}
+
+/// A receiver of APIv2 notifications: answers each with the XML `SUCCESS` and hands its body over.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':') {
+                    if name.eq_ignore_ascii_case("content-length") {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let reply = apiv2_reply();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+            if tx.send(body).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn apiv2_reply() -> String {
+    wechatpay::notify::apiv2::reply(true, "OK")
+}
+
+#[test]
+fn the_sandbox_notifies_payments_and_refunds_and_they_open() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    let (url, got) = receiver();
+    let wait = || {
+        got.recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a notification within 60 s")
+    };
+    let order = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "QQ公仔",
+        "out_trade_no": "N1", "total_fee": 500, "spbill_create_ip": "8.8.8.8", "notify_url": url,
+        "trade_type": "JSAPI", "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "sign_type": "HMAC-SHA256"}});
+    let prepay = fields(&client["v2/pay/unifiedorder"].post(&order).unwrap());
+    assert!(prepay["prepay_id"].as_str().unwrap().starts_with("wx"));
+    let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "N1"}});
+    assert_eq!(
+        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
+        "NOTPAY"
+    );
+
+    server.pay("N1").unwrap();
+    let paid = wechatpay::notify::apiv2::open_payment(&wait(), server.apiv2_key()).unwrap();
+    assert_eq!(
+        (&paid["out_trade_no"], &paid["total_fee"]),
+        (&json!("N1"), &json!("500"))
+    );
+    assert_eq!(
+        paid["sign"].as_str().unwrap().len(),
+        64,
+        "signed as the order was: HMAC-SHA256"
+    );
+    assert_eq!(
+        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
+        "SUCCESS"
+    );
+    assert!(server.pay("nope").unwrap_err().to_string().contains("nope"));
+
+    let refund = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "N1",
+        "out_refund_no": "NR1", "total_fee": 500, "refund_fee": 200, "notify_url": url}});
+    client["v2/secapi/pay/refund"].post(&refund).unwrap();
+    let refunded = wechatpay::notify::apiv2::open_refund(&wait(), server.apiv2_key()).unwrap();
+    assert_eq!(
+        (&refunded["out_refund_no"], &refunded["refund_status"]),
+        (&json!("NR1"), &json!("SUCCESS"))
+    );
+    assert_eq!(refunded["refund_fee"], "200");
 }

@@ -57,6 +57,13 @@ pub(crate) struct Notice {
     pub(crate) resource: Value,
 }
 
+/// Which protocol a notification speaks: how it is signed, and what a receiver's success looks like.
+#[derive(Debug, Clone, Copy)]
+enum Protocol {
+    V3,
+    V2,
+}
+
 /// Delivers one server's notifications.
 pub(crate) struct Courier {
     /// Weak: the routes (inside `Shared`) hold the courier.
@@ -136,24 +143,30 @@ impl Courier {
         let Some(shared) = self.shared.upgrade() else {
             return;
         };
+        let Some(body) = seal(&shared.identity.apiv3_key, &notice) else {
+            return;
+        };
+        drop(shared);
+        self.spawn(url, body, Protocol::V3, notice.event_type);
+    }
+
+    /// Delivers an APIv2 notification, already signed (or sealed) XML, in the background, with retries
+    /// until the receiver answers `return_code` `SUCCESS`.
+    pub(crate) fn deliver_xml(self: &Arc<Self>, url: String, body: Vec<u8>, what: &'static str) {
+        self.spawn(url, body, Protocol::V2, what);
+    }
+
+    fn spawn(self: &Arc<Self>, url: String, body: Vec<u8>, protocol: Protocol, what: &'static str) {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            eprintln!(
-                "wechatpay sandbox: {MAX_IN_FLIGHT} callbacks already in delivery; dropped a {}",
-                notice.event_type
-            );
+            eprintln!("wechatpay sandbox: {MAX_IN_FLIGHT} callbacks already in delivery; dropped a {what}");
             return;
         }
         let guard = InFlight(Arc::clone(&self.in_flight));
-        let body = match seal(&shared.identity.apiv3_key, &notice) {
-            Some(body) => body,
-            None => return,
-        };
-        drop(shared);
         let courier = Arc::clone(self);
         let task = async move {
             let _guard = guard;
-            courier.run(url, body).await;
+            courier.run(url, body, protocol).await;
         };
         match tokio::runtime::Handle::try_current() {
             Ok(handle) => {
@@ -190,7 +203,7 @@ impl Courier {
     }
 
     /// Attempts delivery, then once after each wait of the schedule, until a 2xx answer.
-    async fn run(&self, url: String, body: Vec<u8>) {
+    async fn run(&self, url: String, body: Vec<u8>, protocol: Protocol) {
         let waits = self.retries.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let mut waits = waits.into_iter();
         loop {
@@ -198,10 +211,14 @@ impl Courier {
             let Some(shared) = self.shared.upgrade() else {
                 return;
             };
-            let headers = signed_headers(&shared, &body);
+            let headers = match protocol {
+                Protocol::V3 => signed_headers(&shared, &body),
+                // APIv2 notifications carry their signature in their fields.
+                Protocol::V2 => vec![("content-type", HeaderValue::from_static("text/xml; charset=utf-8"))],
+            };
             drop(shared);
             self.attempts.fetch_add(1, Ordering::Relaxed);
-            if self.attempt(&url, headers, &body).await {
+            if self.attempt(&url, headers, &body, protocol).await {
                 return;
             }
             match waits.next() {
@@ -211,8 +228,14 @@ impl Courier {
         }
     }
 
-    /// One POST; true on a 2xx answer.
-    async fn attempt(&self, url: &str, headers: Vec<(&'static str, HeaderValue)>, body: &[u8]) -> bool {
+    /// One POST; true on a 2xx answer (for APIv2, one whose XML says `SUCCESS`).
+    async fn attempt(
+        &self,
+        url: &str,
+        headers: Vec<(&'static str, HeaderValue)>,
+        body: &[u8],
+        protocol: Protocol,
+    ) -> bool {
         let Some(http) = self.http() else {
             return false;
         };
@@ -220,9 +243,18 @@ impl Courier {
         for (name, value) in headers {
             req = req.header(name, value);
         }
-        match req.send().await {
-            Ok(res) => res.status().is_success(),
-            Err(_) => false,
+        let Ok(res) = req.send().await else {
+            return false;
+        };
+        if !res.status().is_success() {
+            return false;
+        }
+        match protocol {
+            Protocol::V3 => true,
+            Protocol::V2 => res.text().await.is_ok_and(|text| {
+                crate::protocol::apiv2::xml::parse(&text)
+                    .is_ok_and(|reply| reply.get("return_code").and_then(Value::as_str) == Some("SUCCESS"))
+            }),
         }
     }
 }

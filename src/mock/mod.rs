@@ -639,6 +639,7 @@ impl MockBuilder {
             .map_err(|e| Error::transport("the sandbox thread could not start").with_source(e))?;
         let server = MockServer {
             addr,
+            apiv2: OnceLock::new(),
             shared,
             dir,
             stop: Some(stop),
@@ -686,6 +687,8 @@ fn save_identity(d: &StateDir, identity: &Identity) -> Result<()> {
 /// ```
 pub struct MockServer {
     addr: SocketAddr,
+    /// The APIv2 order book, for [`MockServer::pay`].
+    apiv2: OnceLock<Arc<apiv2::Book>>,
     shared: Arc<Shared>,
     dir: Option<StateDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -842,6 +845,31 @@ impl MockServer {
         }
     }
 
+    /// Plays the user paying an order the sandbox took and has not been paid (统一下单, or a 付款码 payment
+    /// waiting for the password): the order becomes `SUCCESS` and its payment notification goes to its
+    /// `notify_url`, signed with the APIv2 key. An error names the order and why it cannot be paid.
+    ///
+    /// ```
+    /// use serde_json::json;
+    ///
+    /// let server = wechatpay::mock::MockServer::start()?;
+    /// let client = server.client()?;
+    /// let order = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "total_fee": 1, "spbill_create_ip": "8.8.8.8",
+    ///     "notify_url": "http://127.0.0.1:9/notify", "trade_type": "NATIVE"}});
+    /// client["v2/pay/unifiedorder"].post(order)?;
+    /// server.pay("1217752501201407033233368018")?;
+    /// assert!(server.pay("1217752501201407033233368018").unwrap_err().to_string().contains("SUCCESS"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn pay(&self, out_trade_no: &str) -> Result<()> {
+        let book = self
+            .apiv2
+            .get()
+            .ok_or_else(|| Error::config("the sandbox has no order book"))?;
+        apiv2::pay(self, book, out_trade_no).map_err(Error::request)
+    }
+
     /// With [`MockBuilder::tls`]: the sandbox's CA certificate (PEM), which issued its server certificate
     /// and the merchant's; trust it with [`ClientBuilder::root_certificate`].
     pub fn ca_certificate_pem(&self) -> Option<&str> {
@@ -911,7 +939,7 @@ impl MockServer {
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
         media::install(self);
         platform::install(self);
-        apiv2::install(self);
+        let _ = self.apiv2.set(apiv2::install(self));
         Ok(())
     }
 

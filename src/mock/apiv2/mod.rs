@@ -10,6 +10,8 @@
 mod pay;
 mod redpack;
 
+pub(crate) use pay::{pay, Book};
+
 use std::sync::Arc;
 
 use http::Method;
@@ -142,11 +144,12 @@ pub(crate) fn refuse(apiv2_key: &str, req: &V2Request, mchid: &str, code: &str, 
     signed(apiv2_key, req.sign_type, mchid, fields)
 }
 
-/// Registers the APIv2 routes.
-pub(crate) fn install(server: &MockServer) {
-    let book = Arc::new(pay::Book::default());
+/// Registers the APIv2 routes; returns the order book, for [`MockServer::pay`].
+pub(crate) fn install(server: &MockServer) -> Arc<Book> {
+    let book = Arc::new(Book::default());
     pay::install(server, &book);
     redpack::install(server);
+    book
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use http::Method;
 
 use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
+use crate::mock::callbacks::{courier, Courier};
 use crate::mock::{Answer, MockRequest, MockServer};
+use crate::protocol::apiv2::{sign, xml, SignType};
 
 /// Every order the sandbox has taken, by `out_trade_no`.
 #[derive(Default)]
@@ -32,6 +34,10 @@ struct Order {
     state: &'static str,
     prepay_id: String,
     auth_code: Option<String>,
+    /// Where its payment notification goes (统一下单's `notify_url`).
+    notify_url: Option<String>,
+    /// How the order was signed, and so how its notifications are.
+    sign_type: SignType,
     /// When it was paid (or taken, for an unpaid one), in seconds.
     time: i64,
     refunds: Vec<Refund>,
@@ -111,6 +117,7 @@ pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
             mchid: server.mchid().to_owned(),
             key: server.apiv2_key().to_owned(),
             book: Arc::clone(book),
+            courier: courier(server),
         };
         server.route(Method::POST, path, move |req: &MockRequest| {
             match read(&context.mchid, &context.key, path, req) {
@@ -125,6 +132,7 @@ struct Context {
     mchid: String,
     key: String,
     book: Arc<Book>,
+    courier: Arc<Courier>,
 }
 
 impl Context {
@@ -173,6 +181,8 @@ fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &
         state,
         prepay_id: format!("wx{}{:016}", compact_time(now()), n),
         auth_code: req.get("auth_code").map(str::to_owned),
+        notify_url: req.get("notify_url").map(str::to_owned),
+        sign_type: req.sign_type,
         time: now(),
         refunds: Vec::new(),
     }
@@ -409,6 +419,11 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
         }
     };
     let refund = &order.refunds[index];
+    if let (None, Some(url)) = (existing, req.get("notify_url")) {
+        // Spawned, not sent here: nothing waits on the receiver while the book is locked.
+        let body = refund_notification(&cx.mchid, &cx.key, order, refund);
+        cx.courier.deliver_xml(url.to_owned(), body, "refund notification");
+    }
     cx.ok(
         req,
         vec![
@@ -424,6 +439,84 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
             ("cash_refund_fee".into(), refund.refund_fee.to_string()),
         ],
     )
+}
+
+/// Pays an unpaid order (the user confirming on the phone) and sends its payment notification to its
+/// `notify_url`; an error says why it cannot be paid.
+pub(crate) fn pay(server: &MockServer, book: &Book, out_trade_no: &str) -> Result<(), String> {
+    let (url, body) = {
+        let mut orders = book.orders.lock().unwrap_or_else(|p| p.into_inner());
+        let order = orders
+            .by_out_trade_no
+            .get_mut(out_trade_no)
+            .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
+        if !matches!(order.state, "NOTPAY" | "USERPAYING") {
+            return Err(format!(
+                "the order `{out_trade_no}` is {}, not waiting for payment",
+                order.state
+            ));
+        }
+        order.state = "SUCCESS";
+        order.time = now();
+        let mut fields = vec![
+            ("return_code".to_owned(), "SUCCESS".to_owned()),
+            ("mch_id".into(), server.mchid().into()),
+        ];
+        fields.push(("nonce_str".into(), crate::protocol::formatter::nonce_of_len(16)));
+        fields.extend(order.fields(false));
+        if order.sign_type == SignType::HmacSha256 {
+            fields.push(("sign_type".into(), "HMAC-SHA256".into()));
+        }
+        let signature = sign(
+            order.sign_type,
+            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            server.apiv2_key(),
+        );
+        fields.push(("sign".into(), signature));
+        (
+            order.notify_url.clone(),
+            xml::write(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        )
+    };
+    if let Some(url) = url {
+        courier(server).deliver_xml(url, body.into_bytes(), "payment notification");
+    }
+    Ok(())
+}
+
+/// A refund notification: unsigned, its result sealed in `req_info` (AES-256-ECB under the MD5 of the
+/// APIv2 key).
+fn refund_notification(mchid: &str, key: &str, order: &Order, refund: &Refund) -> Vec<u8> {
+    let inner = xml::write([
+        ("transaction_id", order.transaction_id.as_str()),
+        ("out_trade_no", &order.out_trade_no),
+        ("refund_id", &refund.refund_id),
+        ("out_refund_no", &refund.out_refund_no),
+        ("total_fee", &order.total_fee.to_string()),
+        ("refund_fee", &refund.refund_fee.to_string()),
+        ("settlement_refund_fee", &refund.refund_fee.to_string()),
+        ("refund_status", "SUCCESS"),
+        (
+            "success_time",
+            &crate::protocol::formatter::rfc3339(refund.time, 8 * 3600)[..19].replace('T', " "),
+        ),
+        ("refund_recv_accout", "支付用户的零钱"),
+        ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS"),
+        ("refund_request_source", "API"),
+    ])
+    .replacen("<xml>", "<root>", 1)
+    .replace("</xml>", "</root>");
+    let aes_key = crate::crypto::hash::md5_hex(key.as_bytes());
+    let sealed = crate::php::apiv2::AesEcb::encrypt(inner.as_bytes(), &aes_key).unwrap_or_default();
+    let nonce = crate::protocol::formatter::nonce_of_len(16);
+    xml::write([
+        ("return_code", "SUCCESS"),
+        ("appid", order.appid.as_str()),
+        ("mch_id", mchid),
+        ("nonce_str", &nonce),
+        ("req_info", &sealed),
+    ])
+    .into_bytes()
 }
 
 fn refundquery(cx: &Context, req: &V2Request) -> Answer {
@@ -560,5 +653,12 @@ fn downloadbill(cx: &Context, req: &V2Request) -> Answer {
     ));
     let mut csv = lines.join("\r\n");
     csv.push_str("\r\n");
+    if req.get("tar_type") == Some("GZIP") {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing to memory cannot fail.
+        let _ = gz.write_all(csv.as_bytes());
+        return Answer::bytes(200, "application/x-gzip", gz.finish().unwrap_or_default());
+    }
     Answer::bytes(200, "text/plain;charset=utf-8", csv)
 }
