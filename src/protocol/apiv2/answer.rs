@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::crypto::apiv2_key::ApiV2Key;
 use crate::error::{ApiDetails, Error, Outcome, Result, Verification};
-use crate::protocol::request::ApiV2Call as Call;
 use crate::protocol::apiv2::{verify, xml, SignType};
+use crate::protocol::request::ApiV2Call as Call;
 use crate::protocol::verify::Policy;
 
 /// The `err_code`s after which WeChat Pay may still complete the request: the payment is waiting for the
