@@ -11,7 +11,8 @@
 //! - `round_trip`: signed + verified calls against the embedded sandbox on 127.0.0.1, sequential and 16 in flight.
 //! - `sandbox_throughput`: requests/s the sandbox serves with 16 concurrent connections (requests pre-signed).
 //! - `client_cpu`, `sandbox_cpu`: CPU time per request burnt by the client's threads and by the sandbox's
-//!   threads during the same round trips, from per-thread `/proc/self/task/*/schedstat` (Linux only).
+//!   threads during the same round trips, from per-thread `/proc/self/task/*/schedstat` (Linux only);
+//!   `apiv2_blocking_post` is an APIv2 call (MD5 `sign`, XML both ways) beside the APIv3 one.
 //!
 //! The CPU groups report CPU time, not wall time, in criterion's "time" column.
 
@@ -113,6 +114,19 @@ fn chain_expand(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // APIv2: the fields checked, a nonce drawn, MD5 signed and the XML written.
+    let v2 = Client::builder()
+        .mchid("1900000109")
+        .apiv2_key("exposed_your_key_here_have_risks")
+        .build()
+        .expect("an APIv2 client");
+    g.bench_function("prepare_apiv2_post", |b| {
+        b.iter_batched(
+            v2_options,
+            |opts| v2.prepare(Method::POST, "v2/pay/micropay", opts).expect("prepares"),
+            BatchSize::SmallInput,
+        )
+    });
     g.finish();
 }
 
@@ -191,8 +205,54 @@ fn sandbox() -> (MockServer, Client) {
     server.route(Method::POST, "v3/bench/{id}", |_req| {
         Answer::json(200, &json!({"ok": true}))
     });
+    let answer = v2_answer(server.apiv2_key());
+    server.route(Method::POST, V2_ROUTE, move |_req| {
+        Answer::bytes(200, "text/xml", answer.clone())
+    });
     let client = server.client().expect("sandbox client");
     (server, client)
+}
+
+/// The APIv2 route of the bench sandbox: a micropay-sized answer, signed (MD5) with the APIv2 key, fixed.
+const V2_ROUTE: &str = "bench/v2/micropay";
+
+fn v2_answer(apiv2_key: &str) -> String {
+    let fields = [
+        ("return_code", "SUCCESS"),
+        ("return_msg", "OK"),
+        ("appid", "wx8888888888888888"),
+        ("mch_id", "1900000109"),
+        ("nonce_str", "5K8264ILTKCH16CQ2502SI8ZNMTM67VS"),
+        ("result_code", "SUCCESS"),
+        ("openid", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"),
+        ("is_subscribe", "N"),
+        ("trade_type", "MICROPAY"),
+        ("bank_type", "OTHERS"),
+        ("total_fee", "888"),
+        ("fee_type", "CNY"),
+        ("cash_fee", "888"),
+        ("transaction_id", "4200000000202011301234567890"),
+        ("out_trade_no", "1217752501201407033233368018"),
+        ("time_end", "20261130120000"),
+    ];
+    let sign = wechatpay::apiv2::sign(wechatpay::apiv2::SignType::Md5, fields, apiv2_key);
+    let body: String = fields.iter().map(|(k, v)| format!("<{k}>{v}</{k}>")).collect();
+    format!("<xml>{body}<sign>{sign}</sign></xml>")
+}
+
+/// The fields of `pay/micropay` from APIV2.md's vector.
+fn v2_options() -> Value {
+    json!({"xml": {"appid": "wx8888888888888888", "mch_id": "1900000109", "body": "image形象店-深圳腾大- QQ公仔",
+        "out_trade_no": "1217752501201407033233368018", "total_fee": 888, "spbill_create_ip": "8.8.8.8",
+        "auth_code": "120061098828009406"}})
+}
+
+fn post_v2_blocking(client: &Client) {
+    let res = client[&*format!("v2/{V2_ROUTE}")]
+        .post(v2_options())
+        .expect("signed + verified");
+    let fields: Value = res.xml().expect("XML fields");
+    assert_eq!(fields["total_fee"], "888");
 }
 
 fn call_options(id: usize) -> Value {
@@ -405,6 +465,8 @@ fn cpu_breakdown(client: &Client) {
     });
     println!("cpu_breakdown/blocking_post (500 sequential requests):");
     by_thread(500, &mut || (0..500).for_each(|_| post_blocking(client)));
+    println!("cpu_breakdown/apiv2_blocking_post (500 sequential requests):");
+    by_thread(500, &mut || (0..500).for_each(|_| post_v2_blocking(client)));
     println!("cpu_breakdown/async_16_in_flight (50 batches of 16):");
     by_thread(50 * IN_FLIGHT, &mut || (0..50).for_each(|_| post_16(client)));
 }
@@ -417,6 +479,7 @@ fn cpu_groups(c: &mut Criterion) {
     let (server, client) = sandbox();
     post_blocking(&client);
     post_16(&client);
+    post_v2_blocking(&client);
 
     for (group, pick) in [("client_cpu", 0usize), ("sandbox_cpu", 1)] {
         let pick = move |(client, sandbox): (Duration, Duration)| if pick == 0 { client } else { sandbox };
@@ -427,6 +490,9 @@ fn cpu_groups(c: &mut Criterion) {
         });
         g.bench_function("async_16_in_flight_per_request", |b| {
             b.iter_custom(|iters| pick(cpu_per_request(iters, IN_FLIGHT, || post_16(&client))))
+        });
+        g.bench_function("apiv2_blocking_post", |b| {
+            b.iter_custom(|iters| pick(cpu_per_request(iters, 1, || post_v2_blocking(&client))))
         });
         g.finish();
     }

@@ -100,19 +100,19 @@ async fn once(inner: &Inner, prepared: &Prepared, budget: Duration) -> Result<Re
     let raw = inner.transport.send(prepared, budget).await?;
     let policy = prepared.policy;
     if let Some(call) = prepared.apiv2 {
+        let mut fields = None;
         if raw.status.is_success() {
             let key = inner
                 .apiv2_key
                 .as_ref()
                 .ok_or_else(|| Error::config("the APIv2 key is gone"))?;
-            if let Err(e) = apiv2::answer::check(call, policy, &raw.body, key) {
+            fields = apiv2::answer::check(call, policy, &raw.body, key).inspect_err(|e| {
                 if e.is_verification() {
-                    trace::unverified(&e);
+                    trace::unverified(e);
                 }
-                return Err(e);
-            }
+            })?;
         }
-        return response::finish(raw);
+        return response::finish(raw).map(|res| res.with_fields(fields));
     }
     if raw.status.is_success() && policy != Policy::Unsigned {
         let check = |ring: &Keyring| {

@@ -29,6 +29,8 @@ pub struct Response {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    /// An APIv2 answer's fields, as verifying it parsed them (`Value::Object`).
+    fields: Option<std::sync::Arc<serde_json::Value>>,
 }
 
 impl Response {
@@ -102,10 +104,17 @@ impl Response {
     /// ```
     pub fn xml<T: DeserializeOwned>(&self) -> Result<T> {
         let text = self.text()?;
-        let fields = crate::protocol::apiv2::xml::parse(text)?;
+        let parsed;
+        let fields = match &self.fields {
+            Some(fields) => &**fields,
+            None => {
+                parsed = serde_json::Value::Object(crate::protocol::apiv2::xml::parse(text)?);
+                &parsed
+            }
+        };
         // Fields are text: a type that takes them as such reads them directly; one that wants numbers or
         // booleans is read by quick-xml's deserializer, which parses text into them.
-        match serde_json::from_value(serde_json::Value::Object(fields)) {
+        match T::deserialize(fields) {
             Ok(value) => Ok(value),
             Err(_) => quick_xml::de::from_str(text).map_err(|e| {
                 Error::decode(format!(
@@ -115,6 +124,14 @@ impl Response {
                 .with_source(e)
             }),
         }
+    }
+}
+
+impl Response {
+    /// Keeps the fields verifying an APIv2 answer parsed, so reading them does not parse again.
+    pub(crate) fn with_fields(mut self, fields: Option<serde_json::Map<String, serde_json::Value>>) -> Self {
+        self.fields = fields.map(|f| std::sync::Arc::new(serde_json::Value::Object(f)));
+        self
     }
 }
 
@@ -132,7 +149,12 @@ impl fmt::Debug for Response {
 pub(crate) fn finish(raw: Raw) -> Result<Response> {
     let Raw { status, headers, body } = raw;
     if status.is_success() {
-        return Ok(Response { status, headers, body });
+        return Ok(Response {
+            status,
+            headers,
+            body,
+            fields: None,
+        });
     }
     if status.is_redirection() {
         let location = headers

@@ -1189,7 +1189,7 @@ async fn serve(
             }
         }
     };
-    Ok(respond(&shared, answer, fault, seq))
+    Ok(respond(&shared, answer, fault, seq, apiv2::is_apiv2(&path)))
 }
 
 fn dispatch(
@@ -1224,7 +1224,9 @@ fn dispatch(
         .unwrap_or_else(|_| Answer::error(500, "SYSTEM_ERROR", "系统错误"))
 }
 
-fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) -> http::Response<Body> {
+/// Turns an answer into the HTTP response, with the injected fault; APIv3 answers are signed in headers,
+/// APIv2 ones (`apiv2`) carry their signature in their fields, if any.
+fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64, apiv2: bool) -> http::Response<Body> {
     let identity = &shared.identity;
     let mut signing = Signing {
         timestamp: crate::protocol::formatter::timestamp(),
@@ -1264,7 +1266,11 @@ fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64) 
         Some(Fault::Delay(_) | Fault::Drop) | None => {}
     }
 
-    let signature_headers = gateway::sign_answer(identity, &signing, &answer.body);
+    let signature_headers = if apiv2 {
+        Vec::new()
+    } else {
+        gateway::sign_answer(identity, &signing, &answer.body)
+    };
     let mut body = answer.body.clone();
     if tamper {
         let mut changed = body.to_vec();

@@ -15,11 +15,11 @@ use crate::protocol::verify::Policy;
 /// user's password, or the outcome is unknown. Query before doing anything else.
 const UNSETTLED: [&str; 4] = ["USERPAYING", "SYSTEMERROR", "BANKERROR", "ORDERPAID"];
 
-/// Checks a 2xx APIv2 answer: `Ok` when it is a success WeChat Pay signed (or an unsigned endpoint's, or a
-/// bill), else the API or verification error it amounts to.
-pub(crate) fn check(call: Call, policy: Policy, body: &Bytes, key: &ApiV2Key) -> Result<()> {
+/// Checks a 2xx APIv2 answer: its fields when it is a success WeChat Pay signed (or an unsigned endpoint's;
+/// `None` for a bill), else the API or verification error it amounts to.
+pub(crate) fn check(call: Call, policy: Policy, body: &Bytes, key: &ApiV2Key) -> Result<Option<Map<String, Value>>> {
     if call.bill && !looks_like_xml(body) {
-        return Ok(()); // the bill itself: CSV, or gzip
+        return Ok(None); // the bill itself: CSV, or gzip
     }
     let parsed = std::str::from_utf8(body)
         .map_err(|_| Error::decode("the answer's body is not UTF-8 text"))
@@ -45,7 +45,7 @@ pub(crate) fn check(call: Call, policy: Policy, body: &Bytes, key: &ApiV2Key) ->
     }
     match field("result_code") {
         Some(code) if code != "SUCCESS" => Err(failure(&fields, body, true)),
-        _ => Ok(()),
+        _ => Ok(Some(fields)),
     }
 }
 
