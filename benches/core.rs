@@ -248,7 +248,8 @@ fn v2_options() -> Value {
 }
 
 fn post_v2_blocking(client: &Client) {
-    let res = client[&*format!("v2/{V2_ROUTE}")]
+    // The route's path, as a caller writes it: `v2/` + V2_ROUTE.
+    let res = client["v2/bench/v2/micropay"]
         .post(v2_options())
         .expect("signed + verified");
     let fields: Value = res.xml().expect("XML fields");

@@ -96,7 +96,41 @@ where
     K: AsRef<str>,
     V: AsRef<str>,
 {
-    sign_joined(sign_type, &query_string_like(params), key)
+    let params: Vec<(K, V)> = params.into_iter().collect();
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    digest(sign_type, &mut pairs, key)
+}
+
+/// What [`sign`] computes, in one buffer: the pairs filtered and sorted in place, joined with `&key=KEY`,
+/// digested and written as upper-case hex (a signature is computed on every answer, so no step allocates
+/// twice).
+fn digest(sign_type: SignType, pairs: &mut Vec<(&str, &str)>, key: &str) -> String {
+    pairs.retain(|(k, v)| *k != "sign" && !v.is_empty());
+    pairs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let len: usize = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut message = Vec::with_capacity(len + key.len() + 5);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            message.push(b'&');
+        }
+        message.extend_from_slice(k.as_bytes());
+        message.push(b'=');
+        message.extend_from_slice(v.as_bytes());
+    }
+    message.extend_from_slice(b"&key=");
+    message.extend_from_slice(key.as_bytes());
+    let upper = |bytes: &[u8]| {
+        const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+        bytes
+            .iter()
+            .flat_map(|b| [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]])
+            .map(char::from)
+            .collect::<String>()
+    };
+    match sign_type {
+        SignType::Md5 => upper(&hash::md5(&message)),
+        SignType::HmacSha256 => upper(&hash::hmac_sha256(key.as_bytes(), &message)),
+    }
 }
 
 /// Checks the `sign` of APIv2 parameters (e.g. a payment notification), in constant time. The `sign`
@@ -131,8 +165,19 @@ where
         return false;
     }
     let Some(given) = given else { return false };
-    let expected = sign(sign_type, params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())), key);
-    hash::constant_time_eq(expected.as_bytes(), given.trim().to_ascii_uppercase().as_bytes())
+    let mut pairs: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+    let expected = digest(sign_type, &mut pairs, key);
+    // Compared upper-case, in a buffer on the stack: a signature is at most 64 hex digits.
+    let given = given.trim().as_bytes();
+    let mut upper = [0u8; 64];
+    match upper.get_mut(..given.len()) {
+        Some(buf) => {
+            buf.copy_from_slice(given);
+            buf.make_ascii_uppercase();
+            hash::constant_time_eq(expected.as_bytes(), buf)
+        }
+        None => false,
+    }
 }
 
 #[cfg(test)]
