@@ -17,8 +17,9 @@ fn fields(res: &wechatpay::Response) -> Value {
 }
 
 #[test]
-fn micropay_orderquery_and_refund_in_all_six_styles() {
-    let server = MockServer::start().unwrap();
+fn micropay_orderquery_and_refund_in_all_six_styles_over_mutual_tls() {
+    // HTTPS with the sandbox's CA: secapi/pay/refund is refused without the merchant's client certificate.
+    let server = MockServer::builder().tls(true).start().unwrap();
     let client = server.client().unwrap();
     type Style = fn(&Client, &str, &Value) -> wechatpay::Result<wechatpay::Response>;
     let styles: [(&str, Style); 6] = [
@@ -486,4 +487,42 @@ fn the_sandbox_notifies_payments_and_refunds_and_they_open() {
         (&json!("NR1"), &json!("SUCCESS"))
     );
     assert_eq!(refunded["refund_fee"], "200");
+}
+
+#[test]
+fn the_user_is_played_by_auto_pay_and_by_the_control_api() {
+    let server = MockServer::builder()
+        .auto_pay_after(std::time::Duration::from_millis(50))
+        .start()
+        .unwrap();
+    let client = server.client().unwrap();
+    let (url, got) = receiver();
+    let order = |no: &str| {
+        json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "QQ公仔",
+            "out_trade_no": no, "total_fee": 1, "spbill_create_ip": "8.8.8.8", "notify_url": url,
+            "trade_type": "NATIVE"}})
+    };
+    client["v2/pay/unifiedorder"].post(order("AP1")).unwrap();
+    // No one at the phone: the sandbox pays it and says so.
+    let paid = got.recv_timeout(std::time::Duration::from_secs(60)).expect("a notification within 60 s");
+    let paid = wechatpay::notify::apiv2::open_payment(&paid, server.apiv2_key()).unwrap();
+    assert_eq!(paid["out_trade_no"], "AP1");
+
+    // The control API, as a test in any language calls it: unsigned, on the sandbox's own address.
+    let plain = MockServer::start().unwrap();
+    let client = plain.client().unwrap();
+    let mut no_notify = order("CP1");
+    no_notify["xml"]["notify_url"] = json!("http://127.0.0.1:9/notify");
+    client["v2/pay/unifiedorder"].post(&no_notify).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let pay = |no: &str| http.post(format!("{}_sandbox/pay/{no}", plain.base_uri())).send().unwrap();
+    assert_eq!(pay("CP1").status(), 204);
+    let again = pay("CP1");
+    assert_eq!(again.status(), 409);
+    assert!(again.text().unwrap().contains("SUCCESS"));
+    assert_eq!(pay("nope").status(), 404);
+    let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": plain.mchid(), "out_trade_no": "CP1"}});
+    assert_eq!(fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"], "SUCCESS");
+    // Control requests are not WeChat Pay requests.
+    assert_eq!(http.get(format!("{}_sandbox/nothing", plain.base_uri())).send().unwrap().status(), 404);
 }

@@ -772,3 +772,42 @@ fn mock_serve_tls_gives_everything_a_client_needs_for_security_endpoints() {
     let refunded: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(refunded["refund_fee"], "88", "{refunded}");
 }
+
+#[test]
+fn mock_pay_and_auto_pay_play_the_user() {
+    let sandbox = Sandbox::start_with("cli-v2-pay", &["--auto-pay-after", "100ms"]);
+    let base = sandbox.info["base_uri"].as_str().unwrap().to_owned();
+    let mchid = sandbox.info["mchid"].as_str().unwrap().to_owned();
+    let order = |no: &str| {
+        json!({"appid": "wx8888888888888888", "mch_id": mchid, "body": "QQ公仔", "out_trade_no": no,
+            "total_fee": 1, "spbill_create_ip": "8.8.8.8", "notify_url": "http://127.0.0.1:9/notify",
+            "trade_type": "NATIVE"})
+        .to_string()
+    };
+    let state = |no: &str| {
+        let query = json!({"appid": "wx8888888888888888", "mch_id": mchid, "out_trade_no": no}).to_string();
+        let out = sandbox.run(&["post", "v2/pay/orderquery", "--xml", &query]);
+        assert_exit(&out, 0);
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["trade_state"].as_str().unwrap().to_owned()
+    };
+    assert_exit(&sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP1")]), 0);
+    // Paid by the sandbox after 100 ms: waited for with a deadline no slow machine reaches.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while state("MP1") != "SUCCESS" {
+        assert!(std::time::Instant::now() < deadline, "auto-pay within 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Paid by hand before auto-pay: `mock pay` then finds it already paid.
+    assert_exit(&sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP2")]), 0);
+    let first = wxpay(&["mock", "pay", "MP2", "--sandbox", &base], &[], None);
+    let again = wxpay(&["mock", "pay", "MP2"], &[("WECHATPAY_BASE_URI", base.clone())], None);
+    // One of the two (or auto-pay, on a very slow machine) paid it; a second payment is refused.
+    assert!(first.status.success() || again.status.success() || state("MP2") == "SUCCESS");
+    assert_exit(&again, 4);
+    assert!(stderr(&again).contains("not waiting for payment"), "{}", stderr(&again));
+    assert_eq!(state("MP2"), "SUCCESS");
+    let unknown = wxpay(&["mock", "pay", "nope", "--sandbox", &base], &[], None);
+    assert_exit(&unknown, 4);
+    assert_exit(&wxpay(&["mock", "pay", "MP3"], &[], None), 2);
+    assert_exit(&wxpay(&["mock", "serve", "--auto-pay-after", "soon"], &[], None), 2);
+}

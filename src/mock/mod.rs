@@ -30,6 +30,7 @@ mod busifavor;
 mod callbacks;
 mod certificate;
 mod clock;
+mod control;
 mod gateway;
 mod media;
 mod platform;
@@ -304,6 +305,10 @@ struct Shared {
     requests: AtomicU64,
     /// HTTPS, when the sandbox serves it ([`MockBuilder::tls`]).
     tls: Option<tls::Tls>,
+    /// [`MockBuilder::auto_pay_after`].
+    auto_pay: Option<Duration>,
+    /// The order book the payment families share, for [`MockServer::pay`] and the control API.
+    orders: OnceLock<Arc<apiv2::Book>>,
 }
 
 /// Random faults: each answer gets one of `faults` with probability `per_mille / 1000`.
@@ -401,6 +406,7 @@ pub struct MockBuilder {
     state_dir: Option<PathBuf>,
     certificate_mode: bool,
     tls: bool,
+    auto_pay: Option<Duration>,
 }
 
 /// What `state.json` of a state dir holds: the business state of every endpoint family.
@@ -525,6 +531,14 @@ impl MockBuilder {
         self
     }
 
+    /// Plays the user at the phone: every order placed (统一下单) is paid `delay` after it was placed, and
+    /// its payment notification sent, unless it was closed or paid meanwhile — so a JSAPI flow completes
+    /// with no one there. Default: never (pay with [`MockServer::pay`] or the control API).
+    pub fn auto_pay_after(mut self, delay: Duration) -> Self {
+        self.auto_pay = Some(delay);
+        self
+    }
+
     fn identity(&self, dir: Option<&StateDir>) -> Result<Identity> {
         let pick =
             |explicit: &Option<PrivateKey>, default: fn() -> PrivateKey| explicit.clone().unwrap_or_else(default);
@@ -614,6 +628,8 @@ impl MockBuilder {
             received: Mutex::default(),
             requests: AtomicU64::new(0),
             tls,
+            auto_pay: self.auto_pay,
+            orders: OnceLock::new(),
         });
         let listener = std::net::TcpListener::bind(self.addr)
             .map_err(|e| Error::transport(format!("the sandbox could not listen on {}", self.addr)).with_source(e))?;
@@ -639,7 +655,6 @@ impl MockBuilder {
             .map_err(|e| Error::transport("the sandbox thread could not start").with_source(e))?;
         let server = MockServer {
             addr,
-            apiv2: OnceLock::new(),
             shared,
             dir,
             stop: Some(stop),
@@ -687,8 +702,6 @@ fn save_identity(d: &StateDir, identity: &Identity) -> Result<()> {
 /// ```
 pub struct MockServer {
     addr: SocketAddr,
-    /// The APIv2 order book, for [`MockServer::pay`].
-    apiv2: OnceLock<Arc<apiv2::Book>>,
     shared: Arc<Shared>,
     dir: Option<StateDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -705,6 +718,7 @@ impl MockServer {
             state_dir: None,
             certificate_mode: false,
             tls: false,
+            auto_pay: None,
         }
     }
 
@@ -863,11 +877,7 @@ impl MockServer {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn pay(&self, out_trade_no: &str) -> Result<()> {
-        let book = self
-            .apiv2
-            .get()
-            .ok_or_else(|| Error::config("the sandbox has no order book"))?;
-        apiv2::pay(self, book, out_trade_no).map_err(Error::request)
+        control::pay(&self.shared, out_trade_no).map_err(|(_, why)| Error::request(why))
     }
 
     /// With [`MockBuilder::tls`]: the sandbox's CA certificate (PEM), which issued its server certificate
@@ -939,7 +949,7 @@ impl MockServer {
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
         media::install(self);
         platform::install(self);
-        let _ = self.apiv2.set(apiv2::install(self));
+        let _ = self.shared.orders.set(apiv2::install(self));
         Ok(())
     }
 
@@ -1071,10 +1081,10 @@ async fn accept_loop(
         Err(_) => return,
     };
     loop {
-        let stream = tokio::select! {
+        let (stream, loopback) = tokio::select! {
             _ = &mut stopped => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, peer)) => (stream, peer.ip().is_loopback()),
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue; }
             },
@@ -1082,24 +1092,33 @@ async fn accept_loop(
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let Some(tls) = &shared.tls else {
-                return connection(TokioIo::new(stream), shared, false).await;
+                return connection(TokioIo::new(stream), shared, false, loopback).await;
             };
             // A handshake that fails (a client certificate from another CA) ends the connection.
             let Ok(stream) = tls.acceptor.accept(stream).await else {
                 return;
             };
             let identified = stream.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
-            connection(TokioIo::new(stream), shared, identified).await;
+            connection(TokioIo::new(stream), shared, identified, loopback).await;
         });
     }
 }
 
-/// Serves HTTP/1.1 on one connection; `identified` when it presented a client certificate of the CA.
-async fn connection<S>(io: TokioIo<S>, shared: Arc<Shared>, identified: bool)
+/// Serves HTTP/1.1 on one connection; `identified` when it presented a client certificate of the CA,
+/// `loopback` when it comes from this machine (the only place the control API answers).
+async fn connection<S>(io: TokioIo<S>, shared: Arc<Shared>, identified: bool, loopback: bool)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |req| serve(Arc::clone(&shared), req, identified));
+    let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
+        let shared = Arc::clone(&shared);
+        async move {
+            if req.uri().path().starts_with(control::PREFIX) {
+                return Ok(control::handle(&shared, &req, loopback));
+            }
+            serve(shared, req, identified).await
+        }
+    });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(io, service)
         .await;

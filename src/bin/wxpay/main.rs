@@ -196,6 +196,9 @@ impl Command {
             Command::Mock {
                 command: mock::MockCommand::Serve { .. },
             } => ("mock serve".into(), Vec::new(), false),
+            Command::Mock {
+                command: mock::MockCommand::Pay { .. },
+            } => ("mock pay".into(), Vec::new(), false),
             Command::Completions { .. } => ("completions".into(), Vec::new(), false),
         }
     }

@@ -3,6 +3,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Subcommand;
 use wechatpay::mock::MockServer;
@@ -28,6 +29,22 @@ pub(crate) enum MockCommand {
         /// and ca_cert.
         #[arg(long)]
         tls: bool,
+        /// Play the user at the phone: pay every order this long after it is placed (`1s`, `500ms`, `2m`), and
+        /// send its payment notification.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        auto_pay_after: Option<Duration>,
+    },
+    /// Play the user paying an order of a running sandbox (its control API): the order becomes SUCCESS and
+    /// its payment notification goes to its notify_url.
+    Pay {
+        /// The order's out_trade_no.
+        out_trade_no: String,
+        /// The sandbox's base_uri, as `mock serve` prints it (env WECHATPAY_BASE_URI).
+        #[arg(long, value_name = "URL")]
+        sandbox: Option<String>,
+        /// For a `--tls` sandbox: its CA certificate, the `ca_cert` it prints (env WECHATPAY_CA_CERT).
+        #[arg(long, value_name = "PATH")]
+        sandbox_ca: Option<PathBuf>,
     },
 }
 
@@ -38,7 +55,13 @@ pub(crate) fn run(command: MockCommand) -> crate::CliResult {
             state_dir,
             certificate_mode,
             tls,
-        } => serve(addr, state_dir, certificate_mode, tls),
+            auto_pay_after,
+        } => serve(addr, state_dir, certificate_mode, tls, auto_pay_after),
+        MockCommand::Pay {
+            out_trade_no,
+            sandbox,
+            sandbox_ca,
+        } => pay(&out_trade_no, sandbox, sandbox_ca),
     }
 }
 
@@ -52,7 +75,13 @@ impl Drop for TempDir {
     }
 }
 
-fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool, tls: bool) -> crate::CliResult {
+fn serve(
+    addr: SocketAddr,
+    state_dir: Option<PathBuf>,
+    certificate_mode: bool,
+    tls: bool,
+    auto_pay_after: Option<Duration>,
+) -> crate::CliResult {
     // The signals are ours before anything exists to clean up: a SIGTERM while the sandbox starts stops it
     // once it has started, the temporary dir (private keys) removed, instead of killing the process.
     let io = |e: std::io::Error| Failure::new(Exit::Other, format!("cannot wait for a signal: {e}"));
@@ -78,12 +107,15 @@ fn serve(addr: SocketAddr, state_dir: Option<PathBuf>, certificate_mode: bool, t
             (dir.clone(), Some(TempDir(dir)))
         }
     };
-    let server = MockServer::builder()
+    let mut builder = MockServer::builder()
         .addr(addr)
         .state_dir(&dir)
         .certificate_mode(certificate_mode)
-        .tls(tls)
-        .start()?;
+        .tls(tls);
+    if let Some(delay) = auto_pay_after {
+        builder = builder.auto_pay_after(delay);
+    }
+    let server = builder.start()?;
     let info = server.connection_info()?;
     let mut out = std::io::stdout().lock();
     // One line, then flush: callers read it to learn where we listen.
@@ -137,4 +169,70 @@ impl Signals {
     async fn stopped(self) -> std::io::Result<()> {
         tokio::signal::ctrl_c().await
     }
+}
+
+/// `1s`, `500ms`, `2m`, `1.5s`: a number and a unit.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 1s, 500ms or 2m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" => number,
+        "m" => number * 60.0,
+        _ => return Err(format!("`{text}` needs a unit: ms, s or m (1s, 500ms, 2m)")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a duration this sandbox can wait"))
+}
+
+/// `wxpay mock pay`: POSTs to the sandbox's control API.
+fn pay(out_trade_no: &str, sandbox: Option<String>, sandbox_ca: Option<PathBuf>) -> crate::CliResult {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let base = sandbox.or_else(|| env("WECHATPAY_BASE_URI")).ok_or_else(|| {
+        Failure::usage(
+            "which sandbox? give --sandbox URL (the base_uri `wxpay mock serve` prints) or WECHATPAY_BASE_URI",
+        )
+    })?;
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(path) = sandbox_ca.or_else(|| env("WECHATPAY_CA_CERT").map(PathBuf::from)) {
+        let pem = std::fs::read(&path)
+            .map_err(|e| Failure::usage(format!("cannot read the sandbox CA `{}`: {e}", path.display())))?;
+        let ca = reqwest::Certificate::from_pem(&pem)
+            .map_err(|e| Failure::usage(format!("`{}` is not a PEM certificate: {e}", path.display())))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    let url = format!(
+        "{}/_sandbox/pay/{}",
+        base.trim_end_matches('/'),
+        percent_encoding::utf8_percent_encode(out_trade_no, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let transport =
+        |e: reqwest::Error| Failure::new(Exit::Transport, format!("the sandbox at {base} did not answer: {e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(Exit::Other, format!("no runtime: {e}")))?;
+    let (status, body) = runtime.block_on(async {
+        let http = builder.build().map_err(transport)?;
+        let res = http.post(&url).send().await.map_err(transport)?;
+        let status = res.status().as_u16();
+        Ok::<_, Failure>((status, res.text().await.unwrap_or_default()))
+    })?;
+    if status == 204 {
+        eprintln!("paid {out_trade_no}; its payment notification is on its way to its notify_url");
+        return Ok(());
+    }
+    let message = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_owned))
+        .unwrap_or(body);
+    Err(Failure::new(
+        Exit::Api,
+        format!("the sandbox did not pay `{out_trade_no}` (HTTP {status}): {message}"),
+    ))
 }

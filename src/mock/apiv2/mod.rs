@@ -10,7 +10,7 @@
 mod pay;
 mod redpack;
 
-pub(crate) use pay::{pay, Book};
+pub(crate) use pay::{pay, Book, Payer};
 
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use http::Method;
 
 use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
 use crate::mock::callbacks::{courier, Courier};
-use crate::mock::{Answer, MockRequest, MockServer};
+use crate::mock::{Answer, MockRequest, MockServer, Shared};
 use crate::protocol::apiv2::{sign, xml, SignType};
 
 /// Every order the sandbox has taken, by `out_trade_no`.
@@ -118,6 +118,8 @@ pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
             key: server.apiv2_key().to_owned(),
             book: Arc::clone(book),
             courier: courier(server),
+            payer: Payer::of(&server.shared, book),
+            auto_pay: server.shared.auto_pay,
         };
         server.route(Method::POST, path, move |req: &MockRequest| {
             match read(&context.mchid, &context.key, path, req) {
@@ -133,6 +135,9 @@ struct Context {
     key: String,
     book: Arc<Book>,
     courier: Arc<Courier>,
+    payer: Payer,
+    /// Pay every order this long after it is placed ([`crate::mock::MockBuilder::auto_pay_after`]).
+    auto_pay: Option<std::time::Duration>,
 }
 
 impl Context {
@@ -277,6 +282,14 @@ fn unifiedorder(cx: &Context, req: &V2Request) -> Answer {
     let order = new_order(&mut orders, req, total_fee, trade_type, "NOTPAY");
     let answer = cx.ok(req, prepay_fields(&order));
     orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
+    if let (Some(delay), Ok(runtime)) = (cx.auto_pay, tokio::runtime::Handle::try_current()) {
+        // The user at the phone, played: paid after the delay unless closed (or paid) meanwhile.
+        let (payer, out_trade_no) = (cx.payer.clone(), out_trade_no.to_owned());
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = pay(&payer, &out_trade_no);
+        });
+    }
     answer
 }
 
@@ -441,9 +454,35 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
     )
 }
 
+/// What paying an order needs: the merchant, its APIv2 key, the book and the courier of notifications.
+#[derive(Clone)]
+pub(crate) struct Payer {
+    pub(crate) mchid: String,
+    pub(crate) key: String,
+    pub(crate) book: Arc<Book>,
+    pub(crate) courier: Arc<Courier>,
+}
+
+impl Payer {
+    pub(crate) fn of(shared: &Shared, book: &Arc<Book>) -> Self {
+        Payer {
+            mchid: shared.identity.mchid.clone(),
+            key: shared.identity.apiv2_key.clone(),
+            book: Arc::clone(book),
+            courier: Arc::clone(&shared.courier),
+        }
+    }
+}
+
 /// Pays an unpaid order (the user confirming on the phone) and sends its payment notification to its
 /// `notify_url`; an error says why it cannot be paid.
-pub(crate) fn pay(server: &MockServer, book: &Book, out_trade_no: &str) -> Result<(), String> {
+pub(crate) fn pay(payer: &Payer, out_trade_no: &str) -> Result<(), String> {
+    let Payer {
+        mchid,
+        key,
+        book,
+        courier,
+    } = payer;
     let (url, body) = {
         let mut orders = book.orders.lock().unwrap_or_else(|p| p.into_inner());
         let order = orders
@@ -460,7 +499,7 @@ pub(crate) fn pay(server: &MockServer, book: &Book, out_trade_no: &str) -> Resul
         order.time = now();
         let mut fields = vec![
             ("return_code".to_owned(), "SUCCESS".to_owned()),
-            ("mch_id".into(), server.mchid().into()),
+            ("mch_id".into(), mchid.clone()),
         ];
         fields.push(("nonce_str".into(), crate::protocol::formatter::nonce_of_len(16)));
         fields.extend(order.fields(false));
@@ -470,7 +509,7 @@ pub(crate) fn pay(server: &MockServer, book: &Book, out_trade_no: &str) -> Resul
         let signature = sign(
             order.sign_type,
             fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            server.apiv2_key(),
+            key,
         );
         fields.push(("sign".into(), signature));
         (
@@ -479,7 +518,7 @@ pub(crate) fn pay(server: &MockServer, book: &Book, out_trade_no: &str) -> Resul
         )
     };
     if let Some(url) = url {
-        courier(server).deliver_xml(url, body.into_bytes(), "payment notification");
+        courier.deliver_xml(url, body.into_bytes(), "payment notification");
     }
     Ok(())
 }
