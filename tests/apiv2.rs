@@ -504,7 +504,9 @@ fn the_user_is_played_by_auto_pay_and_by_the_control_api() {
     };
     client["v2/pay/unifiedorder"].post(order("AP1")).unwrap();
     // No one at the phone: the sandbox pays it and says so.
-    let paid = got.recv_timeout(std::time::Duration::from_secs(60)).expect("a notification within 60 s");
+    let paid = got
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a notification within 60 s");
     let paid = wechatpay::notify::apiv2::open_payment(&paid, server.apiv2_key()).unwrap();
     assert_eq!(paid["out_trade_no"], "AP1");
 
@@ -515,14 +517,27 @@ fn the_user_is_played_by_auto_pay_and_by_the_control_api() {
     no_notify["xml"]["notify_url"] = json!("http://127.0.0.1:9/notify");
     client["v2/pay/unifiedorder"].post(&no_notify).unwrap();
     let http = reqwest::blocking::Client::new();
-    let pay = |no: &str| http.post(format!("{}_sandbox/pay/{no}", plain.base_uri())).send().unwrap();
+    let pay = |no: &str| {
+        http.post(format!("{}_sandbox/pay/{no}", plain.base_uri()))
+            .send()
+            .unwrap()
+    };
     assert_eq!(pay("CP1").status(), 204);
     let again = pay("CP1");
     assert_eq!(again.status(), 409);
     assert!(again.text().unwrap().contains("SUCCESS"));
     assert_eq!(pay("nope").status(), 404);
     let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": plain.mchid(), "out_trade_no": "CP1"}});
-    assert_eq!(fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"], "SUCCESS");
+    assert_eq!(
+        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
+        "SUCCESS"
+    );
     // Control requests are not WeChat Pay requests.
-    assert_eq!(http.get(format!("{}_sandbox/nothing", plain.base_uri())).send().unwrap().status(), 404);
+    assert_eq!(
+        http.get(format!("{}_sandbox/nothing", plain.base_uri()))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
 }

@@ -788,9 +788,15 @@ fn mock_pay_and_auto_pay_play_the_user() {
         let query = json!({"appid": "wx8888888888888888", "mch_id": mchid, "out_trade_no": no}).to_string();
         let out = sandbox.run(&["post", "v2/pay/orderquery", "--xml", &query]);
         assert_exit(&out, 0);
-        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["trade_state"].as_str().unwrap().to_owned()
+        serde_json::from_str::<Value>(&stdout(&out)).unwrap()["trade_state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     };
-    assert_exit(&sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP1")]), 0);
+    assert_exit(
+        &sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP1")]),
+        0,
+    );
     // Paid by the sandbox after 100 ms: waited for with a deadline no slow machine reaches.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while state("MP1") != "SUCCESS" {
@@ -798,7 +804,10 @@ fn mock_pay_and_auto_pay_play_the_user() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     // Paid by hand before auto-pay: `mock pay` then finds it already paid.
-    assert_exit(&sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP2")]), 0);
+    assert_exit(
+        &sandbox.run(&["post", "v2/pay/unifiedorder", "--xml", &order("MP2")]),
+        0,
+    );
     let first = wxpay(&["mock", "pay", "MP2", "--sandbox", &base], &[], None);
     let again = wxpay(&["mock", "pay", "MP2"], &[("WECHATPAY_BASE_URI", base.clone())], None);
     // One of the two (or auto-pay, on a very slow machine) paid it; a second payment is refused.

@@ -3,13 +3,18 @@
 //!
 //! - `POST /_sandbox/pay/{out_trade_no}`: the user pays the order (`204`); `404` for no such order, `409`
 //!   for one that is not waiting for payment. Its payment notification goes to its `notify_url`.
+//! - `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`: ends a `PROCESSING` APIv3 refund
+//!   (`204`), and its `REFUND.*` notification goes to its `notify_url`.
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use http_body_util::Full;
 use serde_json::json;
 
-use super::{apiv2, Body, Shared};
+use super::{orders, payments, Body, Shared};
+
+const CONTROLS: &str = "the control API has `POST /_sandbox/pay/{out_trade_no}` and \
+                        `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`";
 
 /// Where the control API lives: WeChat Pay's paths start with a letter or `v`, never `_`.
 pub(crate) const PREFIX: &str = "/_sandbox/";
@@ -20,9 +25,40 @@ pub(crate) fn pay(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, Strin
         .orders
         .get()
         .ok_or((503, "the sandbox is still starting".to_owned()))?;
-    apiv2::pay(&apiv2::Payer::of(shared, book), out_trade_no).map_err(|why| {
+    orders::pay(&orders::Payer::of(shared, book), out_trade_no).map_err(|why| {
         let status = if why.starts_with("no order") { 404 } else { 409 };
         (status, why)
+    })
+}
+
+/// Settles a refund of the shared book; on failure, the status and why.
+pub(crate) fn settle_refund(shared: &Shared, out_refund_no: &str, status: &str) -> Result<(), (u16, String)> {
+    let book = shared
+        .orders
+        .get()
+        .ok_or((503, "the sandbox is still starting".to_owned()))?;
+    let status = match status {
+        "SUCCESS" => "SUCCESS",
+        "ABNORMAL" => "ABNORMAL",
+        "CLOSED" => "CLOSED",
+        other => {
+            return Err((
+                400,
+                format!("`{other}` is not a refund outcome: SUCCESS, ABNORMAL or CLOSED"),
+            ))
+        }
+    };
+    let family = payments::Family {
+        mchid: shared.identity.mchid.clone(),
+        book: std::sync::Arc::clone(book),
+        courier: std::sync::Arc::clone(&shared.courier),
+        refund_delay: shared.refund_delay,
+        auto_pay: shared.auto_pay,
+        payer: orders::Payer::of(shared, book),
+    };
+    payments::settle(&family, out_refund_no, status).map_err(|why| {
+        let code = if why.starts_with("no refund") { 404 } else { 409 };
+        (code, why)
     })
 }
 
@@ -45,11 +81,17 @@ pub(crate) fn handle<B>(shared: &Shared, req: &http::Request<B>, loopback: bool)
                 Err((status, why)) => answer(status, "ORDER_NOT_PAYABLE", &why),
             }
         }
-        _ => answer(
-            404,
-            "NO_SUCH_CONTROL",
-            "the control API has `POST /_sandbox/pay/{out_trade_no}`",
-        ),
+        (&http::Method::POST, Some(("refund", rest))) => match rest.rsplit_once('/') {
+            Some((out_refund_no, status)) if !out_refund_no.is_empty() => {
+                match settle_refund(shared, &decoded(out_refund_no), &decoded(status)) {
+                    Ok(()) => response(204, Bytes::new()),
+                    Err((404, why)) => answer(404, "REFUND_NOT_FOUND", &why),
+                    Err((status, why)) => answer(status, "REFUND_NOT_SETTLEABLE", &why),
+                }
+            }
+            _ => answer(404, "NO_SUCH_CONTROL", CONTROLS),
+        },
+        _ => answer(404, "NO_SUCH_CONTROL", CONTROLS),
     }
 }
 

@@ -32,7 +32,10 @@ mod certificate;
 mod clock;
 mod control;
 mod gateway;
+mod kit;
 mod media;
+mod orders;
+mod payments;
 mod platform;
 mod state;
 mod tls;
@@ -67,6 +70,8 @@ pub const MCHID: &str = "1900000109";
 pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
 /// The sandbox platform public key id.
 pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+/// How long an APIv3 refund stays `PROCESSING` unless [`MockBuilder::refund_delay`] says otherwise.
+pub const DEFAULT_REFUND_DELAY: Duration = Duration::from_millis(100);
 /// The largest request body the sandbox reads.
 pub const MAX_REQUEST_BODY: usize = 16 << 20;
 
@@ -307,8 +312,10 @@ struct Shared {
     tls: Option<tls::Tls>,
     /// [`MockBuilder::auto_pay_after`].
     auto_pay: Option<Duration>,
+    /// [`MockBuilder::refund_delay`].
+    refund_delay: Option<Duration>,
     /// The order book the payment families share, for [`MockServer::pay`] and the control API.
-    orders: OnceLock<Arc<apiv2::Book>>,
+    orders: OnceLock<Arc<orders::Book>>,
 }
 
 /// Random faults: each answer gets one of `faults` with probability `per_mille / 1000`.
@@ -407,6 +414,7 @@ pub struct MockBuilder {
     certificate_mode: bool,
     tls: bool,
     auto_pay: Option<Duration>,
+    refund_delay: Option<Duration>,
 }
 
 /// What `state.json` of a state dir holds: the business state of every endpoint family.
@@ -539,6 +547,13 @@ impl MockBuilder {
         self
     }
 
+    /// How long an APIv3 refund stays `PROCESSING` before it succeeds (and `REFUND.SUCCESS` is sent);
+    /// `None` keeps every refund `PROCESSING` until [`MockServer::settle_refund`] ends it. Default: 100 ms.
+    pub fn refund_delay(mut self, delay: Option<Duration>) -> Self {
+        self.refund_delay = delay;
+        self
+    }
+
     fn identity(&self, dir: Option<&StateDir>) -> Result<Identity> {
         let pick =
             |explicit: &Option<PrivateKey>, default: fn() -> PrivateKey| explicit.clone().unwrap_or_else(default);
@@ -629,6 +644,7 @@ impl MockBuilder {
             requests: AtomicU64::new(0),
             tls,
             auto_pay: self.auto_pay,
+            refund_delay: self.refund_delay,
             orders: OnceLock::new(),
         });
         let listener = std::net::TcpListener::bind(self.addr)
@@ -719,6 +735,7 @@ impl MockServer {
             certificate_mode: false,
             tls: false,
             auto_pay: None,
+            refund_delay: Some(DEFAULT_REFUND_DELAY),
         }
     }
 
@@ -880,6 +897,13 @@ impl MockServer {
         control::pay(&self.shared, out_trade_no).map_err(|(_, why)| Error::request(why))
     }
 
+    /// Ends a `PROCESSING` APIv3 refund as `"SUCCESS"`, `"ABNORMAL"` or `"CLOSED"` and sends its
+    /// `REFUND.*` notification (with [`MockBuilder::refund_delay`]`(None)`, refunds wait for this). An error
+    /// names the refund and why.
+    pub fn settle_refund(&self, out_refund_no: &str, status: &str) -> Result<()> {
+        control::settle_refund(&self.shared, out_refund_no, status).map_err(|(_, why)| Error::request(why))
+    }
+
     /// With [`MockBuilder::tls`]: the sandbox's CA certificate (PEM), which issued its server certificate
     /// and the merchant's; trust it with [`ClientBuilder::root_certificate`].
     pub fn ca_certificate_pem(&self) -> Option<&str> {
@@ -949,7 +973,10 @@ impl MockServer {
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
         media::install(self);
         platform::install(self);
-        let _ = self.shared.orders.set(apiv2::install(self));
+        let book = Arc::new(orders::Book::default());
+        apiv2::install(self, &book);
+        payments::install(self, &book);
+        let _ = self.shared.orders.set(book);
         Ok(())
     }
 

@@ -10,13 +10,14 @@
 mod pay;
 mod redpack;
 
-pub(crate) use pay::{pay, Book, Payer};
+pub(crate) use pay::payment_notification;
 
 use std::sync::Arc;
 
 use http::Method;
 use serde_json::{Map, Value};
 
+use crate::mock::orders::Book;
 use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{endpoints, sign, xml, SignType};
 
@@ -144,12 +145,10 @@ pub(crate) fn refuse(apiv2_key: &str, req: &V2Request, mchid: &str, code: &str, 
     signed(apiv2_key, req.sign_type, mchid, fields)
 }
 
-/// Registers the APIv2 routes; returns the order book, for [`MockServer::pay`].
-pub(crate) fn install(server: &MockServer) -> Arc<Book> {
-    let book = Arc::new(Book::default());
-    pay::install(server, &book);
+/// Registers the APIv2 routes, the payments on the shared order `book`.
+pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
+    pay::install(server, book);
     redpack::install(server);
-    book
 }
 
 #[cfg(test)]

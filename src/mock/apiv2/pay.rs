@@ -1,60 +1,17 @@
 //! APIv2 payments: 付款码支付 (`pay/micropay`), 统一下单 (`pay/unifiedorder`), query, close, reverse, refunds
 //! and their query, and the day's bill (`pay/downloadbill`), on one order book.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use http::Method;
 
 use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
 use crate::mock::callbacks::{courier, Courier};
-use crate::mock::{Answer, MockRequest, MockServer, Shared};
+use crate::mock::orders::{compact_time, pay, state_description, Book, Order, Orders, Payer, Refund};
+use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{sign, xml, SignType};
 
-/// Every order the sandbox has taken, by `out_trade_no`.
-#[derive(Default)]
-pub(crate) struct Book {
-    orders: Mutex<Orders>,
-}
-
-#[derive(Default)]
-struct Orders {
-    by_out_trade_no: HashMap<String, Order>,
-    /// Numbers the orders and refunds the sandbox issues.
-    issued: u64,
-}
-
-struct Order {
-    appid: String,
-    out_trade_no: String,
-    transaction_id: String,
-    body: String,
-    total_fee: u64,
-    trade_type: String,
-    state: &'static str,
-    prepay_id: String,
-    auth_code: Option<String>,
-    /// Where its payment notification goes (统一下单's `notify_url`).
-    notify_url: Option<String>,
-    /// How the order was signed, and so how its notifications are.
-    sign_type: SignType,
-    /// When it was paid (or taken, for an unpaid one), in seconds.
-    time: i64,
-    refunds: Vec<Refund>,
-}
-
-struct Refund {
-    out_refund_no: String,
-    refund_id: String,
-    refund_fee: u64,
-    time: i64,
-}
-
 impl Order {
-    fn refunded(&self) -> u64 {
-        self.refunds.iter().map(|r| r.refund_fee).sum()
-    }
-
     /// The fields of a paid order, as micropay and orderquery answer them.
     fn fields(&self, with_state: bool) -> Vec<(String, String)> {
         let mut fields = vec![
@@ -77,26 +34,6 @@ impl Order {
         }
         fields
     }
-}
-
-fn state_description(state: &str) -> &'static str {
-    match state {
-        "SUCCESS" => "支付成功",
-        "REFUND" => "转入退款",
-        "NOTPAY" => "未支付",
-        "CLOSED" => "已关闭",
-        "REVOKED" => "已撤销（付款码支付）",
-        "USERPAYING" => "用户支付中（付款码支付）",
-        _ => "支付失败",
-    }
-}
-
-/// `yyyyMMddHHmmss` in Beijing time, as APIv2 writes times.
-fn compact_time(secs: i64) -> String {
-    crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19]
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect()
 }
 
 /// Registers the payment routes on `server`, sharing `book`.
@@ -150,7 +87,7 @@ impl Context {
     }
 
     fn orders(&self) -> std::sync::MutexGuard<'_, Orders> {
-        self.book.orders.lock().unwrap_or_else(|p| p.into_inner())
+        self.book.lock()
     }
 }
 
@@ -159,10 +96,6 @@ fn amount(req: &V2Request, name: &str) -> Result<u64, Answer> {
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|&v| v > 0)
         .ok_or_else(|| fail(&format!("{name}参数格式错误")))
-}
-
-fn now() -> i64 {
-    crate::protocol::formatter::timestamp()
 }
 
 /// Finds the order a query names, by `transaction_id` or `out_trade_no`.
@@ -174,23 +107,20 @@ fn find<'a>(orders: &'a mut Orders, req: &V2Request) -> Option<&'a mut Order> {
 }
 
 fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &str, state: &'static str) -> Order {
-    orders.issued += 1;
-    let n = orders.issued;
-    Order {
-        appid: req.get("appid").unwrap_or_default().to_owned(),
-        out_trade_no: req.get("out_trade_no").unwrap_or_default().to_owned(),
-        transaction_id: format!("4200{:08}{:012}", std::process::id() % 100_000_000, n),
-        body: req.get("body").unwrap_or_default().to_owned(),
+    let n = orders.next();
+    let mut order = Order::placed(
+        n,
+        req.get("appid").unwrap_or_default(),
+        req.get("out_trade_no").unwrap_or_default(),
+        req.get("body").unwrap_or_default(),
         total_fee,
-        trade_type: trade_type.to_owned(),
+        trade_type,
         state,
-        prepay_id: format!("wx{}{:016}", compact_time(now()), n),
-        auth_code: req.get("auth_code").map(str::to_owned),
-        notify_url: req.get("notify_url").map(str::to_owned),
-        sign_type: req.sign_type,
-        time: now(),
-        refunds: Vec::new(),
-    }
+    );
+    order.auth_code = req.get("auth_code").map(str::to_owned);
+    order.notify_url = req.get("notify_url").map(str::to_owned);
+    order.sign_type = req.sign_type;
+    order
 }
 
 fn micropay(cx: &Context, req: &V2Request) -> Answer {
@@ -400,8 +330,7 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
         return cx.refuse(req, code, "negative test");
     }
     let mut orders = cx.orders();
-    orders.issued += 1;
-    let n = orders.issued;
+    let n = orders.next();
     let Some(order) = find(&mut orders, req) else {
         return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
     };
@@ -421,12 +350,8 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
             if order.refunded() + refund_fee > order.total_fee {
                 return cx.refuse(req, "NOTENOUGH", "订单可退金额不足");
             }
-            order.refunds.push(Refund {
-                out_refund_no: out_refund_no.to_owned(),
-                refund_id: format!("5030{:08}{:012}", std::process::id() % 100_000_000, n),
-                refund_fee,
-                time: now(),
-            });
+            // APIv2 refunds succeed at once in the sandbox.
+            order.refunds.push(Refund::new(n, out_refund_no, refund_fee, "SUCCESS"));
             order.state = "REFUND";
             order.refunds.len() - 1
         }
@@ -454,73 +379,24 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
     )
 }
 
-/// What paying an order needs: the merchant, its APIv2 key, the book and the courier of notifications.
-#[derive(Clone)]
-pub(crate) struct Payer {
-    pub(crate) mchid: String,
-    pub(crate) key: String,
-    pub(crate) book: Arc<Book>,
-    pub(crate) courier: Arc<Courier>,
-}
-
-impl Payer {
-    pub(crate) fn of(shared: &Shared, book: &Arc<Book>) -> Self {
-        Payer {
-            mchid: shared.identity.mchid.clone(),
-            key: shared.identity.apiv2_key.clone(),
-            book: Arc::clone(book),
-            courier: Arc::clone(&shared.courier),
-        }
+/// The payment notification of a paid APIv2 order: its fields, signed as the order was.
+pub(crate) fn payment_notification(mchid: &str, key: &str, order: &Order) -> Vec<u8> {
+    let mut fields = vec![
+        ("return_code".to_owned(), "SUCCESS".to_owned()),
+        ("mch_id".into(), mchid.to_owned()),
+    ];
+    fields.push(("nonce_str".into(), crate::protocol::formatter::nonce_of_len(16)));
+    fields.extend(order.fields(false));
+    if order.sign_type == SignType::HmacSha256 {
+        fields.push(("sign_type".into(), "HMAC-SHA256".into()));
     }
-}
-
-/// Pays an unpaid order (the user confirming on the phone) and sends its payment notification to its
-/// `notify_url`; an error says why it cannot be paid.
-pub(crate) fn pay(payer: &Payer, out_trade_no: &str) -> Result<(), String> {
-    let Payer {
-        mchid,
+    let signature = sign(
+        order.sign_type,
+        fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         key,
-        book,
-        courier,
-    } = payer;
-    let (url, body) = {
-        let mut orders = book.orders.lock().unwrap_or_else(|p| p.into_inner());
-        let order = orders
-            .by_out_trade_no
-            .get_mut(out_trade_no)
-            .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
-        if !matches!(order.state, "NOTPAY" | "USERPAYING") {
-            return Err(format!(
-                "the order `{out_trade_no}` is {}, not waiting for payment",
-                order.state
-            ));
-        }
-        order.state = "SUCCESS";
-        order.time = now();
-        let mut fields = vec![
-            ("return_code".to_owned(), "SUCCESS".to_owned()),
-            ("mch_id".into(), mchid.clone()),
-        ];
-        fields.push(("nonce_str".into(), crate::protocol::formatter::nonce_of_len(16)));
-        fields.extend(order.fields(false));
-        if order.sign_type == SignType::HmacSha256 {
-            fields.push(("sign_type".into(), "HMAC-SHA256".into()));
-        }
-        let signature = sign(
-            order.sign_type,
-            fields.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            key,
-        );
-        fields.push(("sign".into(), signature));
-        (
-            order.notify_url.clone(),
-            xml::write(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        )
-    };
-    if let Some(url) = url {
-        courier.deliver_xml(url, body.into_bytes(), "payment notification");
-    }
-    Ok(())
+    );
+    fields.push(("sign".into(), signature));
+    xml::write(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))).into_bytes()
 }
 
 /// A refund notification: unsigned, its result sealed in `req_info` (AES-256-ECB under the MD5 of the

@@ -1,0 +1,263 @@
+//! APIv3 payments (直连): `v3/pay/transactions/{jsapi,app,h5,native}`, the two queries and `close`, on the
+//! order book APIv2 shares; and refunds (`v3/refund/domestic/refunds`), which go `PROCESSING → SUCCESS`
+//! after a settable delay (or `ABNORMAL` / `CLOSED` when the test says so), each announced to its
+//! `notify_url` by the callback courier. A paid order is announced with `TRANSACTION.SUCCESS`.
+
+mod refunds;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::Method;
+use serde_json::{json, Value};
+
+use super::callbacks::{Courier, Notice};
+use super::clock::{parse_rfc3339, rfc3339};
+use super::kit::{integer, invalid_request, json_object, missing, object, optional, param_error, path, required, Body};
+use super::orders::{now, pay, state_description, Book, Order, Payer};
+use super::{Answer, MockRequest, MockServer};
+
+pub(crate) use refunds::settle;
+
+/// The trade types a prepay route places, by its last segment.
+const KINDS: [(&str, &str); 4] = [("jsapi", "JSAPI"), ("app", "APP"), ("h5", "MWEB"), ("native", "NATIVE")];
+
+/// What the family's handlers share.
+#[derive(Clone)]
+pub(crate) struct Family {
+    pub(crate) mchid: String,
+    pub(crate) book: Arc<Book>,
+    pub(crate) courier: Arc<Courier>,
+    /// How long a refund stays `PROCESSING`; `None`: until settled by the test.
+    pub(crate) refund_delay: Option<Duration>,
+    /// Pay every order this long after it is placed.
+    pub(crate) auto_pay: Option<Duration>,
+    pub(crate) payer: Payer,
+}
+
+/// Registers the routes on `server`, on the shared `book`.
+pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
+    let family = Family {
+        mchid: server.mchid().to_owned(),
+        book: Arc::clone(book),
+        courier: Arc::clone(&server.shared.courier),
+        refund_delay: server.shared.refund_delay,
+        auto_pay: server.shared.auto_pay,
+        payer: Payer::of(&server.shared, book),
+    };
+    for (segment, trade_type) in KINDS {
+        let f = family.clone();
+        server.route(Method::POST, &format!("v3/pay/transactions/{segment}"), move |req| {
+            prepay(&f, req, trade_type).unwrap_or_else(|refused| refused)
+        });
+    }
+    let f = family.clone();
+    server.route(Method::GET, "v3/pay/transactions/id/{transaction_id}", move |req| {
+        query(&f, req, Lookup::TransactionId(path(req, "transaction_id"))).unwrap_or_else(|refused| refused)
+    });
+    let f = family.clone();
+    server.route(
+        Method::GET,
+        "v3/pay/transactions/out-trade-no/{out_trade_no}",
+        move |req| query(&f, req, Lookup::OutTradeNo(path(req, "out_trade_no"))).unwrap_or_else(|refused| refused),
+    );
+    let f = family.clone();
+    server.route(
+        Method::POST,
+        "v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+        move |req| close(&f, req).unwrap_or_else(|refused| refused),
+    );
+    refunds::install(server, &family);
+}
+
+enum Lookup<'a> {
+    TransactionId(&'a str),
+    OutTradeNo(&'a str),
+}
+
+/// The merchant a request names must be this sandbox's.
+fn check_mchid(family: &Family, mchid: &str, location: &str) -> Result<(), Answer> {
+    if mchid == family.mchid {
+        Ok(())
+    } else {
+        Err(param_error("mchid", location, "与发起请求的商户号不一致"))
+    }
+}
+
+/// `out_trade_no`: 6 to 32 of `[0-9A-Za-z_-|*]`, as WeChat Pay documents it.
+fn check_out_trade_no(value: &str) -> Result<(), Answer> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-|*".contains(c);
+    if (6..=32).contains(&value.len()) && value.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(param_error(
+            "out_trade_no",
+            "body",
+            "应为 6 到 32 位数字、大小写字母、_-|* 组成的字符串",
+        ))
+    }
+}
+
+fn prepay(family: &Family, req: &MockRequest, trade_type: &str) -> Result<Answer, Answer> {
+    let body = json_object(req)?;
+    let appid = required(&body, "appid")?;
+    check_mchid(family, required(&body, "mchid")?, "body")?;
+    let description = required(&body, "description")?;
+    let out_trade_no = required(&body, "out_trade_no")?;
+    check_out_trade_no(out_trade_no)?;
+    let notify_url = required(&body, "notify_url")?;
+    if !(notify_url.starts_with("https://") || notify_url.starts_with("http://")) {
+        return Err(param_error("notify_url", "body", "应为 http(s) 开头的完整地址"));
+    }
+    let amount = object(&body, "amount")?;
+    let total = integer(amount, "amount.total")?;
+    if total == 0 {
+        return Err(param_error("amount.total", "body", "应不小于 1"));
+    }
+    if optional(amount, "amount.currency")?.is_some_and(|c| c != "CNY") {
+        return Err(param_error("amount.currency", "body", "境内商户号仅支持人民币 CNY"));
+    }
+    let openid = match trade_type {
+        "JSAPI" => Some(required(object(&body, "payer")?, "payer.openid")?),
+        _ => None,
+    };
+    if trade_type == "MWEB" {
+        let scene = object(&body, "scene_info")?;
+        required(scene, "scene_info.payer_client_ip")?;
+        required(object(scene, "scene_info.h5_info")?, "scene_info.h5_info.type")?;
+    }
+    let time_expire = match optional(&body, "time_expire")? {
+        Some(text) => Some(parse_rfc3339(text).ok_or_else(|| {
+            param_error(
+                "time_expire",
+                "body",
+                "应为 RFC 3339 格式的时间，如 2018-06-08T10:34:56+08:00",
+            )
+        })?),
+        None => None,
+    };
+    let attach = optional(&body, "attach")?;
+
+    let now = now();
+    let request = Value::Object(body.clone());
+    let mut orders = family.book.lock();
+    if let Some(order) = orders.by_out_trade_no.get_mut(out_trade_no) {
+        order.expire(now);
+        // The same order placed again (a retry) answers as the first time; anything else is refused.
+        return match order.state {
+            "NOTPAY" if order.request.as_ref() == Some(&request) => Ok(prepay_answer(order)),
+            "NOTPAY" | "USERPAYING" => Err(invalid_request("201 商户订单号重复")),
+            "CLOSED" | "REVOKED" => Err(Answer::error(400, "ORDER_CLOSED", "订单已关闭")),
+            _ => Err(Answer::error(403, "ORDERPAID", "该订单已支付")),
+        };
+    }
+    if time_expire.is_some_and(|t| t <= now) {
+        return Err(param_error("time_expire", "body", "交易结束时间应晚于当前时间"));
+    }
+    let n = orders.next();
+    let mut order = Order::placed(n, appid, out_trade_no, description, total, trade_type, "NOTPAY");
+    order.v3 = true;
+    order.notify_url = Some(notify_url.to_owned());
+    order.attach = attach.map(str::to_owned);
+    order.time_expire = time_expire;
+    if let Some(openid) = openid {
+        order.openid = openid.to_owned();
+    }
+    order.request = Some(request);
+    let answer = prepay_answer(&order);
+    orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
+    drop(orders);
+    if let (Some(delay), Ok(runtime)) = (family.auto_pay, tokio::runtime::Handle::try_current()) {
+        // The user at the phone, played: paid after the delay unless closed (or paid) meanwhile.
+        let (payer, out_trade_no) = (family.payer.clone(), out_trade_no.to_owned());
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let _ = pay(&payer, &out_trade_no);
+        });
+    }
+    Ok(answer)
+}
+
+fn prepay_answer(order: &Order) -> Answer {
+    let body = match order.trade_type.as_str() {
+        "NATIVE" => json!({"code_url": format!("weixin://wxpay/bizpayurl?pr={}", &order.prepay_id[2..])}),
+        "MWEB" => json!({"h5_url": format!(
+            "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id={}&package=2150917749",
+            order.prepay_id
+        )}),
+        _ => json!({"prepay_id": order.prepay_id}),
+    };
+    Answer::json(200, &body)
+}
+
+/// The order as WeChat Pay answers a query and announces a payment.
+pub(crate) fn transaction(mchid: &str, order: &Order) -> Value {
+    let paid = matches!(order.state, "SUCCESS" | "REFUND");
+    let mut out = json!({
+        "appid": order.appid,
+        "mchid": mchid,
+        "out_trade_no": order.out_trade_no,
+        "trade_type": order.trade_type,
+        "trade_state": order.state,
+        "trade_state_desc": state_description(order.state),
+        "amount": {"total": order.total_fee, "currency": "CNY"},
+    });
+    if let Some(attach) = &order.attach {
+        out["attach"] = json!(attach);
+    }
+    if paid {
+        out["transaction_id"] = json!(order.transaction_id);
+        out["bank_type"] = json!("OTHERS");
+        out["success_time"] = json!(rfc3339(order.time));
+        out["payer"] = json!({"openid": order.openid});
+        out["amount"] = json!({"total": order.total_fee, "payer_total": order.total_fee, "currency": "CNY",
+            "payer_currency": "CNY"});
+    }
+    out
+}
+
+/// The `TRANSACTION.SUCCESS` notification of a paid order.
+pub(crate) fn transaction_notice(mchid: &str, order: &Order) -> Notice {
+    Notice {
+        event_type: "TRANSACTION.SUCCESS",
+        summary: "支付成功",
+        original_type: "transaction",
+        create_time: rfc3339(now()),
+        resource: transaction(mchid, order),
+    }
+}
+
+fn query(family: &Family, req: &MockRequest, lookup: Lookup<'_>) -> Result<Answer, Answer> {
+    let mchid = req
+        .query("mchid")
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| missing("mchid", "query"))?;
+    check_mchid(family, mchid, "query")?;
+    let now = now();
+    let mut orders = family.book.lock();
+    let order = match lookup {
+        Lookup::TransactionId(id) => orders.by_transaction_id(id).filter(|o| o.state != "NOTPAY"),
+        Lookup::OutTradeNo(no) => orders.by_out_trade_no.get_mut(no),
+    };
+    let order = order.ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
+    order.expire(now);
+    Ok(Answer::json(200, &transaction(&family.mchid, order)))
+}
+
+fn close(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
+    let body: Body = json_object(req)?;
+    check_mchid(family, required(&body, "mchid")?, "body")?;
+    let mut orders = family.book.lock();
+    let order = orders
+        .by_out_trade_no
+        .get_mut(path(req, "out_trade_no"))
+        .ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
+    order.expire(now());
+    match order.state {
+        "NOTPAY" | "CLOSED" => {
+            order.state = "CLOSED";
+            Ok(Answer::no_content())
+        }
+        _ => Err(Answer::error(400, "ORDERPAID", "订单已支付，不能关闭")),
+    }
+}

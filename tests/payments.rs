@@ -1,0 +1,415 @@
+//! The sandbox's APIv3 payments: order, pay (played by the sandbox), the `TRANSACTION.SUCCESS` callback,
+//! queries, close, refunds and their callbacks — in the six call styles, and the refusals WeChat Pay makes.
+#![cfg(feature = "mock")]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wechatpay::mock::MockServer;
+use wechatpay::Client;
+
+/// Receives callbacks: each one's headers and body, answered 200.
+struct Receiver {
+    url: String,
+    got: mpsc::Receiver<(http::HeaderMap, Vec<u8>)>,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/notify", listener.local_addr().unwrap());
+        let (tx, got) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = http::HeaderMap::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = line.split_once(':') {
+                        if let (Ok(name), Ok(value)) = (
+                            http::HeaderName::from_bytes(name.trim().as_bytes()),
+                            value.trim().parse(),
+                        ) {
+                            headers.insert(name, value);
+                        }
+                    }
+                }
+                let length = headers
+                    .get("content-length")
+                    .and_then(|v| v.to_str().ok()?.parse().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+                if tx.send((headers, body)).is_err() {
+                    return;
+                }
+            }
+        });
+        Receiver { url, got }
+    }
+
+    /// The next callback, opened by the client: verified against the platform key, decrypted with the
+    /// APIv3 key. Waited for with a deadline no slow machine reaches.
+    fn next(&self, client: &Client) -> wechatpay::notify::Event<Value> {
+        let (headers, body) = self
+            .got
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a callback within 60 s");
+        client
+            .open_notification(&headers, &body)
+            .expect("a callback that verifies and decrypts")
+    }
+}
+
+fn sandbox() -> (MockServer, Client) {
+    let server = MockServer::start().unwrap();
+    let client = server.client_builder().apiv3_key(server.apiv3_key()).build().unwrap();
+    (server, client)
+}
+
+fn jsapi(server: &MockServer, out_trade_no: &str, total: u64, notify_url: &str) -> Value {
+    json!({"json": {"appid": "wxd678efh567hg6787", "mchid": server.mchid(), "description": "Image形象店-深圳腾大-QQ公仔",
+        "out_trade_no": out_trade_no, "notify_url": notify_url, "amount": {"total": total, "currency": "CNY"},
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}})
+}
+
+type Style = fn(&Client, &str, wechatpay::Method, Value) -> wechatpay::Result<wechatpay::Response>;
+
+fn styles() -> [(&'static str, Style); 6] {
+    use wechatpay::Method;
+    fn call(node: &wechatpay::Chain, method: Method, options: Value) -> wechatpay::Result<wechatpay::Response> {
+        match method {
+            Method::GET => node.get(options),
+            _ => node.post(options),
+        }
+    }
+    async fn call_async(
+        node: &wechatpay::Chain,
+        method: Method,
+        options: Value,
+    ) -> wechatpay::Result<wechatpay::Response> {
+        match method {
+            Method::GET => node.get_async(options).await,
+            _ => node.post_async(options).await,
+        }
+    }
+    [
+        ("sync chain", |c, p, m, o| {
+            let node = p.split('/').fold(&c[""], |node, segment| &node[segment]);
+            call(node, m, o)
+        }),
+        ("sync declarative", |c, p, m, o| call(&c.chain(p), m, o)),
+        ("sync property", |c, p, m, o| call(&c[p], m, o)),
+        ("async chain", |c, p, m, o| {
+            let node = p.split('/').fold(c.chain(""), |node, segment| node.chain(segment));
+            futures::executor::block_on(call_async(&node, m, o))
+        }),
+        ("async declarative", |c, p, m, o| {
+            futures::executor::block_on(call_async(&c.chain(p), m, o))
+        }),
+        ("async property", |c, p, m, o| {
+            futures::executor::block_on(call_async(&c[p], m, o))
+        }),
+    ]
+}
+
+#[test]
+fn order_pay_query_refund_and_their_callbacks_in_all_six_styles() {
+    use wechatpay::Method;
+    let (server, client) = sandbox();
+    let receiver = Receiver::start();
+    for (i, (style, call)) in styles().iter().enumerate() {
+        let out_trade_no = format!("1217752501201407033233368{i:03}");
+        let placed = call(
+            &client,
+            "v3/pay/transactions/jsapi",
+            Method::POST,
+            jsapi(&server, &out_trade_no, 100, &receiver.url),
+        )
+        .unwrap_or_else(|e| panic!("{style}: {e:#}"));
+        let prepay_id = placed.json::<Value>().unwrap()["prepay_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(prepay_id.starts_with("wx"), "{style}");
+
+        let query = json!({"out_trade_no": out_trade_no, "query": {"mchid": server.mchid()}});
+        let found = call(
+            &client,
+            "v3/pay/transactions/out-trade-no/{out_trade_no}",
+            Method::GET,
+            query.clone(),
+        )
+        .unwrap();
+        assert_eq!(found.json::<Value>().unwrap()["trade_state"], "NOTPAY", "{style}");
+
+        server.pay(&out_trade_no).unwrap(); // the user, at the phone
+        let paid = receiver.next(&client);
+        assert_eq!(
+            (paid.event_type.as_str(), paid.original_type.as_str()),
+            ("TRANSACTION.SUCCESS", "transaction")
+        );
+        assert_eq!(paid.resource["out_trade_no"], out_trade_no.as_str(), "{style}");
+        assert_eq!(paid.resource["trade_state"], "SUCCESS");
+        let transaction_id = paid.resource["transaction_id"].as_str().unwrap().to_owned();
+
+        let by_id = json!({"transaction_id": transaction_id, "query": {"mchid": server.mchid()}});
+        let found = call(&client, "v3/pay/transactions/id/{transaction_id}", Method::GET, by_id).unwrap();
+        let found: Value = found.json().unwrap();
+        assert_eq!(
+            (found["trade_state"].as_str(), found["amount"]["payer_total"].as_u64()),
+            (Some("SUCCESS"), Some(100))
+        );
+
+        let refund = json!({"json": {"out_trade_no": out_trade_no, "out_refund_no": format!("R{out_trade_no}"),
+            "notify_url": receiver.url, "amount": {"refund": 30, "total": 100, "currency": "CNY"}}});
+        let asked: Value = call(&client, "v3/refund/domestic/refunds", Method::POST, refund)
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(asked["status"], "PROCESSING", "{style}");
+        let done = receiver.next(&client);
+        assert_eq!(done.event_type, "REFUND.SUCCESS", "{style}");
+        assert_eq!(done.resource["refund_status"], "SUCCESS");
+        let again = json!({"out_refund_no": format!("R{out_trade_no}")});
+        let settled: Value = call(
+            &client,
+            "v3/refund/domestic/refunds/{out_refund_no}",
+            Method::GET,
+            again,
+        )
+        .unwrap()
+        .json()
+        .unwrap();
+        assert_eq!(settled["status"], "SUCCESS", "{style}");
+        let found = call(
+            &client,
+            "v3/pay/transactions/out-trade-no/{out_trade_no}",
+            Method::GET,
+            query,
+        )
+        .unwrap();
+        assert_eq!(found.json::<Value>().unwrap()["trade_state"], "REFUND", "{style}");
+    }
+}
+
+#[test]
+fn double_payment_over_refund_and_bad_orders_are_refused() {
+    let (server, client) = sandbox();
+    let receiver = Receiver::start();
+    let order = jsapi(&server, "D0000001", 100, &receiver.url);
+    client["v3/pay/transactions/jsapi"].post(&order).unwrap();
+    // The same order again (a retry) answers the same; other content under its number is refused.
+    let first = client["v3/pay/transactions/jsapi"]
+        .post(&order)
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    let mut other = order.clone();
+    other["json"]["amount"]["total"] = json!(200);
+    let e = client["v3/pay/transactions/jsapi"].post(&other).unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(400), Some("INVALID_REQUEST")), "{e}");
+    server.pay("D0000001").unwrap();
+    receiver.next(&client);
+    assert!(server
+        .pay("D0000001")
+        .unwrap_err()
+        .to_string()
+        .contains("not waiting for payment"));
+    let e = client["v3/pay/transactions/jsapi"].post(&order).unwrap_err();
+    assert_eq!(e.code(), Some("ORDERPAID"));
+    let close = json!({"out_trade_no": "D0000001", "json": {"mchid": server.mchid()}});
+    assert_eq!(
+        client["v3/pay/transactions/out-trade-no/{out_trade_no}/close"]
+            .post(&close)
+            .unwrap_err()
+            .code(),
+        Some("ORDERPAID")
+    );
+    assert!(first["prepay_id"].is_string());
+
+    let refund = |no: &str, fee: u64| json!({"json": {"out_trade_no": "D0000001", "out_refund_no": no, "amount": {"refund": fee, "total": 100, "currency": "CNY"}}});
+    client["v3/refund/domestic/refunds"].post(refund("DR1", 60)).unwrap();
+    client["v3/refund/domestic/refunds"].post(refund("DR1", 60)).unwrap(); // the same refund, answered again
+    let e = client["v3/refund/domestic/refunds"]
+        .post(refund("DR2", 41))
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(403), Some("NOT_ENOUGH")), "{e}");
+
+    // Required fields, named as WeChat Pay names them.
+    let mut no_openid = jsapi(&server, "D0000002", 1, &receiver.url);
+    no_openid["json"]["payer"] = json!({});
+    let e = client["v3/pay/transactions/jsapi"].post(no_openid).unwrap_err();
+    assert_eq!(e.detail().unwrap()["field"], "payer.openid", "{e}");
+    let mut stranger = jsapi(&server, "D0000003", 1, &receiver.url);
+    stranger["json"]["mchid"] = json!("1230000109");
+    assert_eq!(
+        client["v3/pay/transactions/jsapi"]
+            .post(stranger)
+            .unwrap_err()
+            .detail()
+            .unwrap()["field"],
+        "mchid"
+    );
+    let short = jsapi(&server, "D1", 1, &receiver.url);
+    assert_eq!(
+        client["v3/pay/transactions/jsapi"]
+            .post(short)
+            .unwrap_err()
+            .detail()
+            .unwrap()["field"],
+        "out_trade_no"
+    );
+    let native = json!({"json": {"appid": "wxd678efh567hg6787", "mchid": server.mchid(), "description": "QQ公仔",
+        "out_trade_no": "D0000004", "notify_url": receiver.url, "amount": {"total": 1}}});
+    let code_url = client["v3/pay/transactions/native"]
+        .post(native)
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    assert!(code_url["code_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("weixin://wxpay/bizpayurl?pr="));
+    let missing = json!({"out_trade_no": "nope", "query": {"mchid": server.mchid()}});
+    let e = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(missing)
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(404), Some("ORDER_NOT_EXIST")));
+    let e = client["v3/refund/domestic/refunds"]
+        .post(
+            refund("DR3", 1)
+                .as_object()
+                .map(|o| {
+                    let mut o = o.clone();
+                    o["json"]["out_trade_no"] = json!("nope");
+                    Value::Object(o)
+                })
+                .unwrap(),
+        )
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+}
+
+#[test]
+fn two_hundred_concurrent_refunds_never_refund_more_than_was_paid() {
+    let (server, client) = sandbox();
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "C0000001", 100, "http://127.0.0.1:9/notify"))
+        .unwrap();
+    server.pay("C0000001").unwrap();
+    let node = &client["v3/refund/domestic/refunds"];
+    let calls = (0..200).map(|i| {
+        node.post_async(
+            json!({"json": {"out_trade_no": "C0000001", "out_refund_no": format!("CR{i:04}"),
+            "amount": {"refund": 1, "total": 100, "currency": "CNY"}}}),
+        )
+    });
+    let results = futures::executor::block_on(futures::future::join_all(calls));
+    let refunded = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(refunded, 100, "exactly what was paid, one fen at a time");
+    assert!(results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .all(|e| e.code() == Some("NOT_ENOUGH")));
+}
+
+#[test]
+fn closed_expired_abnormal_and_closed_refunds() {
+    let server = MockServer::builder().refund_delay(None).start().unwrap();
+    let client = server.client_builder().apiv3_key(server.apiv3_key()).build().unwrap();
+    let receiver = Receiver::start();
+
+    // Closed before payment: it cannot be paid.
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "X0000001", 10, &receiver.url))
+        .unwrap();
+    let close = json!({"out_trade_no": "X0000001", "json": {"mchid": server.mchid()}});
+    assert_eq!(
+        client["v3/pay/transactions/out-trade-no/{out_trade_no}/close"]
+            .post(&close)
+            .unwrap()
+            .status(),
+        204
+    );
+    assert!(server.pay("X0000001").unwrap_err().to_string().contains("CLOSED"));
+
+    // time_expire: a past one is refused; once a future one has passed, the order is closed.
+    let mut past = jsapi(&server, "X0000002", 10, &receiver.url);
+    past["json"]["time_expire"] = json!("2018-06-08T10:34:56+08:00");
+    assert_eq!(
+        client["v3/pay/transactions/jsapi"]
+            .post(past)
+            .unwrap_err()
+            .detail()
+            .unwrap()["field"],
+        "time_expire"
+    );
+    let soon = wechatpay::formatter::timestamp() + 2;
+    let mut expiring = jsapi(&server, "X0000003", 10, &receiver.url);
+    expiring["json"]["time_expire"] = json!(rfc3339_utc(soon));
+    client["v3/pay/transactions/jsapi"].post(expiring).unwrap();
+    while wechatpay::formatter::timestamp() <= soon {
+        std::thread::sleep(Duration::from_millis(100)); // until the clock has passed it, however long that takes
+    }
+    let query = json!({"out_trade_no": "X0000003", "query": {"mchid": server.mchid()}});
+    let found = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(query)
+        .unwrap();
+    assert_eq!(found.json::<Value>().unwrap()["trade_state"], "CLOSED");
+    assert!(server.pay("X0000003").is_err());
+
+    // Refunds wait for the test: ABNORMAL and CLOSED, each announced.
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "X0000004", 20, &receiver.url))
+        .unwrap();
+    server.pay("X0000004").unwrap();
+    receiver.next(&client);
+    for (no, outcome, event) in [
+        ("XR1", "ABNORMAL", "REFUND.ABNORMAL"),
+        ("XR2", "CLOSED", "REFUND.CLOSED"),
+    ] {
+        let refund = json!({"json": {"out_trade_no": "X0000004", "out_refund_no": no, "notify_url": receiver.url,
+            "amount": {"refund": 10, "total": 20, "currency": "CNY"}}});
+        client["v3/refund/domestic/refunds"].post(refund).unwrap();
+        server.settle_refund(no, outcome).unwrap();
+        let event_got = receiver.next(&client);
+        assert_eq!(event_got.event_type, event);
+        assert_eq!(event_got.resource["refund_status"], outcome);
+    }
+    assert!(server
+        .settle_refund("XR1", "SUCCESS")
+        .unwrap_err()
+        .to_string()
+        .contains("not PROCESSING"));
+    assert!(server.settle_refund("nope", "SUCCESS").is_err());
+    assert!(server.settle_refund("XR1", "DONE").is_err());
+}
+
+/// `secs` as RFC 3339 in UTC (`2026-11-30T04:30:00Z`), from the civil calendar.
+fn rfc3339_utc(secs: i64) -> String {
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
