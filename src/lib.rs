@@ -33,7 +33,8 @@
 //! [`verify`] are the sans-IO protocol core over [`keys`] and a [`Keyring`]; [`Client`] and [`Chain`] sit
 //! on a thin transport. Around them: [`notify`] opens callbacks, [`certificates`] downloads and refreshes
 //! platform certificates, [`media`] uploads files; [`aes`], [`hash`], [`apiv2`] and [`paysign`] are the
-//! twins of PHP's helpers; `mock` (feature `mock`) is the embedded WeChat Pay sandbox.
+//! twins of PHP's helpers; [`catalog`] lists the 1,147 documented operations; `mock` (feature `mock`) is the
+//! embedded WeChat Pay sandbox.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -44,6 +45,7 @@
 // templates, options, building and signing requests, verifying answers, the retry decision); the `client`
 // (builder, chain, the one send pipeline, the transport, certificate refresh); the features on top
 // (`certificates`, `notify`, `media`, `paysign`); the PHP twin helpers (`php`); and the sandbox (`mock`).
+pub mod catalog;
 pub mod certificates;
 #[cfg(feature = "client")]
 mod client;
