@@ -39,6 +39,7 @@ mod payments;
 mod platform;
 mod state;
 mod tls;
+mod unsimulated;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -1251,12 +1252,12 @@ fn dispatch(
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .find(&method, &path);
-    let Some((handler, params)) = found else {
-        return Answer::error_with_detail(404, "RESOURCE_NOT_EXISTS", "请求的资源不存在", json!({"path": path}));
-    };
-    let query = query
+    let query: Vec<(String, String)> = query
         .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
+    let Some((handler, params)) = found else {
+        return unsimulated::answer(&method, &path, &query, &body);
+    };
     let req = MockRequest {
         method,
         path,
