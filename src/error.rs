@@ -244,6 +244,13 @@ impl Error {
         e.inner.verification = Some(step);
         e
     }
+    /// Adds a hint to the message, e.g. what a 404 probably meant.
+    pub(crate) fn with_hint(mut self, hint: &str) -> Self {
+        self.inner.message.push_str(" (");
+        self.inner.message.push_str(hint);
+        self.inner.message.push(')');
+        self
+    }
     pub(crate) fn api(details: ApiDetails) -> Self {
         let mut message = format!("HTTP {}", details.status);
         if let Some(code) = &details.code {

@@ -131,3 +131,26 @@ fn a_wrong_method_and_a_typo_are_answered_with_what_exists() {
     let e = client["v3/nothing/like/this/at/all"].get(()).unwrap_err();
     assert_eq!(e.status(), Some(404));
 }
+
+#[test]
+fn the_client_says_what_a_404_on_an_undocumented_path_probably_meant() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    // The catalog never blocks a request: the typo is sent, and WeChat Pay's 404 explained.
+    let before = server.requests();
+    let e = client["v3/marketing/busifavor/coupon/use"]
+        .post(json!({"json": {}}))
+        .unwrap_err();
+    assert_eq!(server.requests(), before + 1);
+    assert!(
+        e.to_string()
+            .contains("did you mean POST v3/marketing/busifavor/coupons/use"),
+        "{e}"
+    );
+    // A documented path's 404 (no such stock) is WeChat Pay's alone.
+    let e = client["v3/marketing/busifavor/stocks/{stock_id}"]
+        .get(json!({"stock_id": "404404"}))
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    assert!(!e.to_string().contains("did you mean"), "{e}");
+}

@@ -152,7 +152,30 @@ async fn once(inner: &Inner, prepared: &Prepared, budget: Duration) -> Result<Re
             }
         }
     }
-    response::finish(raw)
+    response::finish(raw).map_err(|e| undocumented_hint(e, prepared))
+}
+
+/// A 404 for a path the catalog does not document says which documented paths it probably meant: the
+/// catalog never blocks a request (it can lag WeChat Pay), but it explains a refusal.
+fn undocumented_hint(e: Error, prepared: &Prepared) -> Error {
+    if e.status() != Some(404) {
+        return e;
+    }
+    let (method, template) = (prepared.method.as_str(), prepared.template.as_str());
+    if crate::catalog::find(method, template).is_some() || crate::catalog::lookup(method, template).is_some() {
+        return e;
+    }
+    let near: Vec<String> = crate::catalog::suggest(template, 3)
+        .iter()
+        .map(|op| format!("{} {}", op.method(), op.template()))
+        .collect();
+    match near.as_slice() {
+        [] => e.with_hint(&format!("`{method} {template}` is not a documented WeChat Pay path")),
+        _ => e.with_hint(&format!(
+            "`{method} {template}` is not a documented WeChat Pay path; did you mean {}?",
+            near.join(" or ")
+        )),
+    }
 }
 
 /// What a failed attempt means for retrying.
