@@ -413,3 +413,58 @@ fn rfc3339_utc(secs: i64) -> String {
         rem % 60
     )
 }
+
+#[test]
+fn fields_documented_as_encrypted_are_encrypted_unless_already_or_told_otherwise() {
+    let (server, client) = sandbox();
+    let mut order = jsapi(&server, "E0000001", 1, "http://127.0.0.1:9/notify");
+    order["json"]["payer"]["identity"] = json!({"type": "IDCARD", "number": "110101199003071234", "name": "张三"});
+    let prepared = client
+        .prepare(wechatpay::Method::POST, "v3/pay/transactions/jsapi", &order)
+        .unwrap();
+    let sent: Value = serde_json::from_slice(prepared.body()).unwrap();
+    assert_eq!(prepared.headers()["wechatpay-serial"], server.public_key_id());
+    let identity = &sent["payer"]["identity"];
+    assert_eq!(identity["type"], "IDCARD", "only the documented fields");
+    for (field, plain) in [("number", "110101199003071234"), ("name", "张三")] {
+        let sealed = identity[field].as_str().unwrap();
+        assert_eq!(
+            server.platform_key().decrypt(sealed).unwrap(),
+            plain.as_bytes(),
+            "{field}"
+        );
+    }
+    assert_eq!(client.send(prepared).unwrap().status(), 200);
+
+    // A value already sealed for the key is left as it is; the plaintext one beside it is sealed.
+    let sealed = server.platform_key().public_key().encrypt("张三".as_bytes()).unwrap();
+    order["json"]["out_trade_no"] = json!("E0000002");
+    order["json"]["payer"]["identity"]["name"] = json!(sealed);
+    let prepared = client
+        .prepare(wechatpay::Method::POST, "v3/pay/transactions/jsapi", &order)
+        .unwrap();
+    let sent: Value = serde_json::from_slice(prepared.body()).unwrap();
+    assert_eq!(sent["payer"]["identity"]["name"], sealed.as_str());
+    assert_ne!(sent["payer"]["identity"]["number"], "110101199003071234");
+
+    // `"sensitive": []` says the call handles it: sent as given, no Wechatpay-Serial.
+    order["sensitive"] = json!([]);
+    let prepared = client
+        .prepare(wechatpay::Method::POST, "v3/pay/transactions/jsapi", &order)
+        .unwrap();
+    assert!(String::from_utf8_lossy(prepared.body()).contains("110101199003071234"));
+    assert!(prepared.headers().get("wechatpay-serial").is_none());
+
+    // With no platform key to encrypt with, a documented field in plaintext is never sent.
+    let bootstrap = server
+        .client_builder()
+        .clear_certs()
+        .apiv3_key(server.apiv3_key())
+        .build()
+        .unwrap();
+    order.as_object_mut().unwrap().remove("sensitive");
+    let e = bootstrap
+        .prepare(wechatpay::Method::POST, "v3/pay/transactions/jsapi", &order)
+        .unwrap_err();
+    assert!(e.is_request() && e.to_string().contains("payer.identity"), "{e}");
+}

@@ -72,6 +72,8 @@ pub struct Options {
     pub(crate) timeout: Option<Duration>,
     pub(crate) unverified_download: bool,
     pub(crate) sensitive: Vec<String>,
+    /// The call named its sensitive fields (maybe none): the catalog's are not encrypted for it.
+    pub(crate) sensitive_given: bool,
     pub(crate) upload: Option<crate::protocol::multipart::Upload>,
     pub(crate) progress: Option<Progress>,
     pub(crate) retry: Option<RetryPolicy>,
@@ -267,6 +269,11 @@ impl Options {
     /// you). Paths: `user_name`, `contact.email`, `receivers[].name`; each must name a string in the body.
     /// A `Wechatpay-Serial` header given with the request picks which key encrypts.
     ///
+    /// Without it, the fields [`crate::catalog`] documents as encrypted for the operation are encrypted
+    /// where the body has them in plaintext (a value that already is a ciphertext for the key is left as
+    /// it is). Naming fields here replaces that list; `sensitive([] as [&str; 0])` (JSON `"sensitive": []`)
+    /// turns it off.
+    ///
     /// ```
     /// # let server = wechatpay::mock::MockServer::start()?;
     /// # let client = server.client()?;
@@ -286,6 +293,7 @@ impl Options {
         S: Into<String>,
     {
         self.sensitive.extend(paths.into_iter().map(Into::into));
+        self.sensitive_given = true;
         self
     }
 

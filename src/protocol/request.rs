@@ -190,14 +190,16 @@ pub(crate) fn prepare(
         let meta = Bytes::copy_from_slice(parts.meta());
         multipart = Some(parts);
         meta
-    } else if options.sensitive.is_empty() {
+    } else if !options.sensitive.is_empty() {
+        encrypt_sensitive(keyring, options, &mut headers)?
+    } else if let Some(body) = encrypt_documented(keyring, &method, path_template, options, &mut headers)? {
+        body
+    } else {
         options
             .body
             .as_ref()
             .map(|b| Bytes::copy_from_slice(b.bytes()))
             .unwrap_or_default()
-    } else {
-        encrypt_sensitive(keyring, options, &mut headers)?
     };
     let policy = if options.unverified_download {
         Policy::Unsigned
@@ -369,6 +371,52 @@ fn encrypt_sensitive(keyring: &Keyring, options: &Options, headers: &mut HeaderM
         return Err(Error::request("`sensitive` fields need a `json` body"));
     };
     let mut value: serde_json::Value = serde_json::from_slice(json).expect("our own JSON parses");
+    let key = encryption_key(keyring, headers)?;
+    crate::protocol::sensitive::encrypt_fields(&mut value, &options.sensitive, key)?;
+    Ok(serde_json::to_vec(&value).expect("a JSON value serializes").into())
+}
+
+/// The fields the catalog documents as encrypted for this operation, encrypted where the JSON body has
+/// them in plaintext (as wechatpay-go's and wechatpay-java's typed services do): `None` when there is
+/// nothing to encrypt, or the call chose its own `sensitive` paths (an empty list turns this off).
+fn encrypt_documented(
+    keyring: &Keyring,
+    method: &Method,
+    path_template: &str,
+    options: &Options,
+    headers: &mut HeaderMap,
+) -> Result<Option<Bytes>> {
+    let Some(Body::Json(json)) = &options.body else {
+        return Ok(None);
+    };
+    if options.sensitive_given {
+        return Ok(None);
+    }
+    let Some(op) = crate::catalog::lookup(method.as_str(), path_template) else {
+        return Ok(None);
+    };
+    if op.encrypted_part() != Some("json") {
+        return Ok(None);
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(json).expect("our own JSON parses");
+    let plain = crate::protocol::sensitive::plaintext_fields(&value, op.encrypted_fields());
+    if plain.is_empty() {
+        return Ok(None);
+    }
+    let key = encryption_key(keyring, headers).map_err(|e| {
+        Error::request(format!(
+            "`{}` is documented as encrypted for {op}, and there is no platform key to encrypt it with: {e}",
+            plain[0]
+        ))
+    })?;
+    crate::protocol::sensitive::encrypt_documented(&mut value, op.encrypted_fields(), key)?;
+    Ok(Some(
+        serde_json::to_vec(&value).expect("a JSON value serializes").into(),
+    ))
+}
+
+/// The platform key to encrypt with (the one `Wechatpay-Serial` names, if set), named in that header.
+fn encryption_key<'k>(keyring: &'k Keyring, headers: &mut HeaderMap) -> Result<&'k crate::crypto::keys::PublicKey> {
     let preferred = headers.get("wechatpay-serial").and_then(|v| v.to_str().ok());
     let (id, key) = keyring.encryption_key(preferred).ok_or_else(|| {
         Error::request(format!(
@@ -376,8 +424,7 @@ fn encrypt_sensitive(keyring: &Keyring, options: &Options, headers: &mut HeaderM
             preferred.unwrap_or_default()
         ))
     })?;
-    crate::protocol::sensitive::encrypt_fields(&mut value, &options.sensitive, key)?;
     let id = HeaderValue::from_str(id).map_err(|_| Error::config("a platform key id is not valid header text"))?;
     headers.insert("wechatpay-serial", id);
-    Ok(serde_json::to_vec(&value).expect("a JSON value serializes").into())
+    Ok(key)
 }

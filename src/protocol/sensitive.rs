@@ -70,6 +70,46 @@ pub(crate) fn encrypt_fields(body: &mut Value, paths: &[String], key: &PublicKey
     Ok(())
 }
 
+/// Whether `s` already is an RSA-OAEP ciphertext for a key of `bits`: base64 of exactly the modulus size.
+/// (A name, phone or ID number in plaintext never is 344 base64 characters.)
+fn is_ciphertext(s: &str, bits: usize) -> bool {
+    let s = s.trim();
+    s.len() == (bits / 8).div_ceil(3) * 4 && B64.decode(s).is_ok_and(|raw| raw.len() == bits / 8)
+}
+
+/// The documented encrypted `paths` that `body` holds in plaintext (absent and already-encrypted ones left
+/// out; a key of 2048 bits is assumed for the check, what WeChat Pay's platform keys are).
+pub(crate) fn plaintext_fields(body: &Value, paths: &[&str]) -> Vec<String> {
+    let mut body = body.clone();
+    paths
+        .iter()
+        .filter(|path| {
+            let mut plain = 0;
+            let _ = for_each_string(&mut body, path, &mut |s| {
+                plain += usize::from(!s.is_empty() && !is_ciphertext(s, 2048));
+                Ok(())
+            });
+            plain > 0
+        })
+        .map(|p| (*p).to_owned())
+        .collect()
+}
+
+/// Encrypts the documented `paths` that `body` holds in plaintext with `key`; absent fields and values that
+/// already are ciphertexts for `key` are left as they are.
+pub(crate) fn encrypt_documented(body: &mut Value, paths: &[&str], key: &PublicKey) -> Result<()> {
+    let bits = key.bits();
+    for path in paths {
+        for_each_string(body, path, &mut |s| {
+            if !s.is_empty() && !is_ciphertext(s, bits) {
+                *s = key.encrypt(s.as_bytes())?;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
 /// Decrypts, in place, the fields `paths` name in `value` with the merchant `key`. Paths naming nothing
 /// are skipped (answers leave out empty fields).
 pub(crate) fn decrypt_fields(value: &mut Value, paths: &[&str], key: &PrivateKey) -> Result<()> {
