@@ -468,3 +468,82 @@ fn fields_documented_as_encrypted_are_encrypted_unless_already_or_told_otherwise
         .unwrap_err();
     assert!(e.is_request() && e.to_string().contains("payer.identity"), "{e}");
 }
+
+#[test]
+fn the_days_bills_download_with_their_digest_and_a_tampered_one_is_refused() {
+    let (server, client) = sandbox();
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "B0000001", 1234, "http://127.0.0.1:9/notify"))
+        .unwrap();
+    server.pay("B0000001").unwrap();
+    let refund = json!({"json": {"out_trade_no": "B0000001", "out_refund_no": "BR1",
+        "amount": {"refund": 234, "total": 1234, "currency": "CNY"}}});
+    let refunded: Value = client["v3/refund/domestic/refunds"]
+        .post(refund)
+        .unwrap()
+        .json()
+        .unwrap();
+    // The days they happened on, in Beijing (the sandbox bills today too): read back, so a run across
+    // midnight asks for the right days.
+    let query = json!({"out_trade_no": "B0000001", "query": {"mchid": server.mchid()}});
+    let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(query)
+        .unwrap()
+        .json()
+        .unwrap();
+    let pay_day = order["success_time"].as_str().unwrap()[..10].to_owned();
+    let refund_day = refunded["create_time"].as_str().unwrap()[..10].to_owned();
+    let trade_bill = |day: &str| {
+        let bill: Value = client["v3/bill/tradebill"]
+            .get(json!({"query": {"bill_date": day}}))
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(bill["hash_type"], "SHA1");
+        let csv = wechatpay::media::download_bill(&client, &bill).wait().unwrap();
+        (bill, String::from_utf8(csv.to_vec()).unwrap())
+    };
+    let (bill, csv) = trade_bill(&pay_day);
+    assert!(
+        csv.starts_with("交易时间,") && csv.contains("`B0000001") && csv.contains("`12.34"),
+        "{csv}"
+    );
+    let (_, refunds) = trade_bill(&refund_day);
+    assert!(refunds.contains("`BR1") && refunds.contains("`2.34"), "{refunds}");
+    let today = pay_day;
+
+    let gz: Value = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": today, "tar_type": "GZIP"}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    let packed = wechatpay::media::download_bill(&client, &gz).wait().unwrap();
+    let mut unpacked = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
+    assert_eq!(unpacked, csv);
+
+    let fund: Value = client["v3/bill/fundflowbill"]
+        .get(json!({"query": {"bill_date": today}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    let flows = String::from_utf8(wechatpay::media::download_bill(&client, &fund).wait().unwrap().to_vec()).unwrap();
+    assert!(
+        flows.starts_with("记账时间,") && flows.contains("`收入") && flows.contains("`支出"),
+        "{flows}"
+    );
+
+    let mut tampered = bill.clone();
+    tampered["hash_value"] = json!(wechatpay::hash::sha1_hex(b"another file"));
+    let e = wechatpay::media::download_bill(&client, &tampered).wait().unwrap_err();
+    assert_eq!(e.verification(), Some(wechatpay::Verification::DigestMismatch), "{e}");
+
+    let e = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": "2000-01-01"}}))
+        .unwrap_err();
+    assert_eq!(e.code(), Some("NO_STATEMENT_EXIST"));
+    let e = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": "20000101"}}))
+        .unwrap_err();
+    assert_eq!(e.detail().unwrap()["field"], "bill_date");
+}

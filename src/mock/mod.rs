@@ -1236,7 +1236,9 @@ async fn serve(
             }
         }
     };
-    Ok(respond(&shared, answer, fault, seq, apiv2::is_apiv2(&path)))
+    // APIv2 answers carry their signature in their fields; bill files are served unsigned, as WeChat Pay's.
+    let unsigned = apiv2::is_apiv2(&path) || path == "/v3/billdownload/file";
+    Ok(respond(&shared, answer, fault, seq, unsigned))
 }
 
 fn dispatch(
@@ -1271,9 +1273,15 @@ fn dispatch(
         .unwrap_or_else(|_| Answer::error(500, "SYSTEM_ERROR", "系统错误"))
 }
 
-/// Turns an answer into the HTTP response, with the injected fault; APIv3 answers are signed in headers,
-/// APIv2 ones (`apiv2`) carry their signature in their fields, if any.
-fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64, apiv2: bool) -> http::Response<Body> {
+/// Turns an answer into the HTTP response, with the injected fault; answers are signed in headers unless
+/// `unsigned` (APIv2's, which carry their signature in their fields, and bill files).
+fn respond(
+    shared: &Shared,
+    mut answer: Answer,
+    fault: Option<Fault>,
+    seq: u64,
+    unsigned: bool,
+) -> http::Response<Body> {
     let identity = &shared.identity;
     let mut signing = Signing {
         timestamp: crate::protocol::formatter::timestamp(),
@@ -1313,7 +1321,7 @@ fn respond(shared: &Shared, mut answer: Answer, fault: Option<Fault>, seq: u64, 
         Some(Fault::Delay(_) | Fault::Drop) | None => {}
     }
 
-    let signature_headers = if apiv2 {
+    let signature_headers = if unsigned {
         Vec::new()
     } else {
         gateway::sign_answer(identity, &signing, &answer.body)

@@ -241,3 +241,180 @@ enum Delivery {
     V3(String, crate::mock::callbacks::Notice),
     V2(String, Vec<u8>),
 }
+
+fn yuan(fen: u64) -> String {
+    format!("{}.{:02}", fen / 100, fen % 100)
+}
+
+/// `yyyy-MM-dd HH:mm:ss` in Beijing time, as bills write times.
+fn bill_time(secs: i64) -> String {
+    crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19].replace('T', " ")
+}
+
+/// The trade bill (交易账单) of `day` (`yyyyMMdd`) in WeChat Pay's CSV layout: a header, a line per payment
+/// and per refund of that day (`bill_type` `ALL`, `SUCCESS` or `REFUND`), then the totals; every value
+/// starts with a backtick, as WeChat Pay writes them so spreadsheets keep them as text. `None` when the
+/// day has nothing to bill. WeChat Pay bills only past days; the sandbox bills today too, so a test can
+/// reconcile what it has just done.
+pub(crate) fn trade_bill(orders: &Orders, mchid: &str, day: &str, bill_type: &str) -> Option<String> {
+    let mut lines = vec![
+        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,\
+         应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,\
+         手续费,费率,订单金额,申请退款金额,费率备注"
+            .to_owned(),
+    ];
+    let (mut count, mut paid, mut refunded) = (0u64, 0u64, 0u64);
+    let mut sorted: Vec<&Order> = orders.by_out_trade_no.values().collect();
+    sorted.sort_by_key(|o| (o.time, o.out_trade_no.clone()));
+    for order in sorted
+        .iter()
+        .filter(|o| matches!(o.state, "SUCCESS" | "REFUND" | "REVOKED"))
+    {
+        let row = |time: i64, state: &str, refund: Option<&Refund>| {
+            let cells = [
+                bill_time(time),
+                order.appid.clone(),
+                mchid.to_owned(),
+                "0".into(),
+                String::new(),
+                order.transaction_id.clone(),
+                order.out_trade_no.clone(),
+                order.openid.clone(),
+                order.trade_type.clone(),
+                state.into(),
+                "OTHERS".into(),
+                "CNY".into(),
+                yuan(if refund.is_some() { 0 } else { order.total_fee }),
+                "0.00".into(),
+                refund.map_or("0".into(), |r| r.refund_id.clone()),
+                refund.map_or("0".into(), |r| r.out_refund_no.clone()),
+                yuan(refund.map_or(0, |r| r.refund_fee)),
+                "0.00".into(),
+                refund.map_or(String::new(), |_| "ORIGINAL".into()),
+                refund.map_or(String::new(), |r| r.status.into()),
+                order.body.replace(',', " "),
+                order.attach.clone().unwrap_or_default().replace(',', " "),
+                "0.00000".into(),
+                "0.60%".into(),
+                yuan(order.total_fee),
+                yuan(refund.map_or(0, |r| r.refund_fee)),
+                String::new(),
+            ];
+            cells.iter().map(|c| format!("`{c}")).collect::<Vec<_>>().join(",")
+        };
+        if compact_time(order.time).starts_with(day) && bill_type != "REFUND" {
+            lines.push(row(order.time, "SUCCESS", None));
+            count += 1;
+            paid += order.total_fee;
+        }
+        for r in order.refunds.iter().filter(|r| compact_time(r.time).starts_with(day)) {
+            if bill_type != "SUCCESS" {
+                lines.push(row(r.time, "REFUND", Some(r)));
+                count += 1;
+                refunded += r.refund_fee;
+            }
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    lines.push("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额".into());
+    lines.push(format!(
+        "`{count},`{},`{},`0.00,`0.00000,`{},`{}",
+        yuan(paid),
+        yuan(refunded),
+        yuan(paid),
+        yuan(refunded)
+    ));
+    let mut csv = lines.join("\r\n");
+    csv.push_str("\r\n");
+    Some(csv)
+}
+
+/// The fund-flow bill (资金账单) of `day` (`yyyyMMdd`) of the basic account: a line per payment credited
+/// and per refund debited, then the totals, in WeChat Pay's layout. `None` when nothing moved that day.
+pub(crate) fn fundflow_bill(orders: &Orders, day: &str) -> Option<String> {
+    let mut entries: Vec<(i64, String, String, &str, &str, u64)> = Vec::new();
+    for order in orders
+        .by_out_trade_no
+        .values()
+        .filter(|o| matches!(o.state, "SUCCESS" | "REFUND"))
+    {
+        if compact_time(order.time).starts_with(day) {
+            entries.push((
+                order.time,
+                order.transaction_id.clone(),
+                order.out_trade_no.clone(),
+                "交易",
+                "收入",
+                order.total_fee,
+            ));
+        }
+        for r in order
+            .refunds
+            .iter()
+            .filter(|r| r.status != "CLOSED" && compact_time(r.time).starts_with(day))
+        {
+            entries.push((
+                r.time,
+                r.refund_id.clone(),
+                r.out_refund_no.clone(),
+                "退款",
+                "支出",
+                r.refund_fee,
+            ));
+        }
+    }
+    if entries.is_empty() {
+        return None;
+    }
+    entries.sort();
+    let mut lines = vec![
+        "记账时间,微信支付业务单号,资金流水单号,业务名称,业务类型,收支类型,收支金额（元）,账户结余（元）,资金变更提交申请人,备注,业务凭证号"
+            .to_owned(),
+    ];
+    let (mut balance, mut income, mut incomes, mut outgo, mut outgos) = (0i64, 0u64, 0u64, 0u64, 0u64);
+    for (i, (time, id, voucher, name, direction, fen)) in entries.iter().enumerate() {
+        if *direction == "收入" {
+            balance += *fen as i64;
+            (income, incomes) = (income + fen, incomes + 1);
+        } else {
+            balance -= *fen as i64;
+            (outgo, outgos) = (outgo + fen, outgos + 1);
+        }
+        let balance_text = format!("{}{}", if balance < 0 { "-" } else { "" }, yuan(balance.unsigned_abs()));
+        let cells = [
+            bill_time(*time),
+            id.clone(),
+            format!("{:028}", i + 1),
+            (*name).to_owned(),
+            (*name).to_owned(),
+            (*direction).to_owned(),
+            yuan(*fen),
+            balance_text,
+            "system".into(),
+            String::new(),
+            voucher.clone(),
+        ];
+        lines.push(cells.iter().map(|c| format!("`{c}")).collect::<Vec<_>>().join(","));
+    }
+    lines.push("资金流水总笔数,收入笔数,收入金额,支出笔数,支出金额".into());
+    lines.push(format!(
+        "`{},`{incomes},`{},`{outgos},`{}",
+        entries.len(),
+        yuan(income),
+        yuan(outgo)
+    ));
+    let mut csv = lines.join("\r\n");
+    csv.push_str("\r\n");
+    Some(csv)
+}
+
+/// `bytes` gzipped, as WeChat Pay serves a bill asked for with `tar_type=GZIP`.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to memory cannot fail.
+    let _ = gz.write_all(bytes);
+    gz.finish().unwrap_or_default()
+}

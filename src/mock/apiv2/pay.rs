@@ -7,7 +7,7 @@ use http::Method;
 
 use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
 use crate::mock::callbacks::{courier, Courier};
-use crate::mock::orders::{compact_time, pay, state_description, Book, Order, Orders, Payer, Refund};
+use crate::mock::orders::{compact_time, gzip, pay, state_description, trade_bill, Book, Order, Orders, Payer, Refund};
 use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{sign, xml, SignType};
 
@@ -490,90 +490,15 @@ fn downloadbill(cx: &Context, req: &V2Request) -> Answer {
         return fail("bill_type参数格式错误");
     }
     let day = req.get("bill_date").unwrap_or_default();
-    let orders = cx.orders();
-    let yuan = |fen: u64| format!("{}.{:02}", fen / 100, fen % 100);
-    let stamp = |secs: i64| crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19].replace('T', " ");
-    let mut lines = vec![
-        "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,\
-         应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,商户数据包,\
-         手续费,费率,订单金额,申请退款金额,费率备注"
-            .to_owned(),
-    ];
-    let (mut count, mut paid, mut refunded) = (0u64, 0u64, 0u64);
-    let mut sorted: Vec<&Order> = orders.by_out_trade_no.values().collect();
-    sorted.sort_by_key(|o| (o.time, o.out_trade_no.clone()));
-    for order in sorted
-        .iter()
-        .filter(|o| matches!(o.state, "SUCCESS" | "REFUND" | "REVOKED"))
-    {
-        let row = |time: i64, state: &str, refund: Option<&Refund>| {
-            let cells = [
-                stamp(time),
-                order.appid.clone(),
-                cx.mchid.clone(),
-                "0".into(),
-                String::new(),
-                order.transaction_id.clone(),
-                order.out_trade_no.clone(),
-                "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
-                order.trade_type.clone(),
-                state.into(),
-                "OTHERS".into(),
-                "CNY".into(),
-                yuan(if refund.is_some() { 0 } else { order.total_fee }),
-                "0.00".into(),
-                refund.map_or("0".into(), |r| r.refund_id.clone()),
-                refund.map_or("0".into(), |r| r.out_refund_no.clone()),
-                yuan(refund.map_or(0, |r| r.refund_fee)),
-                "0.00".into(),
-                refund.map_or(String::new(), |_| "ORIGINAL".into()),
-                refund.map_or(String::new(), |_| "SUCCESS".into()),
-                order.body.replace(',', " "),
-                String::new(),
-                "0.00000".into(),
-                "0.60%".into(),
-                yuan(order.total_fee),
-                yuan(refund.map_or(0, |r| r.refund_fee)),
-                String::new(),
-            ];
-            cells.iter().map(|c| format!("`{c}")).collect::<Vec<_>>().join(",")
-        };
-        if compact_time(order.time).starts_with(day) && bill_type != "REFUND" {
-            lines.push(row(order.time, "SUCCESS", None));
-            count += 1;
-            paid += order.total_fee;
-        }
-        for r in order.refunds.iter().filter(|r| compact_time(r.time).starts_with(day)) {
-            if bill_type != "SUCCESS" {
-                lines.push(row(r.time, "REFUND", Some(r)));
-                count += 1;
-                refunded += r.refund_fee;
-            }
-        }
-    }
-    if count == 0 {
+    let Some(csv) = trade_bill(&cx.orders(), &cx.mchid, day, bill_type) else {
         return xml_answer([
             ("return_code", "FAIL"),
             ("return_msg", "No Bill Exist"),
             ("error_code", "20002"),
         ]);
-    }
-    lines.push("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额".into());
-    lines.push(format!(
-        "`{count},`{},`{},`0.00,`0.00000,`{},`{}",
-        yuan(paid),
-        yuan(refunded),
-        yuan(paid),
-        yuan(refunded)
-    ));
-    let mut csv = lines.join("\r\n");
-    csv.push_str("\r\n");
+    };
     if req.get("tar_type") == Some("GZIP") {
-        use std::io::Write as _;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        // Writing to memory cannot fail.
-        let _ = gz.write_all(csv.as_bytes());
-        return Answer::bytes(200, "application/x-gzip", gz.finish().unwrap_or_default());
+        return Answer::bytes(200, "application/x-gzip", gzip(csv.as_bytes()));
     }
     Answer::bytes(200, "text/plain;charset=utf-8", csv)
 }

@@ -3,6 +3,7 @@
 //! after a settable delay (or `ABNORMAL` / `CLOSED` when the test says so), each announced to its
 //! `notify_url` by the callback courier. A paid order is announced with `TRANSACTION.SUCCESS`.
 
+mod bills;
 mod refunds;
 
 use std::sync::Arc;
@@ -68,6 +69,7 @@ pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
         move |req| close(&f, req).unwrap_or_else(|refused| refused),
     );
     refunds::install(server, &family);
+    bills::install(server, &family);
 }
 
 enum Lookup<'a> {
