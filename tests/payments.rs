@@ -547,3 +547,67 @@ fn the_days_bills_download_with_their_digest_and_a_tampered_one_is_refused() {
         .unwrap_err();
     assert_eq!(e.detail().unwrap()["field"], "bill_date");
 }
+
+#[test]
+fn a_restarted_sandbox_keeps_its_orders_and_refunds() {
+    let dir = std::env::temp_dir().join(format!(
+        "wechatpay-test-orders-{}-{}",
+        std::process::id(),
+        wechatpay::formatter::nonce()
+    ));
+    let first = MockServer::builder()
+        .state_dir(&dir)
+        .refund_delay(None)
+        .start()
+        .unwrap();
+    let client = first.client().unwrap();
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&first, "S0000001", 100, "http://127.0.0.1:9/notify"))
+        .unwrap();
+    first.pay("S0000001").unwrap();
+    let refund = json!({"json": {"out_trade_no": "S0000001", "out_refund_no": "SR1",
+        "amount": {"refund": 40, "total": 100, "currency": "CNY"}}});
+    client["v3/refund/domestic/refunds"].post(&refund).unwrap();
+    let v2 = json!({"xml": {"appid": "wx8888888888888888", "mch_id": first.mchid(), "body": "QQ公仔",
+        "out_trade_no": "S0000002", "total_fee": 5, "spbill_create_ip": "8.8.8.8", "auth_code": "134567890123456789"}});
+    client["v2/pay/micropay"].post(&v2).unwrap();
+    drop(first);
+
+    let again = MockServer::builder()
+        .state_dir(&dir)
+        .refund_delay(None)
+        .start()
+        .unwrap();
+    let client = again.client().unwrap();
+    let query = json!({"out_trade_no": "S0000001", "query": {"mchid": again.mchid()}});
+    let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(query)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(order["trade_state"], "REFUND");
+    let kept: Value = client["v3/refund/domestic/refunds/{out_refund_no}"]
+        .get(json!({"out_refund_no": "SR1"}))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(kept["status"], "PROCESSING");
+    again.settle_refund("SR1", "SUCCESS").unwrap();
+    // Never more than paid, across the restart; and the same refund is still the same refund.
+    client["v3/refund/domestic/refunds"].post(&refund).unwrap();
+    let more = json!({"json": {"out_trade_no": "S0000001", "out_refund_no": "SR2",
+        "amount": {"refund": 61, "total": 100, "currency": "CNY"}}});
+    assert_eq!(
+        client["v3/refund/domestic/refunds"].post(more).unwrap_err().code(),
+        Some("NOT_ENOUGH")
+    );
+    let v2query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": again.mchid(), "out_trade_no": "S0000002"}});
+    let found = client["v2/pay/orderquery"]
+        .post(v2query)
+        .unwrap()
+        .xml::<Value>()
+        .unwrap();
+    assert_eq!(found["trade_state"], "SUCCESS");
+    drop(again);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

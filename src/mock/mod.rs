@@ -974,7 +974,20 @@ impl MockServer {
         busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
         media::install(self);
         platform::install(self);
-        let book = Arc::new(orders::Book::default());
+        // The order book: its own file in the state dir, saved after every change.
+        let (saved_orders, save): (Option<orders::Orders>, Option<orders::Save>) = match &self.dir {
+            Some(d) => {
+                let dir = d.clone();
+                let save: orders::Save = Box::new(move |book| {
+                    if let Err(e) = dir.write_json("orders.json", book, false) {
+                        eprintln!("wechatpay sandbox: {e}");
+                    }
+                });
+                (d.read_json("orders.json")?, Some(save))
+            }
+            None => (None, None),
+        };
+        let book = Arc::new(orders::Book::new(saved_orders.unwrap_or_default(), save));
         apiv2::install(self, &book);
         payments::install(self, &book);
         let _ = self.shared.orders.set(book);

@@ -4,26 +4,79 @@
 //! the notification of the API that placed it.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
 
 use crate::mock::callbacks::Courier;
 use crate::mock::Shared;
 use crate::protocol::apiv2::SignType;
 
+/// A state or status name. An alias, not `&'static str` written out, so serde's derive does not take it for
+/// a string borrowed from the input (`word` reads it back as the same `&'static str`).
+pub(crate) type Word = &'static str;
+
+/// Saves the book (to the state dir) after a change.
+pub(crate) type Save = Box<dyn Fn(&Orders) + Send + Sync>;
+
 /// Every order the sandbox has taken, by `out_trade_no`.
 #[derive(Default)]
 pub(crate) struct Book {
     orders: Mutex<Orders>,
+    save: Option<Save>,
 }
 
 impl Book {
-    /// The orders, locked. Hold the lock for one request's work only; never while delivering.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Orders> {
-        self.orders.lock().unwrap_or_else(|p| p.into_inner())
+    /// A book holding `orders`, saved by `save` after every change.
+    pub(crate) fn new(orders: Orders, save: Option<Save>) -> Self {
+        Book {
+            orders: Mutex::new(orders),
+            save,
+        }
+    }
+
+    /// The orders, locked. Hold the lock for one request's work only; never while delivering. Changed
+    /// through the guard, the book is saved when the guard goes.
+    pub(crate) fn lock(&self) -> BookGuard<'_> {
+        BookGuard {
+            orders: self.orders.lock().unwrap_or_else(|p| p.into_inner()),
+            changed: false,
+            save: self.save.as_deref(),
+        }
     }
 }
 
-#[derive(Default)]
+/// The locked orders; saves them on drop if they were borrowed mutably.
+pub(crate) struct BookGuard<'a> {
+    orders: MutexGuard<'a, Orders>,
+    changed: bool,
+    save: Option<&'a (dyn Fn(&Orders) + Send + Sync)>,
+}
+
+impl Deref for BookGuard<'_> {
+    type Target = Orders;
+    fn deref(&self) -> &Orders {
+        &self.orders
+    }
+}
+
+impl DerefMut for BookGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Orders {
+        self.changed = true;
+        &mut self.orders
+    }
+}
+
+impl Drop for BookGuard<'_> {
+    fn drop(&mut self) {
+        if let (true, Some(save)) = (self.changed, self.save) {
+            save(&self.orders);
+        }
+    }
+}
+
+#[derive(Default, Serialize, Deserialize)]
 pub(crate) struct Orders {
     pub(crate) by_out_trade_no: HashMap<String, Order>,
     /// Numbers the orders and refunds the sandbox issues.
@@ -44,6 +97,7 @@ impl Orders {
 }
 
 /// An order, as either API placed it.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Order {
     /// Placed through APIv3 (JSON, `TRANSACTION.SUCCESS`), else APIv2 (XML).
     pub(crate) v3: bool,
@@ -56,12 +110,14 @@ pub(crate) struct Order {
     pub(crate) total_fee: u64,
     pub(crate) trade_type: String,
     /// `NOTPAY`, `USERPAYING`, `SUCCESS`, `REFUND`, `CLOSED`, `REVOKED` or `PAYERROR`.
-    pub(crate) state: &'static str,
+    #[serde(with = "word")]
+    pub(crate) state: Word,
     pub(crate) prepay_id: String,
     pub(crate) auth_code: Option<String>,
     /// Where its payment notification goes.
     pub(crate) notify_url: Option<String>,
     /// How an APIv2 order was signed, and so how its notifications are.
+    #[serde(with = "sign_type")]
     pub(crate) sign_type: SignType,
     pub(crate) openid: String,
     pub(crate) attach: Option<String>,
@@ -125,12 +181,14 @@ impl Order {
 }
 
 /// A refund of an order.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Refund {
     pub(crate) out_refund_no: String,
     pub(crate) refund_id: String,
     pub(crate) refund_fee: u64,
     /// `PROCESSING`, `SUCCESS`, `ABNORMAL` or `CLOSED`.
-    pub(crate) status: &'static str,
+    #[serde(with = "word")]
+    pub(crate) status: Word,
     pub(crate) notify_url: Option<String>,
     pub(crate) reason: Option<String>,
     /// When it was asked for, and when it succeeded, in seconds.
@@ -417,4 +475,50 @@ pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
     // Writing to memory cannot fail.
     let _ = gz.write_all(bytes);
     gz.finish().unwrap_or_default()
+}
+
+/// The states and statuses, saved as their names and read back as the same `&'static str`.
+mod word {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const WORDS: [&str; 9] = [
+        "NOTPAY",
+        "USERPAYING",
+        "SUCCESS",
+        "REFUND",
+        "CLOSED",
+        "REVOKED",
+        "PAYERROR",
+        "PROCESSING",
+        "ABNORMAL",
+    ];
+
+    pub(super) fn serialize<S: Serializer>(word: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(word)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let text = String::deserialize(d)?;
+        WORDS
+            .iter()
+            .find(|w| **w == text)
+            .copied()
+            .ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not an order state or refund status")))
+    }
+}
+
+/// An APIv2 sign type, saved as WeChat Pay's name for it.
+mod sign_type {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::protocol::apiv2::SignType;
+
+    pub(super) fn serialize<S: Serializer>(t: &SignType, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(t.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SignType, D::Error> {
+        let text = String::deserialize(d)?;
+        SignType::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a sign type")))
+    }
 }

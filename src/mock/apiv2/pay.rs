@@ -7,7 +7,9 @@ use http::Method;
 
 use crate::mock::apiv2::{fail, read, refuse, signed, xml_answer, V2Request};
 use crate::mock::callbacks::{courier, Courier};
-use crate::mock::orders::{compact_time, gzip, pay, state_description, trade_bill, Book, Order, Orders, Payer, Refund};
+use crate::mock::orders::{
+    compact_time, gzip, pay, state_description, trade_bill, Book, BookGuard, Order, Orders, Payer, Refund,
+};
 use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{sign, xml, SignType};
 
@@ -86,7 +88,7 @@ impl Context {
         refuse(&self.key, req, &self.mchid, code, description)
     }
 
-    fn orders(&self) -> std::sync::MutexGuard<'_, Orders> {
+    fn orders(&self) -> BookGuard<'_> {
         self.book.lock()
     }
 }
