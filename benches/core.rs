@@ -9,7 +9,8 @@
 //! - `chain_expand`: `client.chain(..)`, URI-template expansion of three placeholders, and `Client::prepare`.
 //! - `sign`, `verify`: RSA-2048 PKCS#1 v1.5 / SHA-256 over a typical request/answer, and `verify_signed`.
 //! - `round_trip`: signed + verified calls against the embedded sandbox on 127.0.0.1, sequential and 16 in flight.
-//! - `sandbox_throughput`: requests/s the sandbox serves with 16 concurrent connections (requests pre-signed).
+//! - `sandbox_throughput`: requests/s the sandbox serves with 16 concurrent connections (requests pre-signed):
+//!   a bare route, JSAPI orders of the payment family, and queries of a paid order.
 //! - `client_cpu`, `sandbox_cpu`: CPU time per request burnt by the client's threads and by the sandbox's
 //!   threads during the same round trips, from per-thread `/proc/self/task/*/schedstat` (Linux only);
 //!   `apiv2_blocking_post` is an APIv2 call (MD5 `sign`, XML both ways) beside the APIv3 one.
@@ -309,39 +310,78 @@ fn sandbox_throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("sandbox_throughput");
     g.sample_size(10);
     g.throughput(Throughput::Elements(IN_FLIGHT as u64));
-    g.bench_function("signed_requests_16_clients", |b| {
-        b.iter_custom(|iters| {
-            // Sign every request up front (each has a fresh nonce, as the sandbox refuses replays).
-            let queue: Mutex<Vec<wechatpay::Prepared>> = Mutex::new(
-                (0..iters as usize * IN_FLIGHT)
-                    .map(|i| {
-                        client
-                            .prepare(Method::POST, "v3/bench/{id}", call_options(i))
-                            .expect("prepares")
-                    })
-                    .collect(),
-            );
-            let worker = || async {
-                loop {
-                    let Some(req) = queue.lock().unwrap().pop() else { break };
-                    let res = http
-                        .request(req.method().clone(), req.url().clone())
-                        .headers(req.headers().clone())
-                        .body(req.body().clone())
-                        .send()
-                        .await
-                        .expect("sandbox answers");
-                    assert_eq!(res.status(), 200, "the sandbox refused a request");
-                    black_box(res.bytes().await.expect("answer body"));
-                }
-            };
-            let start = Instant::now();
-            rt.block_on(join_all((0..IN_FLIGHT).map(|_| worker())));
-            start.elapsed()
-        })
-    });
+    // The payment family's hot paths: JSAPI orders (each a new out_trade_no) and queries of a paid order.
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi_order("BENCH0000000"))
+        .expect("an order");
+    server.pay("BENCH0000000").expect("paid");
+    let runs = std::sync::atomic::AtomicUsize::new(0);
+    type Make<'a> = Box<dyn Fn(usize) -> wechatpay::Prepared + 'a>;
+    let cases: [(&str, Make<'_>); 3] = [
+        (
+            "signed_requests_16_clients",
+            Box::new(|i| {
+                client
+                    .prepare(Method::POST, "v3/bench/{id}", call_options(i))
+                    .expect("prepares")
+            }),
+        ),
+        (
+            "payments_jsapi_16_clients",
+            Box::new(|i| {
+                let run = runs.load(std::sync::atomic::Ordering::Relaxed);
+                let order = jsapi_order(&format!("B{run:05}N{i:08}"));
+                client
+                    .prepare(Method::POST, "v3/pay/transactions/jsapi", order)
+                    .expect("prepares")
+            }),
+        ),
+        (
+            "payments_query_16_clients",
+            Box::new(|_| {
+                let query = json!({"out_trade_no": "BENCH0000000", "query": {"mchid": "1900000109"}});
+                client
+                    .prepare(Method::GET, "v3/pay/transactions/out-trade-no/{out_trade_no}", query)
+                    .expect("prepares")
+            }),
+        ),
+    ];
+    for (name, make) in &cases {
+        g.bench_function(*name, |b| {
+            b.iter_custom(|iters| {
+                runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Sign every request up front (each has a fresh nonce, as the sandbox refuses replays).
+                let queue: Mutex<Vec<wechatpay::Prepared>> =
+                    Mutex::new((0..iters as usize * IN_FLIGHT).map(make).collect());
+                let worker = || async {
+                    loop {
+                        let Some(req) = queue.lock().unwrap().pop() else { break };
+                        let res = http
+                            .request(req.method().clone(), req.url().clone())
+                            .headers(req.headers().clone())
+                            .body(req.body().clone())
+                            .send()
+                            .await
+                            .expect("sandbox answers");
+                        assert_eq!(res.status(), 200, "the sandbox refused a request");
+                        black_box(res.bytes().await.expect("answer body"));
+                    }
+                };
+                let start = Instant::now();
+                rt.block_on(join_all((0..IN_FLIGHT).map(|_| worker())));
+                start.elapsed()
+            })
+        });
+    }
     g.finish();
     drop(server);
+}
+
+/// A JSAPI order of the payment family, numbered `out_trade_no`.
+fn jsapi_order(out_trade_no: &str) -> Value {
+    json!({"json": {"appid": "wxd678efh567hg6787", "mchid": "1900000109", "description": "Image形象店-深圳腾大-QQ公仔",
+        "out_trade_no": out_trade_no, "notify_url": "https://www.weixin.qq.com/wxpay/pay.php",
+        "amount": {"total": 100, "currency": "CNY"}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}})
 }
 
 const SANDBOX_THREAD: &str = "wechatpay-mock";
