@@ -611,3 +611,58 @@ fn a_restarted_sandbox_keeps_its_orders_and_refunds() {
     drop(again);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn partner_orders_share_the_book_and_answer_with_sp_and_sub_fields() {
+    let (server, client) = sandbox();
+    let receiver = Receiver::start();
+    let order = json!({"json": {"sp_appid": "wx8888888888888888", "sp_mchid": server.mchid(), "sub_mchid": "1900000109",
+        "sub_appid": "wxd678efh567hg6787", "description": "QQ公仔", "out_trade_no": "P0000001",
+        "notify_url": receiver.url, "amount": {"total": 8}, "payer": {"sub_openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}});
+    let placed: Value = client["v3/pay/partner/transactions/jsapi"]
+        .post(&order)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(placed["prepay_id"].is_string());
+    let mut no_payer = order.clone();
+    no_payer["json"]["out_trade_no"] = json!("P0000002");
+    no_payer["json"]["payer"] = json!({});
+    let e = client["v3/pay/partner/transactions/jsapi"].post(no_payer).unwrap_err();
+    assert_eq!(e.detail().unwrap()["field"], "payer.sp_openid", "{e}");
+
+    server.pay("P0000001").unwrap();
+    let paid = receiver.next(&client);
+    assert_eq!(
+        (&paid.resource["sp_mchid"], &paid.resource["sub_mchid"]),
+        (&json!(server.mchid()), &json!("1900000109"))
+    );
+    let query =
+        |sub: &str| json!({"out_trade_no": "P0000001", "query": {"sp_mchid": server.mchid(), "sub_mchid": sub}});
+    let found: Value = client["v3/pay/partner/transactions/out-trade-no/{out_trade_no}"]
+        .get(query("1900000109"))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (found["trade_state"].as_str(), found["sub_appid"].as_str()),
+        (Some("SUCCESS"), Some("wxd678efh567hg6787"))
+    );
+    // Another sub-merchant, or the 直连 path, does not see it.
+    let e = client["v3/pay/partner/transactions/out-trade-no/{out_trade_no}"]
+        .get(query("1230000109"))
+        .unwrap_err();
+    assert_eq!(e.code(), Some("ORDER_NOT_EXIST"));
+    let direct = json!({"out_trade_no": "P0000001", "query": {"mchid": server.mchid()}});
+    assert_eq!(
+        client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(direct)
+            .unwrap_err()
+            .status(),
+        Some(404)
+    );
+    let e = client["v3/pay/partner/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": "P0000001", "query": {"sp_mchid": server.mchid()}}))
+        .unwrap_err();
+    assert_eq!(e.detail().unwrap()["field"], "sub_mchid");
+}

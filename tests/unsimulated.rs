@@ -9,9 +9,13 @@ use wechatpay::mock::MockServer;
 use wechatpay::Method;
 
 /// The families the sandbox simulates: a sample of the others must be answered as unsimulated.
-const SIMULATED: [&str; 8] = [
+const SIMULATED: [&str; 12] = [
     "v3/marketing/busifavor/",
     "v3/pay/transactions/",
+    "v3/pay/partner/transactions/",
+    "v3/bill/tradebill",
+    "v3/bill/fundflowbill",
+    "v3/billdownload/",
     "v3/refund/domestic/refunds",
     "v3/certificates",
     "v3/merchant/media/",

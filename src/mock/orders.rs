@@ -120,6 +120,11 @@ pub(crate) struct Order {
     #[serde(with = "sign_type")]
     pub(crate) sign_type: SignType,
     pub(crate) openid: String,
+    /// A 服务商 order: the sub-merchant it is for (and its appid), the service provider being `mchid`.
+    #[serde(default)]
+    pub(crate) sub_mchid: Option<String>,
+    #[serde(default)]
+    pub(crate) sub_appid: Option<String>,
     pub(crate) attach: Option<String>,
     /// When an unpaid order closes by itself (`time_expire`), in seconds.
     pub(crate) time_expire: Option<i64>,
@@ -155,6 +160,8 @@ impl Order {
             notify_url: None,
             sign_type: SignType::Md5,
             openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+            sub_mchid: None,
+            sub_appid: None,
             attach: None,
             time_expire: None,
             request: None,

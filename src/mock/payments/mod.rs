@@ -1,5 +1,5 @@
-//! APIv3 payments (直连): `v3/pay/transactions/{jsapi,app,h5,native}`, the two queries and `close`, on the
-//! order book APIv2 shares; and refunds (`v3/refund/domestic/refunds`), which go `PROCESSING → SUCCESS`
+//! APIv3 payments: `v3/pay/transactions/{jsapi,app,h5,native}`, the two queries and `close` (直连), and their
+//! 服务商 twins under `v3/pay/partner/transactions/…` (`sp_`/`sub_` fields), on the order book APIv2 shares; and refunds (`v3/refund/domestic/refunds`), which go `PROCESSING → SUCCESS`
 //! after a settable delay (or `ABNORMAL` / `CLOSED` when the test says so), each announced to its
 //! `notify_url` by the callback courier. A paid order is announced with `TRANSACTION.SUCCESS`.
 
@@ -46,30 +46,67 @@ pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
         auto_pay: server.shared.auto_pay,
         payer: Payer::of(&server.shared, book),
     };
-    for (segment, trade_type) in KINDS {
+    for mode in [Mode::Direct, Mode::Partner] {
+        let base = mode.base();
+        for (segment, trade_type) in KINDS {
+            let f = family.clone();
+            server.route(Method::POST, &format!("{base}/{segment}"), move |req| {
+                prepay(&f, req, trade_type, mode).unwrap_or_else(|refused| refused)
+            });
+        }
         let f = family.clone();
-        server.route(Method::POST, &format!("v3/pay/transactions/{segment}"), move |req| {
-            prepay(&f, req, trade_type).unwrap_or_else(|refused| refused)
+        server.route(Method::GET, &format!("{base}/id/{{transaction_id}}"), move |req| {
+            query(&f, req, Lookup::TransactionId(path(req, "transaction_id")), mode).unwrap_or_else(|refused| refused)
         });
+        let f = family.clone();
+        server.route(
+            Method::GET,
+            &format!("{base}/out-trade-no/{{out_trade_no}}"),
+            move |req| {
+                query(&f, req, Lookup::OutTradeNo(path(req, "out_trade_no")), mode).unwrap_or_else(|refused| refused)
+            },
+        );
+        let f = family.clone();
+        server.route(
+            Method::POST,
+            &format!("{base}/out-trade-no/{{out_trade_no}}/close"),
+            move |req| close(&f, req, mode).unwrap_or_else(|refused| refused),
+        );
     }
-    let f = family.clone();
-    server.route(Method::GET, "v3/pay/transactions/id/{transaction_id}", move |req| {
-        query(&f, req, Lookup::TransactionId(path(req, "transaction_id"))).unwrap_or_else(|refused| refused)
-    });
-    let f = family.clone();
-    server.route(
-        Method::GET,
-        "v3/pay/transactions/out-trade-no/{out_trade_no}",
-        move |req| query(&f, req, Lookup::OutTradeNo(path(req, "out_trade_no"))).unwrap_or_else(|refused| refused),
-    );
-    let f = family.clone();
-    server.route(
-        Method::POST,
-        "v3/pay/transactions/out-trade-no/{out_trade_no}/close",
-        move |req| close(&f, req).unwrap_or_else(|refused| refused),
-    );
     refunds::install(server, &family);
     bills::install(server, &family);
+}
+
+/// 直连 (a merchant for itself) or 服务商 (a service provider for a sub-merchant, `…/partner/…`): the same
+/// order book, with `sp_`/`sub_` fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Direct,
+    Partner,
+}
+
+impl Mode {
+    fn base(self) -> &'static str {
+        match self {
+            Mode::Direct => "v3/pay/transactions",
+            Mode::Partner => "v3/pay/partner/transactions",
+        }
+    }
+
+    /// The field naming the merchant that calls, and the one naming the app.
+    fn mchid_field(self) -> &'static str {
+        match self {
+            Mode::Direct => "mchid",
+            Mode::Partner => "sp_mchid",
+        }
+    }
+
+    fn appid_field(self) -> &'static str {
+        match self {
+            Mode::Direct => "appid",
+            Mode::Partner => "sp_appid",
+        }
+    }
 }
 
 enum Lookup<'a> {
@@ -78,11 +115,11 @@ enum Lookup<'a> {
 }
 
 /// The merchant a request names must be this sandbox's.
-fn check_mchid(family: &Family, mchid: &str, location: &str) -> Result<(), Answer> {
+fn check_mchid(family: &Family, field: &str, mchid: &str, location: &str) -> Result<(), Answer> {
     if mchid == family.mchid {
         Ok(())
     } else {
-        Err(param_error("mchid", location, "与发起请求的商户号不一致"))
+        Err(param_error(field, location, "与发起请求的商户号不一致"))
     }
 }
 
@@ -100,10 +137,15 @@ fn check_out_trade_no(value: &str) -> Result<(), Answer> {
     }
 }
 
-fn prepay(family: &Family, req: &MockRequest, trade_type: &str) -> Result<Answer, Answer> {
+fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> Result<Answer, Answer> {
     let body = json_object(req)?;
-    let appid = required(&body, "appid")?;
-    check_mchid(family, required(&body, "mchid")?, "body")?;
+    let appid = required(&body, mode.appid_field())?;
+    check_mchid(family, mode.mchid_field(), required(&body, mode.mchid_field())?, "body")?;
+    let sub_mchid = match mode {
+        Mode::Partner => Some(required(&body, "sub_mchid")?),
+        Mode::Direct => None,
+    };
+    let sub_appid = optional(&body, "sub_appid")?;
     let description = required(&body, "description")?;
     let out_trade_no = required(&body, "out_trade_no")?;
     check_out_trade_no(out_trade_no)?;
@@ -119,8 +161,19 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str) -> Result<Answer
     if optional(amount, "amount.currency")?.is_some_and(|c| c != "CNY") {
         return Err(param_error("amount.currency", "body", "境内商户号仅支持人民币 CNY"));
     }
-    let openid = match trade_type {
-        "JSAPI" => Some(required(object(&body, "payer")?, "payer.openid")?),
+    let openid = match (trade_type, mode) {
+        ("JSAPI", Mode::Direct) => Some(required(object(&body, "payer")?, "payer.openid")?),
+        ("JSAPI", Mode::Partner) => {
+            // One of the two: the user's openid under the service provider's app, or the sub-merchant's.
+            let payer = object(&body, "payer")?;
+            match (
+                optional(payer, "payer.sp_openid")?,
+                optional(payer, "payer.sub_openid")?,
+            ) {
+                (Some(id), _) | (None, Some(id)) => Some(id),
+                (None, None) => return Err(missing("payer.sp_openid", "body")),
+            }
+        }
         _ => None,
     };
     if trade_type == "MWEB" {
@@ -165,6 +218,8 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str) -> Result<Answer
     if let Some(openid) = openid {
         order.openid = openid.to_owned();
     }
+    order.sub_mchid = sub_mchid.map(str::to_owned);
+    order.sub_appid = sub_appid.map(str::to_owned);
     order.request = Some(request);
     let answer = prepay_answer(&order);
     orders.by_out_trade_no.insert(out_trade_no.to_owned(), order);
@@ -195,15 +250,23 @@ fn prepay_answer(order: &Order) -> Answer {
 /// The order as WeChat Pay answers a query and announces a payment.
 pub(crate) fn transaction(mchid: &str, order: &Order) -> Value {
     let paid = matches!(order.state, "SUCCESS" | "REFUND");
-    let mut out = json!({
-        "appid": order.appid,
-        "mchid": mchid,
+    let mut out = match &order.sub_mchid {
+        None => json!({"appid": order.appid, "mchid": mchid}),
+        Some(sub_mchid) => json!({"sp_appid": order.appid, "sp_mchid": mchid, "sub_mchid": sub_mchid}),
+    };
+    if let Some(sub_appid) = &order.sub_appid {
+        out["sub_appid"] = json!(sub_appid);
+    }
+    let common = json!({
         "out_trade_no": order.out_trade_no,
         "trade_type": order.trade_type,
         "trade_state": order.state,
         "trade_state_desc": state_description(order.state),
         "amount": {"total": order.total_fee, "currency": "CNY"},
     });
+    if let (Value::Object(out), Value::Object(common)) = (&mut out, common) {
+        out.extend(common);
+    }
     if let Some(attach) = &order.attach {
         out["attach"] = json!(attach);
     }
@@ -211,7 +274,10 @@ pub(crate) fn transaction(mchid: &str, order: &Order) -> Value {
         out["transaction_id"] = json!(order.transaction_id);
         out["bank_type"] = json!("OTHERS");
         out["success_time"] = json!(rfc3339(order.time));
-        out["payer"] = json!({"openid": order.openid});
+        out["payer"] = match order.sub_mchid {
+            None => json!({"openid": order.openid}),
+            Some(_) => json!({"sp_openid": order.openid}),
+        };
         out["amount"] = json!({"total": order.total_fee, "payer_total": order.total_fee, "currency": "CNY",
             "payer_currency": "CNY"});
     }
@@ -229,30 +295,44 @@ pub(crate) fn transaction_notice(mchid: &str, order: &Order) -> Notice {
     }
 }
 
-fn query(family: &Family, req: &MockRequest, lookup: Lookup<'_>) -> Result<Answer, Answer> {
-    let mchid = req
-        .query("mchid")
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| missing("mchid", "query"))?;
-    check_mchid(family, mchid, "query")?;
+fn query(family: &Family, req: &MockRequest, lookup: Lookup<'_>, mode: Mode) -> Result<Answer, Answer> {
+    let field = mode.mchid_field();
+    let given = |name: &'static str| {
+        req.query(name)
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| missing(name, "query"))
+    };
+    check_mchid(family, field, given(field)?, "query")?;
+    let sub_mchid = match mode {
+        Mode::Partner => Some(given("sub_mchid")?),
+        Mode::Direct => None,
+    };
     let now = now();
     let mut orders = family.book.lock();
     let order = match lookup {
         Lookup::TransactionId(id) => orders.by_transaction_id(id).filter(|o| o.state != "NOTPAY"),
         Lookup::OutTradeNo(no) => orders.by_out_trade_no.get_mut(no),
     };
-    let order = order.ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
+    // An order is found only through the mode, and for the sub-merchant, that placed it.
+    let order = order
+        .filter(|o| o.sub_mchid.as_deref() == sub_mchid)
+        .ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
     order.expire(now);
     Ok(Answer::json(200, &transaction(&family.mchid, order)))
 }
 
-fn close(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
+fn close(family: &Family, req: &MockRequest, mode: Mode) -> Result<Answer, Answer> {
     let body: Body = json_object(req)?;
-    check_mchid(family, required(&body, "mchid")?, "body")?;
+    check_mchid(family, mode.mchid_field(), required(&body, mode.mchid_field())?, "body")?;
+    let sub_mchid = match mode {
+        Mode::Partner => Some(required(&body, "sub_mchid")?),
+        Mode::Direct => None,
+    };
     let mut orders = family.book.lock();
     let order = orders
         .by_out_trade_no
         .get_mut(path(req, "out_trade_no"))
+        .filter(|o| o.sub_mchid.as_deref() == sub_mchid)
         .ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
     order.expire(now());
     match order.state {
