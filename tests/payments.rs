@@ -666,3 +666,45 @@ fn partner_orders_share_the_book_and_answer_with_sp_and_sub_fields() {
         .unwrap_err();
     assert_eq!(e.detail().unwrap()["field"], "sub_mchid");
 }
+
+#[test]
+fn a_failed_payment_and_the_moved_clock() {
+    let (server, client) = sandbox();
+    let state = |no: &str| -> String {
+        let query = json!({"out_trade_no": no, "query": {"mchid": server.mchid()}});
+        let order: Value = client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(query)
+            .unwrap()
+            .json()
+            .unwrap();
+        order["trade_state"].as_str().unwrap().to_owned()
+    };
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "F0000001", 1, "http://127.0.0.1:9/notify"))
+        .unwrap();
+    server.fail_payment("F0000001").unwrap();
+    assert_eq!(state("F0000001"), "PAYERROR");
+    assert!(server.pay("F0000001").is_err() && server.fail_payment("F0000001").is_err());
+    assert!(server.fail_payment("nope").unwrap_err().to_string().contains("nope"));
+
+    // An hour from now, then the clock moved on by two: closed at its time_expire, never paid.
+    let mut order = jsapi(&server, "F0000002", 1, "http://127.0.0.1:9/notify");
+    order["json"]["time_expire"] = json!(rfc3339_utc(wechatpay::formatter::timestamp() + 3600));
+    client["v3/pay/transactions/jsapi"].post(order).unwrap();
+    assert_eq!(state("F0000002"), "NOTPAY");
+    server.advance_clock(Duration::from_secs(2 * 3600));
+    assert_eq!(state("F0000002"), "CLOSED");
+    assert!(server.pay("F0000002").unwrap_err().to_string().contains("CLOSED"));
+
+    // The control API fails a payment too.
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "F0000003", 1, "http://127.0.0.1:9/notify"))
+        .unwrap();
+    let http = reqwest::blocking::Client::new();
+    let res = http
+        .post(format!("{}_sandbox/fail/F0000003", server.base_uri()))
+        .send()
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(state("F0000003"), "PAYERROR");
+}

@@ -3,6 +3,7 @@
 //!
 //! - `POST /_sandbox/pay/{out_trade_no}`: the user pays the order (`204`); `404` for no such order, `409`
 //!   for one that is not waiting for payment. Its payment notification goes to its `notify_url`.
+//! - `POST /_sandbox/fail/{out_trade_no}`: the payment fails (`PAYERROR`, `204`).
 //! - `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`: ends a `PROCESSING` APIv3 refund
 //!   (`204`), and its `REFUND.*` notification goes to its `notify_url`.
 
@@ -13,8 +14,8 @@ use serde_json::json;
 
 use super::{orders, payments, Body, Shared};
 
-const CONTROLS: &str = "the control API has `POST /_sandbox/pay/{out_trade_no}` and \
-                        `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`";
+const CONTROLS: &str = "the control API has `POST /_sandbox/pay/{out_trade_no}`, `POST /_sandbox/fail/{out_trade_no}` \
+                        and `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`";
 
 /// Where the control API lives: WeChat Pay's paths start with a letter or `v`, never `_`.
 pub(crate) const PREFIX: &str = "/_sandbox/";
@@ -26,6 +27,18 @@ pub(crate) fn pay(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, Strin
         .get()
         .ok_or((503, "the sandbox is still starting".to_owned()))?;
     orders::pay(&orders::Payer::of(shared, book), out_trade_no).map_err(|why| {
+        let status = if why.starts_with("no order") { 404 } else { 409 };
+        (status, why)
+    })
+}
+
+/// Fails an order's payment; on failure, the status and why.
+pub(crate) fn fail_payment(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, String)> {
+    let book = shared
+        .orders
+        .get()
+        .ok_or((503, "the sandbox is still starting".to_owned()))?;
+    orders::fail(book, out_trade_no).map_err(|why| {
         let status = if why.starts_with("no order") { 404 } else { 409 };
         (status, why)
     })
@@ -76,6 +89,13 @@ pub(crate) fn handle<B>(shared: &Shared, req: &http::Request<B>, loopback: bool)
     match (req.method(), rest.split_once('/')) {
         (&http::Method::POST, Some(("pay", out_trade_no))) if !out_trade_no.is_empty() => {
             match pay(shared, &decoded(out_trade_no)) {
+                Ok(()) => response(204, Bytes::new()),
+                Err((404, why)) => answer(404, "ORDER_NOT_FOUND", &why),
+                Err((status, why)) => answer(status, "ORDER_NOT_PAYABLE", &why),
+            }
+        }
+        (&http::Method::POST, Some(("fail", out_trade_no))) if !out_trade_no.is_empty() => {
+            match fail_payment(shared, &decoded(out_trade_no)) {
                 Ok(()) => response(204, Bytes::new()),
                 Err((404, why)) => answer(404, "ORDER_NOT_FOUND", &why),
                 Err((status, why)) => answer(status, "ORDER_NOT_PAYABLE", &why),

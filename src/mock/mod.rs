@@ -898,6 +898,39 @@ impl MockServer {
         control::pay(&self.shared, out_trade_no).map_err(|(_, why)| Error::request(why))
     }
 
+    /// Plays the bank refusing an unpaid order's payment: the order becomes `PAYERROR` (WeChat Pay notifies
+    /// no failure). An error names the order and why.
+    pub fn fail_payment(&self, out_trade_no: &str) -> Result<()> {
+        control::fail_payment(&self.shared, out_trade_no).map_err(|(_, why)| Error::request(why))
+    }
+
+    /// Moves the clock of the order book on by `by`, for `time_expire`: an unpaid order whose end time
+    /// has passed on this clock is `CLOSED` when next looked at, and cannot be paid. Orders and refunds
+    /// placed afterwards carry the moved time. Not kept across a restart.
+    ///
+    /// ```
+    /// use serde_json::json;
+    ///
+    /// let server = wechatpay::mock::MockServer::start()?;
+    /// let client = server.client()?;
+    /// let order = json!({"json": {"appid": "wxd678efh567hg6787", "mchid": server.mchid(), "description": "QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "notify_url": "https://example.com/notify",
+    ///     "amount": {"total": 1}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+    ///     "time_expire": "2030-01-01T00:00:00+08:00"}});
+    /// client["v3/pay/transactions/jsapi"].post(order)?;
+    /// server.advance_clock(std::time::Duration::from_secs(20 * 365 * 86_400));
+    /// assert!(server.pay("1217752501201407033233368018").is_err()); // closed at its time_expire
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn advance_clock(&self, by: Duration) {
+        if let Some(book) = self.shared.orders.get() {
+            let mut orders = book.lock();
+            orders.ahead = orders
+                .ahead
+                .saturating_add(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));
+        }
+    }
+
     /// Ends a `PROCESSING` APIv3 refund as `"SUCCESS"`, `"ABNORMAL"` or `"CLOSED"` and sends its
     /// `REFUND.*` notification (with [`MockBuilder::refund_delay`]`(None)`, refunds wait for this). An error
     /// names the refund and why.

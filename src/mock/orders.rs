@@ -81,9 +81,18 @@ pub(crate) struct Orders {
     pub(crate) by_out_trade_no: HashMap<String, Order>,
     /// Numbers the orders and refunds the sandbox issues.
     issued: u64,
+    /// How far the sandbox's clock for orders is ahead of this machine's, in seconds
+    /// ([`crate::mock::MockServer::advance_clock`]); not kept across restarts.
+    #[serde(skip)]
+    pub(crate) ahead: i64,
 }
 
 impl Orders {
+    /// The order book's time: this machine's, plus what the test moved it on by.
+    pub(crate) fn now(&self) -> i64 {
+        now() + self.ahead
+    }
+
     /// The next number for an order or refund id.
     pub(crate) fn next(&mut self) -> u64 {
         self.issued += 1;
@@ -138,6 +147,7 @@ pub(crate) struct Order {
 impl Order {
     /// A new order numbered `n`; the families set what else they know.
     pub(crate) fn placed(
+        now: i64,
         n: u64,
         appid: &str,
         out_trade_no: &str,
@@ -155,7 +165,7 @@ impl Order {
             total_fee,
             trade_type: trade_type.to_owned(),
             state,
-            prepay_id: format!("wx{}{:016}", compact_time(now()), n),
+            prepay_id: format!("wx{}{:016}", compact_time(now), n),
             auth_code: None,
             notify_url: None,
             sign_type: SignType::Md5,
@@ -165,7 +175,7 @@ impl Order {
             attach: None,
             time_expire: None,
             request: None,
-            time: now(),
+            time: now,
             refunds: Vec::new(),
         }
     }
@@ -204,8 +214,7 @@ pub(crate) struct Refund {
 }
 
 impl Refund {
-    pub(crate) fn new(n: u64, out_refund_no: &str, refund_fee: u64, status: &'static str) -> Self {
-        let time = now();
+    pub(crate) fn new(time: i64, n: u64, out_refund_no: &str, refund_fee: u64, status: &'static str) -> Self {
         Refund {
             out_refund_no: out_refund_no.to_owned(),
             refund_id: format!("5030{:08}{:012}", std::process::id() % 100_000_000, n),
@@ -266,9 +275,9 @@ impl Payer {
 /// Pays an unpaid order (the user confirming on the phone) and sends its payment notification, in the
 /// API that placed it, to its `notify_url`; an error says why it cannot be paid.
 pub(crate) fn pay(payer: &Payer, out_trade_no: &str) -> Result<(), String> {
-    let now = now();
     let delivery = {
         let mut orders = payer.book.lock();
+        let now = orders.now();
         let order = orders
             .by_out_trade_no
             .get_mut(out_trade_no)
@@ -528,4 +537,24 @@ mod sign_type {
         let text = String::deserialize(d)?;
         SignType::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("`{text}` is not a sign type")))
     }
+}
+
+/// Fails an unpaid order's payment (the bank refused it): the order becomes `PAYERROR`; WeChat Pay sends no
+/// notification for that. An error says why it cannot fail.
+pub(crate) fn fail(book: &Book, out_trade_no: &str) -> Result<(), String> {
+    let mut orders = book.lock();
+    let now = orders.now();
+    let order = orders
+        .by_out_trade_no
+        .get_mut(out_trade_no)
+        .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
+    order.expire(now);
+    if !matches!(order.state, "NOTPAY" | "USERPAYING") {
+        return Err(format!(
+            "the order `{out_trade_no}` is {}, not waiting for payment",
+            order.state
+        ));
+    }
+    order.state = "PAYERROR";
+    Ok(())
 }

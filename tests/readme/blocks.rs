@@ -323,7 +323,7 @@ fn readme_block_14_line_687() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_843() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_845() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -356,7 +356,7 @@ fn readme_block_15_line_843() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_16_line_873() -> Result<(), Box<dyn Error>> {
+fn readme_block_16_line_875() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;

@@ -111,6 +111,7 @@ fn find<'a>(orders: &'a mut Orders, req: &V2Request) -> Option<&'a mut Order> {
 fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &str, state: &'static str) -> Order {
     let n = orders.next();
     let mut order = Order::placed(
+        orders.now(),
         n,
         req.get("appid").unwrap_or_default(),
         req.get("out_trade_no").unwrap_or_default(),
@@ -333,6 +334,7 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
     }
     let mut orders = cx.orders();
     let n = orders.next();
+    let now = orders.now();
     let Some(order) = find(&mut orders, req) else {
         return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
     };
@@ -353,7 +355,9 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
                 return cx.refuse(req, "NOTENOUGH", "订单可退金额不足");
             }
             // APIv2 refunds succeed at once in the sandbox.
-            order.refunds.push(Refund::new(n, out_refund_no, refund_fee, "SUCCESS"));
+            order
+                .refunds
+                .push(Refund::new(now, n, out_refund_no, refund_fee, "SUCCESS"));
             order.state = "REFUND";
             order.refunds.len() - 1
         }

@@ -193,9 +193,9 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> R
     };
     let attach = optional(&body, "attach")?;
 
-    let now = now();
     let request = Value::Object(body.clone());
     let mut orders = family.book.lock();
+    let now = orders.now();
     if let Some(order) = orders.by_out_trade_no.get_mut(out_trade_no) {
         order.expire(now);
         // The same order placed again (a retry) answers as the first time; anything else is refused.
@@ -210,7 +210,7 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> R
         return Err(param_error("time_expire", "body", "交易结束时间应晚于当前时间"));
     }
     let n = orders.next();
-    let mut order = Order::placed(n, appid, out_trade_no, description, total, trade_type, "NOTPAY");
+    let mut order = Order::placed(now, n, appid, out_trade_no, description, total, trade_type, "NOTPAY");
     order.v3 = true;
     order.notify_url = Some(notify_url.to_owned());
     order.attach = attach.map(str::to_owned);
@@ -307,8 +307,8 @@ fn query(family: &Family, req: &MockRequest, lookup: Lookup<'_>, mode: Mode) -> 
         Mode::Partner => Some(given("sub_mchid")?),
         Mode::Direct => None,
     };
-    let now = now();
     let mut orders = family.book.lock();
+    let now = orders.now();
     let order = match lookup {
         Lookup::TransactionId(id) => orders.by_transaction_id(id).filter(|o| o.state != "NOTPAY"),
         Lookup::OutTradeNo(no) => orders.by_out_trade_no.get_mut(no),
@@ -329,12 +329,13 @@ fn close(family: &Family, req: &MockRequest, mode: Mode) -> Result<Answer, Answe
         Mode::Direct => None,
     };
     let mut orders = family.book.lock();
+    let now = orders.now();
     let order = orders
         .by_out_trade_no
         .get_mut(path(req, "out_trade_no"))
         .filter(|o| o.sub_mchid.as_deref() == sub_mchid)
         .ok_or_else(|| Answer::error(404, "ORDER_NOT_EXIST", "订单不存在"))?;
-    order.expire(now());
+    order.expire(now);
     match order.state {
         "NOTPAY" | "CLOSED" => {
             order.state = "CLOSED";

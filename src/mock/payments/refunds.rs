@@ -10,7 +10,7 @@ use super::Family;
 use crate::mock::callbacks::Notice;
 use crate::mock::clock::rfc3339;
 use crate::mock::kit::{integer, invalid_request, json_object, object, optional, param_error, path, required};
-use crate::mock::orders::{now, Order, Refund};
+use crate::mock::orders::{Order, Refund};
 use crate::mock::{Answer, MockRequest, MockServer};
 
 pub(crate) fn install(server: &MockServer, family: &Family) {
@@ -76,6 +76,7 @@ fn create(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
 
     let mut orders = family.book.lock();
     let n = orders.next();
+    let now = orders.now();
     let order = match (transaction_id, out_trade_no) {
         (Some(id), _) => orders.by_transaction_id(id),
         (None, Some(no)) => orders.by_out_trade_no.get_mut(no),
@@ -99,7 +100,7 @@ fn create(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
     if order.refunded() + refund_fee > order.total_fee {
         return Err(Answer::error(403, "NOT_ENOUGH", "订单可退金额不足"));
     }
-    let mut refund = Refund::new(n, out_refund_no, refund_fee, "PROCESSING");
+    let mut refund = Refund::new(now, n, out_refund_no, refund_fee, "PROCESSING");
     refund.notify_url = notify_url.map(str::to_owned);
     refund.reason = reason.map(str::to_owned);
     let answer = Answer::json(200, &refund_json(&family.mchid, order, &refund, false));
@@ -147,6 +148,7 @@ pub(crate) fn settle(family: &Family, out_refund_no: &str, status: &'static str)
     };
     let delivery = {
         let mut orders = family.book.lock();
+        let now = orders.now();
         let order = orders
             .by_out_trade_no
             .values_mut()
@@ -165,7 +167,7 @@ pub(crate) fn settle(family: &Family, out_refund_no: &str, status: &'static str)
         }
         order.refunds[i].status = status;
         if status == "SUCCESS" {
-            order.refunds[i].success_time = Some(now());
+            order.refunds[i].success_time = Some(now);
         }
         let refund = &order.refunds[i];
         refund.notify_url.clone().map(|url| {
@@ -173,7 +175,7 @@ pub(crate) fn settle(family: &Family, out_refund_no: &str, status: &'static str)
                 event_type: event,
                 summary,
                 original_type: "refund",
-                create_time: rfc3339(now()),
+                create_time: rfc3339(now),
                 resource: refund_json(&family.mchid, order, refund, true),
             };
             (url, notice)
