@@ -94,6 +94,22 @@ fn a_restarted_sandbox_keeps_its_state_and_keys() {
         "KEEP0001"
     );
 
+    drop(server);
+
+    // A state dir an earlier version wrote (the family's state inside `state.json`) is read as it was.
+    let state: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("busifavor.json")).unwrap()).unwrap();
+    std::fs::remove_file(dir.join("busifavor.json")).unwrap();
+    std::fs::write(
+        dir.join("state.json"),
+        serde_json::json!({"busifavor": state}).to_string(),
+    )
+    .unwrap();
+    let server = MockServer::builder().state_dir(&dir).start().unwrap();
+    assert_eq!(
+        coupon(&server.client().unwrap(), "KEEP0001").unwrap()["coupon_state"],
+        "SENDED"
+    );
+
     // A sandbox without the dir knows nothing of it.
     let fresh = MockServer::start().unwrap();
     let e = coupon(&fresh.client().unwrap(), "KEEP0001").unwrap_err();

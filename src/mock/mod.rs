@@ -73,6 +73,21 @@ pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
 pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 /// How long an APIv3 refund stays `PROCESSING` unless [`MockBuilder::refund_delay`] says otherwise.
 pub const DEFAULT_REFUND_DELAY: Duration = Duration::from_millis(100);
+/// What an endpoint family is installed into: the server to route on, and the state dir to keep its state in
+/// (a file of its own there).
+pub(crate) struct Room<'a> {
+    pub(crate) server: &'a MockServer,
+    pub(crate) dir: Option<&'a StateDir>,
+}
+
+/// The endpoint families, one line each: a folder under `src/mock/` and its `install`.
+const FAMILIES: [fn(&Room<'_>) -> Result<()>; 4] = [
+    busifavor::install, // 商家券: v3/marketing/busifavor/…, state in busifavor.json
+    media::install,     // the four media uploads
+    platform::install,  // v3/certificates
+    orders::install,    // payments, refunds and bills of APIv2 and APIv3 on one order book, orders.json
+];
+
 /// The largest request body the sandbox reads.
 pub const MAX_REQUEST_BODY: usize = 16 << 20;
 
@@ -416,12 +431,6 @@ pub struct MockBuilder {
     tls: bool,
     auto_pay: Option<Duration>,
     refund_delay: Option<Duration>,
-}
-
-/// What `state.json` of a state dir holds: the business state of every endpoint family.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Saved<B = busifavor::Busifavor> {
-    busifavor: B,
 }
 
 /// What `identity.json` of a state dir holds.
@@ -990,41 +999,11 @@ impl MockServer {
 
     /// Registers the endpoint families, with their state loaded from (and saved to) the state dir.
     fn install_families(&self) -> Result<()> {
-        let saved: Option<Saved> = match &self.dir {
-            Some(d) => d.read_json("state.json")?,
-            None => None,
+        let room = Room {
+            server: self,
+            dir: self.dir.as_ref(),
         };
-        let busifavor = saved.map(|s| s.busifavor).unwrap_or_else(busifavor::Busifavor::seeded);
-        let dir = self.dir.clone();
-        let on_change: Arc<dyn Fn(&busifavor::Busifavor) + Send + Sync> = Arc::new(move |state| {
-            if let Some(d) = &dir {
-                if let Err(e) = d.write_json("state.json", &Saved { busifavor: state }, false) {
-                    // A handler cannot fail the request over this; say it where the operator looks.
-                    eprintln!("wechatpay sandbox: {e}");
-                }
-            }
-        });
-        busifavor::install(self, Arc::new(Mutex::new(busifavor)), on_change);
-        media::install(self);
-        platform::install(self);
-        // The order book: its own file in the state dir, saved after every change.
-        let (saved_orders, save): (Option<orders::Orders>, Option<orders::Save>) = match &self.dir {
-            Some(d) => {
-                let dir = d.clone();
-                let save: orders::Save = Box::new(move |book| {
-                    if let Err(e) = dir.write_json("orders.json", book, false) {
-                        eprintln!("wechatpay sandbox: {e}");
-                    }
-                });
-                (d.read_json("orders.json")?, Some(save))
-            }
-            None => (None, None),
-        };
-        let book = Arc::new(orders::Book::new(saved_orders.unwrap_or_default(), save));
-        apiv2::install(self, &book);
-        payments::install(self, &book);
-        let _ = self.shared.orders.set(book);
-        Ok(())
+        FAMILIES.iter().try_for_each(|install| install(&room))
     }
 
     /// A client builder already pointed at this sandbox, with its merchant and platform keys (the

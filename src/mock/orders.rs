@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::mock::callbacks::Courier;
-use crate::mock::Shared;
+use crate::mock::{Room, Shared};
 use crate::protocol::apiv2::SignType;
 
 /// A state or status name. An alias, not `&'static str` written out, so serde's derive does not take it for
@@ -250,6 +250,29 @@ pub(crate) fn compact_time(secs: i64) -> String {
 
 pub(crate) fn now() -> i64 {
     crate::protocol::formatter::timestamp()
+}
+
+/// Installs the payment families on one order book, kept in the state dir's `orders.json` and saved after
+/// every change: APIv2's and APIv3's payments, refunds and bills (and APIv2's red packets beside them).
+pub(crate) fn install(room: &Room<'_>) -> crate::error::Result<()> {
+    let (saved, save): (Option<Orders>, Option<Save>) = match room.dir {
+        Some(d) => {
+            let dir = d.clone();
+            let save: Save = Box::new(move |book| {
+                if let Err(e) = dir.write_json("orders.json", book, false) {
+                    // A handler cannot fail the request over this; say it where the operator looks.
+                    eprintln!("wechatpay sandbox: {e}");
+                }
+            });
+            (d.read_json("orders.json")?, Some(save))
+        }
+        None => (None, None),
+    };
+    let book = Arc::new(Book::new(saved.unwrap_or_default(), save));
+    crate::mock::apiv2::install(room.server, &book);
+    crate::mock::payments::install(room.server, &book);
+    let _ = room.server.shared.orders.set(book);
+    Ok(())
 }
 
 /// What paying an order needs: the merchant, its APIv2 key, the book and the courier of notifications.

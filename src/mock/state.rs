@@ -1,7 +1,10 @@
 //! A sandbox's `--state-dir`: its keys, identity and business state on disk, so a restart keeps them.
 //!
 //! Layout: `merchant_key.pem` (the key clients sign with), `platform_key.pem`, `platform_public_key.pem`,
-//! `platform_cert.pem`, `identity.json` (ids and the APIv3 key) and `state.json` (stocks, coupons, …).
+//! `platform_cert.pem`, `identity.json` (ids, the APIv3 and APIv2 keys), and a file per endpoint family:
+//! `busifavor.json` (stocks, coupons, …; earlier versions kept it in `state.json`, still read) and
+//! `orders.json` (orders and refunds of both APIs); with `--tls`, also `ca_cert.pem`, `merchant_cert.pem` and
+//! `merchant_cert.p12`.
 //! Files are replaced atomically (write, then rename), so a crash never leaves half a file.
 
 use std::fs;

@@ -11,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::{json, Value};
 
-use super::{Answer, MockRequest, MockServer};
+use super::{Answer, MockRequest, Room};
+use crate::error::Result;
 use crate::media::{FAVOR_IMAGE_UPLOAD, MEDIA_UPLOAD, MERCHANT_SERVICE_IMAGE_UPLOAD, VIDEO_UPLOAD};
 
 /// What an upload endpoint answers with.
@@ -22,7 +23,8 @@ enum Answers {
 }
 
 /// Registers this family's endpoints.
-pub(crate) fn install(server: &MockServer) {
+pub(crate) fn install(room: &Room<'_>) -> Result<()> {
+    let server = room.server;
     for (path, cap, answers) in [
         (MEDIA_UPLOAD, 2 << 20, Answers::MediaId),
         (VIDEO_UPLOAD, 5 << 20, Answers::MediaId),
@@ -31,6 +33,7 @@ pub(crate) fn install(server: &MockServer) {
     ] {
         server.route(Method::POST, path, move |req| accept(req, cap, answers));
     }
+    Ok(())
 }
 
 /// The upload routes: the only ones whose signature covers the `meta` part instead of the whole body.

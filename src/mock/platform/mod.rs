@@ -11,12 +11,13 @@ use serde_json::{json, Value};
 
 use super::clock::rfc3339;
 use super::gateway::Identity;
-use super::{Answer, MockServer, Shared};
+use super::{Answer, Room, Shared};
 use crate::crypto::aes::AesGcm;
 use crate::crypto::aes::AEAD_AES_256_GCM;
 
 /// Registers `GET v3/certificates`.
-pub(crate) fn install(server: &MockServer) {
+pub(crate) fn install(room: &Room<'_>) -> crate::error::Result<()> {
+    let server = room.server;
     // Weak: the route table lives inside `Shared`.
     let shared: Weak<Shared> = Arc::downgrade(&server.shared);
     server.route(Method::GET, crate::certificates::PATH, move |_req| {
@@ -25,6 +26,7 @@ pub(crate) fn install(server: &MockServer) {
             None => Answer::error(500, "SYSTEM_ERROR", "系统错误"),
         }
     });
+    Ok(())
 }
 
 /// The `{"data": [...]}` answer; in public-key mode the 404 a merchant onboarded with a WeChat Pay public key
