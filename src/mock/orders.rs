@@ -145,10 +145,9 @@ pub(crate) struct Order {
 }
 
 impl Order {
-    /// A new order numbered `n`; the families set what else they know.
+    /// A new order, numbered and timed by the book; the families set what else they know.
     pub(crate) fn placed(
-        now: i64,
-        n: u64,
+        orders: &mut Orders,
         appid: &str,
         out_trade_no: &str,
         body: &str,
@@ -156,6 +155,7 @@ impl Order {
         trade_type: &str,
         state: &'static str,
     ) -> Self {
+        let (n, now) = (orders.next(), orders.now());
         Order {
             v3: false,
             appid: appid.to_owned(),

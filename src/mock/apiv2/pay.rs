@@ -109,10 +109,8 @@ fn find<'a>(orders: &'a mut Orders, req: &V2Request) -> Option<&'a mut Order> {
 }
 
 fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &str, state: &'static str) -> Order {
-    let n = orders.next();
     let mut order = Order::placed(
-        orders.now(),
-        n,
+        orders,
         req.get("appid").unwrap_or_default(),
         req.get("out_trade_no").unwrap_or_default(),
         req.get("body").unwrap_or_default(),

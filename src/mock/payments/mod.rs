@@ -209,8 +209,15 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> R
     if time_expire.is_some_and(|t| t <= now) {
         return Err(param_error("time_expire", "body", "交易结束时间应晚于当前时间"));
     }
-    let n = orders.next();
-    let mut order = Order::placed(now, n, appid, out_trade_no, description, total, trade_type, "NOTPAY");
+    let mut order = Order::placed(
+        &mut orders,
+        appid,
+        out_trade_no,
+        description,
+        total,
+        trade_type,
+        "NOTPAY",
+    );
     order.v3 = true;
     order.notify_url = Some(notify_url.to_owned());
     order.attach = attach.map(str::to_owned);
