@@ -12,7 +12,8 @@ use http_body_util::BodyExt as _;
 use http_body_util::Full;
 use serde_json::json;
 
-use super::{orders, payments, Body, Shared};
+use super::server::Body;
+use super::{orders, payments, Shared};
 
 const CONTROLS: &str = "the control API has `POST /_sandbox/pay/{out_trade_no}`, `POST /_sandbox/fail/{out_trade_no}` \
                         and `POST /_sandbox/refund/{out_refund_no}/{SUCCESS|ABNORMAL|CLOSED}`";
