@@ -6,9 +6,52 @@ use serde_json::{json, Map, Value};
 
 use super::clock::parse_rfc3339;
 use super::{Answer, MockRequest};
+use crate::catalog::Operation;
 
 /// A JSON object, as a request body or one of its objects.
 pub(crate) type Body = Map<String, Value>;
+
+thread_local! {
+    /// The documented operation a handler on this thread is answering, while it runs.
+    static OPERATION: std::cell::Cell<Option<&'static Operation>> = const { std::cell::Cell::new(None) };
+}
+
+/// Marks `operation` as the one the handler about to run answers, until the guard goes: the field readers
+/// then refuse (in debug builds: the sandbox's own tests) to read a field the catalog does not document for
+/// it, so a family cannot drift from WeChat Pay's tables.
+pub(crate) fn reading(operation: Option<&'static Operation>) -> Reading {
+    OPERATION.with(|o| o.set(operation));
+    Reading
+}
+
+/// Clears the operation when the handler is done.
+pub(crate) struct Reading;
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        OPERATION.with(|o| o.set(None));
+    }
+}
+
+/// In debug builds, panics when `path` (of the JSON body) is not a documented request field of the
+/// operation being answered; a handler's panic answers 500, which fails the test that made it.
+fn documented(path: &str) {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Some(op) = OPERATION.with(|o| o.get()) else {
+        return;
+    };
+    let wanted = format!("json.{path}");
+    let known = op
+        .request_fields()
+        .iter()
+        .any(|f| f.path() == wanted || f.path().replace("[]", "") == wanted);
+    if !known {
+        eprintln!("wechatpay sandbox: the handler of {op} reads `{path}`, which the catalog does not document for it");
+        panic!("undocumented field `{path}` read for {op}");
+    }
+}
 
 /// A placeholder of the matched route (always present once matched).
 pub(crate) fn path<'a>(req: &'a MockRequest, name: &str) -> &'a str {
@@ -70,6 +113,7 @@ pub(crate) fn required<'a>(map: &'a Body, path: &str) -> Result<&'a str, Answer>
 
 /// An optional string; absent, `null` and `""` are all "not given".
 pub(crate) fn optional<'a>(map: &'a Body, path: &str) -> Result<Option<&'a str>, Answer> {
+    documented(path);
     match map.get(key(path)) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str()).filter(|s| !s.is_empty())),
@@ -87,6 +131,7 @@ pub(crate) fn one_of<'a>(map: &'a Body, path: &str, allowed: &[&str]) -> Result<
 }
 
 pub(crate) fn object<'a>(map: &'a Body, path: &str) -> Result<&'a Body, Answer> {
+    documented(path);
     match map.get(key(path)) {
         None | Some(Value::Null) => Err(missing(path, "body")),
         Some(Value::Object(object)) => Ok(object),
@@ -95,6 +140,7 @@ pub(crate) fn object<'a>(map: &'a Body, path: &str) -> Result<&'a Body, Answer> 
 }
 
 pub(crate) fn optional_integer(map: &Body, path: &str) -> Result<Option<u64>, Answer> {
+    documented(path);
     match map.get(key(path)) {
         None | Some(Value::Null) => Ok(None),
         Some(value) => value

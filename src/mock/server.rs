@@ -17,7 +17,9 @@ use hyper_util::rt::TokioIo;
 
 use super::faults::Fault;
 use super::gateway::{self, Signing};
-use super::{apiv2, control, media, unsimulated, Answer, Handler, MockRequest, Received, Shared, MAX_REQUEST_BODY};
+use super::{
+    apiv2, control, kit, media, unsimulated, Answer, Handler, MockRequest, Received, Shared, MAX_REQUEST_BODY,
+};
 
 #[derive(Default)]
 pub(crate) struct Routes {
@@ -40,14 +42,16 @@ impl Routes {
         }
     }
 
-    pub(crate) fn find(&self, method: &Method, path: &str) -> Option<(Handler, Vec<(String, String)>)> {
+    /// The handler for `method` + `path`, the placeholder values, and the template it was registered as.
+    pub(crate) fn find(&self, method: &Method, path: &str) -> Option<(Handler, Vec<(String, String)>, String)> {
         let m = self.index.get(method)?.at(path).ok()?;
         let params = m
             .params
             .iter()
             .map(|(k, v)| (k.to_owned(), percent_decode(v)))
             .collect();
-        Some((Arc::clone(&self.table[*m.value].2), params))
+        let (_, template, handler) = &self.table[*m.value];
+        Some((Arc::clone(handler), params, template.clone()))
     }
 }
 
@@ -213,9 +217,13 @@ fn dispatch(
     let query: Vec<(String, String)> = query
         .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
         .unwrap_or_default();
-    let Some((handler, params)) = found else {
+    let Some((handler, params, template)) = found else {
         return unsimulated::answer(&method, &path, &query, &body);
     };
+    // The family's field readers check what they read against this operation's documented fields.
+    let operation = crate::catalog::find(method.as_str(), &template)
+        .or_else(|| crate::catalog::find(method.as_str(), &format!("v2/{template}")));
+    let _reading = kit::reading(operation);
     let req = MockRequest {
         method,
         path,

@@ -141,11 +141,10 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> R
     let body = json_object(req)?;
     let appid = required(&body, mode.appid_field())?;
     check_mchid(family, mode.mchid_field(), required(&body, mode.mchid_field())?, "body")?;
-    let sub_mchid = match mode {
-        Mode::Partner => Some(required(&body, "sub_mchid")?),
-        Mode::Direct => None,
+    let (sub_mchid, sub_appid) = match mode {
+        Mode::Partner => (Some(required(&body, "sub_mchid")?), optional(&body, "sub_appid")?),
+        Mode::Direct => (None, None),
     };
-    let sub_appid = optional(&body, "sub_appid")?;
     let description = required(&body, "description")?;
     let out_trade_no = required(&body, "out_trade_no")?;
     check_out_trade_no(out_trade_no)?;
