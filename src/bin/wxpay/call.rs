@@ -2,6 +2,10 @@
 //!
 //! A path whose first segment is `v2` is an APIv2 (XML) call: its fields come from `--xml` (a JSON object)
 //! or, for a GET, `--query`; it is signed with the APIv2 key; its answer's fields print as a JSON object.
+//!
+//! Before anything is configured or sent, the request is checked against the catalog ([`crate::preflight`]):
+//! warnings on stderr, or with `--strict` a refusal. PATH may be spelled as a PHP or Node chain
+//! (`v3->pay->transactions->native`, `v3.pay.transactions.native`).
 
 use std::io::Read as _;
 use std::time::Instant;
@@ -19,7 +23,8 @@ use crate::output;
 pub(crate) struct CallArgs {
     /// The path as the SDK takes it (`client.chain(PATH)`), e.g. `v3/marketing/busifavor/coupons/use` or
     /// `v3/marketing/busifavor/stocks/{stock_id}` with `--param stock_id=…`; `v2/…` (e.g. `v2/pay/micropay`)
-    /// for APIv2.
+    /// for APIv2. A PHP or Node chain spelling works too: `v3->pay->transactions->native`,
+    /// `v3.pay.transactions.native`.
     path: String,
     /// The JSON body of an APIv3 call: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given.
     #[arg(long, value_name = "JSON|@FILE|-")]
@@ -52,6 +57,10 @@ pub(crate) struct CallArgs {
     /// sending it.
     #[arg(long)]
     dry_run: bool,
+    /// Refuse (exit 2) instead of warning when the catalog checks fail: PATH is not a documented operation,
+    /// or a documented required top-level field is missing. Nothing is sent (or printed by --dry-run).
+    #[arg(long)]
+    strict: bool,
     /// Log request and answer metadata on stderr (never key material).
     #[arg(short, long)]
     verbose: bool,
@@ -111,9 +120,18 @@ fn read_fields(spec: &str) -> Result<Value, Failure> {
     }
 }
 
-/// The options of the call, from the flags; every malformed flag is a usage error.
-fn options(args: &CallArgs) -> Result<Options, Failure> {
+/// The bodies as given, for the catalog checks: `--json` parsed (it is valid JSON), `--xml`'s fields.
+#[derive(Default)]
+struct Bodies {
+    json: Option<Value>,
+    xml: Option<Value>,
+}
+
+/// The options of the call, from the flags, and the bodies they give; every malformed flag is a usage
+/// error.
+fn options(args: &CallArgs) -> Result<(Options, Bodies), Failure> {
     let mut options = Options::new();
+    let mut bodies = Bodies::default();
     for item in &args.param {
         let (name, value) = split_pair(item, '=', "--param")?;
         options = options.param(name, value);
@@ -127,10 +145,14 @@ fn options(args: &CallArgs) -> Result<Options, Failure> {
         options = options.header(name, value.trim());
     }
     if let Some(spec) = &args.json {
-        options = options.body(read_json(spec, "--json")?.0);
+        let body = read_json(spec, "--json")?.0;
+        bodies.json = serde_json::from_slice(&body).ok();
+        options = options.body(body);
     }
     if let Some(spec) = &args.xml {
-        options = options.xml(&read_fields(spec)?);
+        let fields = read_fields(spec)?;
+        options = options.xml(&fields);
+        bodies.xml = Some(fields);
     }
     if args.security {
         options = options.security(true);
@@ -138,7 +160,48 @@ fn options(args: &CallArgs) -> Result<Options, Failure> {
     if args.nonceless {
         options = options.nonceless(true);
     }
-    Ok(options)
+    Ok((options, bodies))
+}
+
+/// Whether PATH is spelled as a PHP or Node chain (`v3->pay->transactions->native`,
+/// `v3.pay.transactions.native`) rather than as a path.
+fn is_chain_spelling(path: &str) -> bool {
+    !path.contains('/') && (path.contains("->") || path.contains('.'))
+}
+
+/// The catalog checks ([`crate::preflight`]): warnings on stderr, or with `--strict` a refusal.
+fn preflight(method: &Method, template: &str, args: &CallArgs, bodies: &Bodies) -> crate::CliResult {
+    let mut query: Vec<(String, String)> = args
+        .query
+        .iter()
+        .filter_map(|q| split_pair(q, '=', "--query").ok())
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    if let Some((_, written)) = template.split_once('?') {
+        query.extend(url::form_urlencoded::parse(written.as_bytes()).into_owned());
+    }
+    let given = crate::preflight::Given {
+        json: bodies.json.as_ref(),
+        xml: bodies.xml.as_ref(),
+        query,
+        headers: args
+            .header
+            .iter()
+            .filter_map(|h| h.split_once(':').map(|(name, _)| name.trim().to_owned()))
+            .collect(),
+    };
+    let warnings = crate::preflight::check(method.as_str(), template, &given);
+    for warning in &warnings {
+        warning.print();
+    }
+    if args.strict && !warnings.is_empty() {
+        return Err(Failure::usage(format!(
+            "--strict: {method} {template} not {}, for the warning{} above",
+            if args.dry_run { "prepared" } else { "sent" },
+            if warnings.len() == 1 { "" } else { "s" }
+        )));
+    }
+    Ok(())
 }
 
 fn placeholder_list(template: &str) -> String {
@@ -286,6 +349,9 @@ fn check_api_flags(method: &Method, args: &CallArgs, apiv2: bool) -> Result<(), 
 pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbose: bool) -> crate::CliResult {
     args.verbose |= verbose;
     let config = &before.then(std::mem::take(&mut args.config));
+    if is_chain_spelling(&args.path) {
+        args.path = wechatpay::catalog::normalize_path(&args.path);
+    }
     if args.path.starts_with("http://") || args.path.starts_with("https://") {
         return Err(Failure::usage(format!("`{}` is a URL; give the path only", args.path))
             .note("e.g. `v3/marketing/busifavor/coupons/use`, with --base-uri (or `base_uri`) for the host"));
@@ -294,7 +360,8 @@ pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbos
     let apiv2 = is_apiv2(&template);
     check_api_flags(&method, &args, apiv2)?;
     check_placeholders(&template, &args)?;
-    let options = options(&args)?;
+    let (options, bodies) = options(&args)?;
+    preflight(&method, &template, &args, &bodies)?;
     let resolved = Resolved::load(config)?;
     let client = if apiv2 {
         resolved.apiv2_client(config)?

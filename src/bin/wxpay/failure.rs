@@ -10,8 +10,9 @@ pub(crate) enum Exit {
     /// 1: anything else (writing the output, an unexpected answer body, …).
     Other = 1,
     /// 2: a bad flag or argument (or one the command does not use), bad `--json` or `--xml` (or one the
-    /// path's API does not take), a bad `NAME=VALUE`, an unreadable input, a missing placeholder or a
-    /// `--param` the path has no placeholder for.
+    /// path's API does not take), a bad `NAME=VALUE`, an unreadable input, a missing placeholder, a
+    /// `--param` the path has no placeholder for, an undocumented path (`describe`), or a catalog check
+    /// that failed under `--strict`.
     Usage = 2,
     /// 3: the configuration is incomplete or invalid (mchid, serial, keys, certificates, APIv3 or APIv2
     /// key, client certificate, base URI, an unknown key in a config file).

@@ -1,16 +1,20 @@
 //! `wxpay`: the WeChat Pay command line.
 //!
-//! One module per command family: [`call`] (the five verbs), [`config`], [`certificates`], [`notify`],
-//! [`keys`], [`mock`], plus [`failure`] (exit codes) and [`output`] (how answers are printed).
+//! One module per command family: [`call`] (the five verbs, checked first by [`preflight`]), [`config`],
+//! [`certificates`], [`notify`], [`keys`], [`mock`], [`explore`] (`endpoints`, `describe`), [`complete`]
+//! (shell completion), plus [`failure`] (exit codes) and [`output`] (how answers are printed).
 
 mod call;
 mod certificates;
+mod complete;
 mod config;
+mod explore;
 mod failure;
 mod keys;
 mod mock;
 mod notify;
 mod output;
+mod preflight;
 mod progress;
 
 use std::process::ExitCode;
@@ -30,8 +34,9 @@ macro_rules! exit_codes {
   0  success (a 2xx answer, verified)
   1  any other failure (e.g. writing the output)
   2  usage: bad flag or argument (or one the command does not use), bad --json or --xml (or one
-     the path's API does not take), bad NAME=VALUE, unreadable input file, missing placeholder or
-     a --param PATH has no placeholder for
+     the path's API does not take), bad NAME=VALUE, unreadable input file, missing placeholder,
+     a --param PATH has no placeholder for, an undocumented PATH (describe), or a failed catalog
+     check under --strict
   3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 or APIv2 key,
      client certificate or base URI; an unknown key in a --config file
   4  API error: WeChat Pay answered non-2xx, or an APIv2 FAIL (code, message and Request-ID on stderr)
@@ -63,7 +68,16 @@ APIv2 (XML): a path whose first segment is `v2`; its fields go in as a JSON obje
   WECHATPAY_MCHID=1900000109 WECHATPAY_APIV2_KEY=… wxpay post v2/pay/micropay \\
       --xml '{\"appid\":\"wx8888888888888888\",\"mch_id\":\"1900000109\",\"body\":\"QQ公仔\",\"out_trade_no\":\"1217752501201407033233368018\",\"total_fee\":888,\"spbill_create_ip\":\"8.8.8.8\",\"auth_code\":\"120061098828009406\"}'
   wxpay post v2/secapi/pay/refund --xml @refund.json   # presents merchant_cert/merchant_key (or merchant_p12)
-  wxpay get v2/papay/querycontract --query mch_id=1900000109 --query appid=wx1 --query contract_id=1
+  wxpay get v2/papay/entrustweb --dry-run -q appid=wx1 -q mch_id=1900000109 -q plan_id=12535 \\
+      -q contract_code=100001256 -q request_serial=1000 -q contract_display_account=微信代扣 \\
+      -q notify_url=https://example.com/papay -q version=1.0 -q timestamp=1414488825   # a GET signs its query
+
+The catalog of the 1,147 documented operations (no configuration needed):
+
+  wxpay endpoints refund                        # search templates and titles (--v2, --v3, --json)
+  wxpay describe 'v3->pay->transactions->jsapi' # fields, PHP and Rust twins, flags, sandbox support
+  wxpay post v3/pay/transactions/nativ --json @order.json --strict   # refused: not documented
+  source <(wxpay completions bash)              # PATH arguments complete to the documented templates
 
 Configuration, lowest to highest precedence: --profile NAME (or WXPAY_PROFILE) from the profiles file
 (`wxpay config path`), then --config FILE (the JSON `wxpay mock serve` prints), then the environment
@@ -89,6 +103,11 @@ Examples:
 
 The answer's JSON goes to stdout: pretty on a terminal, compact when piped; an APIv2 answer's XML fields
 as a JSON object of strings (--raw: the XML as received). See `wxpay --help` for more.
+
+Before sending (and with --dry-run), PATH is checked against the catalog of documented operations: an
+undocumented path, or a documented required top-level field missing from --json, --xml, --query or
+--header, is a warning on stderr (--strict: a refusal, exit 2, before anything is sent). PATH may also be
+spelled as a PHP or Node chain: 'v3->pay->transactions->native', v3.pay.transactions.native.
 
 ",
     exit_codes!()
@@ -153,11 +172,21 @@ enum Command {
         #[command(subcommand)]
         command: mock::MockCommand,
     },
+    /// List or search the documented operations (the catalog), one a line: METHOD, template, title.
+    Endpoints(explore::EndpointsArgs),
+    /// Describe the operations at a path: fields, PHP and Rust twins, flags, sandbox support.
+    Describe(explore::DescribeArgs),
     /// Prints a shell completion script (e.g. `wxpay completions bash > /etc/bash_completion.d/wxpay`).
+    ///
+    /// For bash, zsh and fish, PATH arguments (get, post, put, patch, delete, describe) complete to the
+    /// documented templates of the catalog.
     Completions {
         /// The shell.
         shell: Shell,
     },
+    /// The completion scripts' helper: the documented templates that start with PREFIX.
+    #[command(name = "__complete-path", hide = true)]
+    CompletePath(complete::CompletePathArgs),
 }
 
 impl Command {
@@ -199,7 +228,10 @@ impl Command {
             Command::Mock {
                 command: mock::MockCommand::Pay { .. },
             } => ("mock pay".into(), Vec::new(), false),
+            Command::Endpoints(_) => ("endpoints".into(), Vec::new(), false),
+            Command::Describe(_) => ("describe".into(), Vec::new(), false),
             Command::Completions { .. } => ("completions".into(), Vec::new(), false),
+            Command::CompletePath(_) => ("__complete-path".into(), Vec::new(), false),
         }
     }
 }
@@ -247,10 +279,10 @@ fn run(cli: Cli) -> CliResult {
         Command::Notify { command } => notify::run(command, before),
         Command::Keys { command } => keys::run(command),
         Command::Mock { command } => mock::run(command),
-        Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "wxpay", &mut std::io::stdout());
-            Ok(())
-        }
+        Command::Endpoints(args) => explore::endpoints(args),
+        Command::Describe(args) => explore::describe(args),
+        Command::Completions { shell } => complete::script(shell, &mut Cli::command()),
+        Command::CompletePath(args) => complete::complete_path(args, &Cli::command()),
     }
 }
 
