@@ -21,6 +21,10 @@ use super::{
     apiv2, control, kit, media, unsimulated, Answer, Handler, MockRequest, Received, Shared, MAX_REQUEST_BODY,
 };
 
+/// A matched route: its handler, the placeholder values, and its template.
+pub(crate) type Found = (Handler, Vec<(String, String)>, String);
+
+/// The handler table: every family's routes, and an index per method.
 #[derive(Default)]
 pub(crate) struct Routes {
     table: Vec<(Method, String, Handler)>,
@@ -43,7 +47,7 @@ impl Routes {
     }
 
     /// The handler for `method` + `path`, the placeholder values, and the template it was registered as.
-    pub(crate) fn find(&self, method: &Method, path: &str) -> Option<(Handler, Vec<(String, String)>, String)> {
+    pub(crate) fn find(&self, method: &Method, path: &str) -> Option<Found> {
         let m = self.index.get(method)?.at(path).ok()?;
         let params = m
             .params
