@@ -2,6 +2,9 @@
 //! (`PARAM_ERROR` naming the field in `detail.field`, as WeChat Pay's do). Field paths are dotted
 //! (`amount.total`); errors report them whole, the map is read by their last segment.
 
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::clock::parse_rfc3339;
@@ -165,4 +168,48 @@ pub(crate) fn count(map: &Body, path: &str) -> Result<u64, Answer> {
 pub(crate) fn time(map: &Body, path: &str) -> Result<i64, Answer> {
     parse_rfc3339(required(map, path)?)
         .ok_or_else(|| param_error(path, "body", "应为 RFC 3339 格式的时间，如 2015-05-20T13:29:35+08:00"))
+}
+
+/// Idempotent request numbers (`out_request_no`, …): every request a family answered once, by endpoint and
+/// number, kept (in the family's saved state) to answer its retries. A retry with the same body gets the
+/// first answer again; another body under the same number is refused, as WeChat Pay does.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Receipts(BTreeMap<String, BTreeMap<String, Receipt>>);
+
+/// A request answered once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Receipt {
+    request: Value,
+    answer: Value,
+}
+
+impl Receipts {
+    /// The first answer when `body` repeats the request numbered `body[field]` at `endpoint`; `None` for a
+    /// new number; a `PARAM_ERROR` naming `field` for the number reused with another body.
+    pub(crate) fn replay(&self, endpoint: &str, field: &str, body: &Body) -> Result<Option<Value>, Answer> {
+        let no = required(body, field)?;
+        let Some(receipt) = self.0.get(endpoint).and_then(|r| r.get(no)) else {
+            return Ok(None);
+        };
+        if receipt.request == Value::Object(body.clone()) {
+            Ok(Some(receipt.answer.clone()))
+        } else {
+            Err(param_error(
+                field,
+                "body",
+                &format!("{no} 已用于另一笔参数不同的请求，请更换单号"),
+            ))
+        }
+    }
+
+    /// Keeps `answer` as the answer to the request numbered `body[field]` at `endpoint`.
+    pub(crate) fn record(&mut self, endpoint: &str, field: &str, body: &Body, answer: Value) {
+        let no = body.get(field).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let receipt = Receipt {
+            request: Value::Object(body.clone()),
+            answer,
+        };
+        self.0.entry(endpoint.to_owned()).or_default().insert(no, receipt);
+    }
 }

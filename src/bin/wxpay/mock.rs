@@ -198,6 +198,9 @@ fn pay(out_trade_no: &str, sandbox: Option<String>, sandbox_ca: Option<PathBuf>)
             "which sandbox? give --sandbox URL (the base_uri `wxpay mock serve` prints) or WECHATPAY_BASE_URI",
         )
     })?;
+    // With rustls-ring alone, rustls needs its provider installed, as the library's own clients do.
+    #[cfg(all(feature = "rustls-ring", not(feature = "default-tls")))]
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder().no_proxy();
     if let Some(path) = sandbox_ca.or_else(|| env("WECHATPAY_CA_CERT").map(PathBuf::from)) {
         let pem = std::fs::read(&path)

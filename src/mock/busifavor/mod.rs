@@ -38,7 +38,7 @@ use super::callbacks::{self, Notice};
 use super::clock::{beijing_day, parse_rfc3339, rfc3339};
 use super::kit::{
     count, integer, invalid_request, json_object, missing, not_found, object, one_of, optional, optional_integer,
-    param_error, path, required, rule_limit, time, Body,
+    param_error, path, required, rule_limit, time, Body, Receipts,
 };
 use super::{Answer, MockRequest, MockServer, Room, MCHID};
 
@@ -62,7 +62,7 @@ pub(crate) struct Busifavor {
     coupons: BTreeMap<String, Coupon>,
     /// Answered requests: endpoint → request number → receipt.
     #[serde(default)]
-    receipts: BTreeMap<String, BTreeMap<String, Receipt>>,
+    receipts: Receipts,
     /// The last generated coupon code's serial.
     #[serde(default)]
     code_serial: u64,
@@ -215,13 +215,6 @@ impl Coupon {
             ))),
         }
     }
-}
-
-/// A request answered once, kept to answer its retries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Receipt {
-    request: Value,
-    answer: Value,
 }
 
 /// A mutating endpoint's answer, and whether it changed the state (a replayed request does not).
@@ -734,31 +727,11 @@ impl Busifavor {
         body: &Body,
         op: impl FnOnce(&mut Self) -> Result<Value, Answer>,
     ) -> Result<Done, Answer> {
-        let no = required(body, field)?;
-        let request = Value::Object(body.clone());
-        if let Some(receipt) = self.receipts.get(endpoint).and_then(|r| r.get(no)) {
-            return if receipt.request == request {
-                Ok(Done {
-                    answer: receipt.answer.clone(),
-                    changed: false,
-                })
-            } else {
-                Err(param_error(
-                    field,
-                    "body",
-                    &format!("{no} 已用于另一笔参数不同的请求，请更换单号"),
-                ))
-            };
+        if let Some(answer) = self.receipts.replay(endpoint, field, body)? {
+            return Ok(Done { answer, changed: false });
         }
         let answer = op(self)?;
-        let receipt = Receipt {
-            request,
-            answer: answer.clone(),
-        };
-        self.receipts
-            .entry(endpoint.to_owned())
-            .or_default()
-            .insert(no.to_owned(), receipt);
+        self.receipts.record(endpoint, field, body, answer.clone());
         Ok(Done { answer, changed: true })
     }
 }

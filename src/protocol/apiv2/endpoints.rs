@@ -147,4 +147,22 @@ mod tests {
         assert!(listed(&UNSIGNED, "mmpaysptrans/pay_bank") && !listed(&UNSIGNED, "mmpaymkttransfers/pay_bank"));
         assert!(listed(&NONCELESS, "papay/querycontract"));
     }
+
+    #[test]
+    fn the_lists_are_the_catalogs() {
+        // The client's copies must never drift from the catalog they were generated from.
+        use std::collections::BTreeSet;
+        let from = |flag: fn(&crate::catalog::Operation) -> bool| -> BTreeSet<&str> {
+            crate::catalog::operations()
+                .iter()
+                .filter(|op| op.is_apiv2() && flag(op))
+                .map(|op| op.template().trim_start_matches("v2/"))
+                .collect()
+        };
+        assert_eq!(
+            from(|op| op.needs_client_certificate()),
+            SECURITY.iter().copied().collect()
+        );
+        assert_eq!(from(|op| op.is_nonceless()), NONCELESS.iter().copied().collect());
+    }
 }
