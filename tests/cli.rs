@@ -3,9 +3,11 @@
 
 mod common;
 
+use common::{assert_exit, stderr, stdout};
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 
 use serde_json::{json, Value};
 
@@ -89,44 +91,7 @@ impl Drop for Sandbox {
 
 /// Runs `wxpay` with a clean environment (no WECHATPAY_*/WXPAY_* but `env`), piped stdio.
 fn wxpay(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(WXPAY);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("WECHATPAY_") || name.starts_with("WXPAY_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env("WXPAY_CONFIG_DIR", std::env::temp_dir().join("wxpay-cli-no-profiles"));
-    cmd.envs(env.iter().copied());
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
+    common::run_wxpay(args, env, stdin, "cli")
 }
 
 /// A successful call's stdout, as JSON.

@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::{assert_exit, stderr, stdout};
+
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::{json, Map, Value};
 use wechatpay::apiv2::{self, SignType};
@@ -25,47 +26,8 @@ const NOWHERE: &str = "http://127.0.0.1:9/";
 
 /// Runs `wxpay` with a clean environment (no WECHATPAY_*/WXPAY_* but `env`), piped stdio.
 fn wxpay(args: &[&str], env: &[(&str, String)], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(WXPAY);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("WECHATPAY_") || name.starts_with("WXPAY_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env(
-        "WXPAY_CONFIG_DIR",
-        std::env::temp_dir().join("wxpay-cli-catalog-no-profiles"),
-    );
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    common::run_wxpay(args, &env, stdin, "cli-catalog")
 }
 
 /// `wxpay ARGS` that must succeed, its stdout parsed as JSON.

@@ -5,14 +5,14 @@
 
 mod common;
 
-use std::io::Write as _;
+use common::{assert_exit, stderr, stdout};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{json, Value};
 use wechatpay::apiv2::{self, SignType};
 
-const WXPAY: &str = env!("CARGO_BIN_EXE_wxpay");
 const MCHID: &str = "1900000109";
 const APIV2_KEY: &str = "exposed_your_key_here_have_risks";
 /// Where a dry run's URL points: nothing is ever sent there.
@@ -37,47 +37,8 @@ fn fixture(name: &str) -> String {
 
 /// Runs `wxpay` with a clean environment (no WECHATPAY_*/WXPAY_* but `env`), piped stdio.
 fn wxpay(args: &[&str], env: &[(&str, String)], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = Command::new(WXPAY);
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, _) in std::env::vars() {
-        if name.starts_with("WECHATPAY_") || name.starts_with("WXPAY_") {
-            cmd.env_remove(name);
-        }
-    }
-    cmd.env(
-        "WXPAY_CONFIG_DIR",
-        std::env::temp_dir().join("wxpay-cli-v2-no-profiles"),
-    );
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    let mut child = cmd.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    common::run_wxpay(args, &env, stdin, "cli-v2")
 }
 
 fn micropay() -> Value {

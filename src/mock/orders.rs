@@ -99,6 +99,25 @@ impl Orders {
         self.issued
     }
 
+    /// The order `out_trade_no` when it is waiting for payment (its `time_expire` applied first); else
+    /// why not.
+    pub(crate) fn awaiting_payment(&mut self, out_trade_no: &str) -> Result<&mut Order, String> {
+        let now = self.now();
+        let order = self
+            .by_out_trade_no
+            .get_mut(out_trade_no)
+            .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
+        order.expire(now);
+        if matches!(order.state, "NOTPAY" | "USERPAYING") {
+            Ok(order)
+        } else {
+            Err(format!(
+                "the order `{out_trade_no}` is {}, not waiting for payment",
+                order.state
+            ))
+        }
+    }
+
     /// The order with this `transaction_id`.
     pub(crate) fn by_transaction_id(&mut self, id: &str) -> Option<&mut Order> {
         self.by_out_trade_no.values_mut().find(|o| o.transaction_id == id)
@@ -301,17 +320,7 @@ pub(crate) fn pay(payer: &Payer, out_trade_no: &str) -> Result<(), String> {
     let delivery = {
         let mut orders = payer.book.lock();
         let now = orders.now();
-        let order = orders
-            .by_out_trade_no
-            .get_mut(out_trade_no)
-            .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
-        order.expire(now);
-        if !matches!(order.state, "NOTPAY" | "USERPAYING") {
-            return Err(format!(
-                "the order `{out_trade_no}` is {}, not waiting for payment",
-                order.state
-            ));
-        }
+        let order = orders.awaiting_payment(out_trade_no)?;
         order.state = "SUCCESS";
         order.time = now;
         order.notify_url.clone().map(|url| {
@@ -565,19 +574,6 @@ mod sign_type {
 /// Fails an unpaid order's payment (the bank refused it): the order becomes `PAYERROR`; WeChat Pay sends no
 /// notification for that. An error says why it cannot fail.
 pub(crate) fn fail(book: &Book, out_trade_no: &str) -> Result<(), String> {
-    let mut orders = book.lock();
-    let now = orders.now();
-    let order = orders
-        .by_out_trade_no
-        .get_mut(out_trade_no)
-        .ok_or_else(|| format!("no order `{out_trade_no}`"))?;
-    order.expire(now);
-    if !matches!(order.state, "NOTPAY" | "USERPAYING") {
-        return Err(format!(
-            "the order `{out_trade_no}` is {}, not waiting for payment",
-            order.state
-        ));
-    }
-    order.state = "PAYERROR";
+    book.lock().awaiting_payment(out_trade_no)?.state = "PAYERROR";
     Ok(())
 }

@@ -77,3 +77,55 @@ pub fn stop(child: &mut std::process::Child) {
         .status();
     let _ = child.wait();
 }
+
+/// Runs the built `wxpay` with a clean environment (no `WECHATPAY_*`/`WXPAY_*` but `env`, and an empty
+/// profiles dir named after `tag`) and piped stdio, `stdin` written to it.
+#[cfg(feature = "cli")]
+pub fn run_wxpay(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>, tag: &str) -> std::process::Output {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wxpay"));
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, _) in std::env::vars() {
+        if name.starts_with("WECHATPAY_") || name.starts_with("WXPAY_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env(
+        "WXPAY_CONFIG_DIR",
+        std::env::temp_dir().join(format!("wxpay-{tag}-no-profiles")),
+    );
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+/// A command's stdout, as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command's stderr, as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a command's exit code, showing both outputs when it is not the one expected.
+#[track_caller]
+pub fn assert_exit(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+}
