@@ -54,7 +54,15 @@ fn main() {
         panic!("the forked child's call failed (status {status})");
     }
 
-    // The runtime can be resized only while stopped, stopped, and started again by the next call.
+    // The background runtime (which async calls use; blocking ones drive their own) can be resized only
+    // while stopped, stopped, and started again by the next async call.
+    let call_async = |client: &wechatpay::Client| {
+        futures::executor::block_on(
+            client["v3/marketing/busifavor/stocks/{stock_id}"]
+                .get_async(Options::from(json!({"stock_id": "100088"})).timeout(Duration::from_secs(30))),
+        )
+    };
+    call_async(&client).expect("an async call starts the background runtime");
     assert!(
         wechatpay::runtime::set_worker_threads(2).is_err(),
         "running: too late to size it"
@@ -65,7 +73,8 @@ fn main() {
         "nothing left to stop"
     );
     wechatpay::runtime::set_worker_threads(2).expect("stopped: may be sized");
-    call(&client).expect("a call after the shutdown starts a new runtime");
+    call_async(&client).expect("a call after the shutdown starts a new runtime");
+    call(&client).expect("and blocking calls go on, on their own thread");
     println!("fork: 2 passed, 0 failed");
 }
 

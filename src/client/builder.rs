@@ -805,6 +805,7 @@ impl ClientBuilder {
         }
 
         let transport = Transport::new(Settings {
+            id: crate::client::transport::next_settings_id(),
             connect_timeout: self.connect_timeout,
             timeout: self.timeout,
             proxy: self.proxy,

@@ -106,11 +106,17 @@ impl<T: Send + 'static> Pending<T> {
 /// Blocks on `fut`; inside a multi-thread tokio runtime, tells tokio first so other tasks can move.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
     if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        let nested = || crate::client::transport::not_driving(|| futures::executor::block_on(fut));
         if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
-            return tokio::task::block_in_place(|| futures::executor::block_on(fut));
+            return tokio::task::block_in_place(nested);
         }
+        return nested();
     }
-    futures::executor::block_on(fut)
+    // Outside any runtime: this thread does the call's I/O itself.
+    match crate::client::transport::block_here(fut) {
+        Ok(out) => out,
+        Err(fut) => futures::executor::block_on(fut),
+    }
 }
 
 impl<T> Future for Pending<T> {

@@ -1,22 +1,27 @@
-//! The I/O runtime: one background tokio runtime per process drives every client's I/O.
+//! The I/O runtime: one background tokio runtime per process drives the I/O of async calls (and of blocking
+//! calls made inside a tokio runtime); a blocking call outside any runtime drives its own, on its thread.
 //!
 //! # Threading model
 //!
 //! - **Where futures run.** The futures the `*_async` verbs return are `Send + 'static` and run on any
 //!   executor (tokio of either flavour, `futures::executor::block_on`, …). Signing and verifying run where
-//!   the future is polled; each attempt's HTTP exchange runs as a task on this runtime, so one connection
-//!   pool serves blocking and async calls alike. Dropping the future aborts that task.
-//! - **Callbacks.** [`crate::Options::on_progress`] is called on this runtime's threads, as chunks arrive;
+//!   the future is polled; each attempt's HTTP exchange runs as a task on this runtime. Dropping the future
+//!   aborts that task.
+//! - **Callbacks.** [`crate::Options::on_progress`] is called where the exchange runs, as chunks arrive;
 //!   observers ([`crate::observe`]) on the task making the call. Keep both quick.
 //! - **Blocking verbs** (`get`, `post`, … and `.wait()`) block the calling thread until the answer is
-//!   verified. Inside a multi-thread tokio runtime they tell tokio first (`block_in_place`), so its other
+//!   verified. Outside any runtime, the thread does the exchange itself, on a current-thread runtime of its
+//!   own with a connection pool of its own per client: no hand-off to this runtime and back (two thread
+//!   wake-ups per call; measured, a fifth less client CPU for an APIv2 call). Inside a multi-thread tokio
+//!   runtime they hand the exchange to this runtime and tell tokio first (`block_in_place`), so its other
 //!   tasks move; on a current-thread runtime they block that runtime's only thread for the whole call —
 //!   use the `*_async` verbs there.
-//! - **`fork`.** A child process gets a fresh runtime (and fresh connections) on its first call: the
-//!   parent's runtime threads do not exist in the child, so nothing of it is reused or dropped there.
+//! - **`fork`.** A child process gets a fresh runtime (and fresh connections, a blocking thread's own
+//!   included) on its first call: the parent's runtime threads do not exist in the child, so nothing of it
+//!   is reused or dropped there.
 //!
-//! The runtime starts on the first call with [`DEFAULT_WORKER_THREADS`] threads; size it before that
-//! with [`set_worker_threads`], and stop it with [`shutdown`] (a later call starts a new one).
+//! The runtime starts on the first call that needs it with [`DEFAULT_WORKER_THREADS`] threads; size it
+//! before that with [`set_worker_threads`], and stop it with [`shutdown`] (a later call starts a new one).
 
 use std::sync::Mutex;
 use std::time::Duration;

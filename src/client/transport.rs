@@ -1,10 +1,12 @@
-//! The HTTP transport: reqwest on one background tokio runtime, shared by the blocking and async calls.
-//!
-//! Every request runs on this runtime, whatever runs the caller (tokio of either flavour,
-//! `futures::executor::block_on`, or plain blocking code), so the futures we hand out are executor-agnostic
-//! and one connection pool serves both styles. Signing and verification stay on the caller's side.
+//! The HTTP transport: reqwest on one background tokio runtime for the async calls, whatever runs them
+//! (tokio of either flavour, `futures::executor::block_on`, …), so the futures we hand out are
+//! executor-agnostic; and, for a blocking call outside any runtime, on the waiting thread's own runtime and
+//! pool ([`block_here`]). Signing and verification stay on the caller's side.
 
-use std::sync::{Arc, Mutex};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -31,13 +33,83 @@ pub(crate) struct Transport {
     pub(crate) timeout: Duration,
 }
 
+thread_local! {
+    /// A blocking call's own runtime: the thread that waits does the I/O itself, so a call costs no
+    /// hand-off to the I/O runtime and back (two thread wake-ups). Made on first use per thread, and anew
+    /// in a forked child; taken out while it runs a call (only `Runtime::block_on` drives its I/O).
+    static RUNTIME: RefCell<Option<(u32, tokio::runtime::Runtime)>> = const { RefCell::new(None) };
+    /// The connection pools of this thread's runtime: one per transport (by its settings' address) and
+    /// client certificate use.
+    static POOLS: RefCell<HashMap<(u64, bool), (Weak<Settings>, reqwest::Client)>> = RefCell::new(HashMap::new());
+    /// Whether this thread is inside [`block_here`] (and not in a `wait` nested in it).
+    static DRIVING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `fut` to completion on this thread's own current-thread runtime: the I/O of the calls it makes runs
+/// here, on the waiting thread. Gives `fut` back when this thread cannot (it is already driving one).
+pub(crate) fn block_here<F: std::future::Future>(fut: F) -> std::result::Result<F::Output, F> {
+    if DRIVING.with(Cell::get) {
+        return Err(fut);
+    }
+    let pid = std::process::id();
+    let runtime = RUNTIME.with(|slot| match slot.borrow_mut().take() {
+        Some((owner, runtime)) if owner == pid => Some(runtime),
+        Some(inherited) => {
+            // A forked child: the parent's runtime and connections are not ours to use or drop.
+            std::mem::forget(inherited);
+            POOLS.with(|pools| std::mem::forget(std::mem::take(&mut *pools.borrow_mut())));
+            None
+        }
+        None => None,
+    });
+    let runtime = match runtime {
+        Some(runtime) => runtime,
+        None => match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(_) => return Err(fut),
+        },
+    };
+    /// Puts the runtime back and ends the driving, even if the call panics.
+    struct Driving(Option<tokio::runtime::Runtime>, u32);
+    impl Drop for Driving {
+        fn drop(&mut self) {
+            DRIVING.with(|d| d.set(false));
+            if let Some(runtime) = self.0.take() {
+                RUNTIME.with(|slot| *slot.borrow_mut() = Some((self.1, runtime)));
+            }
+        }
+    }
+    DRIVING.with(|d| d.set(true));
+    let driving = Driving(Some(runtime), pid);
+    let out = driving.0.as_ref().map(|runtime| runtime.block_on(fut));
+    drop(driving);
+    Ok(out.expect("the runtime was there"))
+}
+
+/// Runs `f` as not driving: a `wait` nested in a blocking call goes through the I/O runtime.
+pub(crate) fn not_driving<T>(f: impl FnOnce() -> T) -> T {
+    let was = DRIVING.with(|d| d.replace(false));
+    let out = f();
+    DRIVING.with(|d| d.set(was));
+    out
+}
+
 /// Resolves after `duration`, on any executor: the timer runs on the I/O runtime, and is cancelled when
 /// this future is dropped.
 pub(crate) async fn sleep(duration: Duration) {
+    if DRIVING.with(Cell::get) {
+        return tokio::time::sleep(duration).await;
+    }
     // The timer is made inside the runtime: a tokio timer needs its reactor.
     let timer = crate::client::runtime::current().spawn(async move { tokio::time::sleep(duration).await });
     let _abort = AbortOnDrop(timer.abort_handle());
     let _ = timer.await;
+}
+
+/// Numbers the clients built, for [`Settings::id`].
+pub(crate) fn next_settings_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// The lowest TLS version the transport accepts ([`crate::ClientBuilder::min_tls_version`]).
@@ -56,6 +128,8 @@ pub enum TlsVersion {
 }
 
 pub(crate) struct Settings {
+    /// Unique per client built: keys a blocking thread's own pool for it.
+    pub(crate) id: u64,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
     pub(crate) proxy: Option<String>,
@@ -185,9 +259,47 @@ impl Transport {
         self.settings.identity.is_some()
     }
 
+    /// This thread's own pool for this transport, when the thread is driving a blocking call.
+    fn local_http(&self, identified: bool) -> Option<Result<reqwest::Client>> {
+        if !DRIVING.with(Cell::get) {
+            return None;
+        }
+        let key = (self.settings.id, identified);
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, http)) = pools.get(&key) {
+                return Some(Ok(http.clone()));
+            }
+            // The pools of clients since dropped go with them.
+            pools.retain(|_, (settings, _)| settings.strong_count() > 0);
+            let identity = match (identified, &self.settings.identity) {
+                (false, _) => None,
+                (true, Some(identity)) => Some(identity.clone()),
+                (true, None) => return None,
+            };
+            Some(self.settings.client(identity).inspect(|http| {
+                pools.insert(key, (Arc::downgrade(&self.settings), http.clone()));
+            }))
+        })
+    }
+
     /// Sends one attempt of `req` on the background runtime and reads the answer, refusing bodies over the
-    /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection.
+    /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection. A blocking
+    /// call sends it from the waiting thread itself ([`block_here`]).
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
+        if let Some(http) = self.local_http(req.presents_client_certificate()) {
+            let attempt = Attempt {
+                method: req.method.clone(),
+                url: req.url.clone(),
+                headers: req.headers.clone(),
+                body: match &req.multipart {
+                    Some(multipart) => Payload::Multipart(multipart.clone()),
+                    None => Payload::Bytes(req.body.clone()),
+                },
+                progress: req.progress.clone(),
+            };
+            return send_here(http?, self.max_body, attempt, timeout).await;
+        }
         let http = self.http(req.presents_client_certificate())?;
         let max_body = self.max_body;
         let attempt = Attempt {
