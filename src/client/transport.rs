@@ -40,7 +40,7 @@ thread_local! {
     static RUNTIME: RefCell<Option<(u32, tokio::runtime::Runtime)>> = const { RefCell::new(None) };
     /// The connection pools of this thread's runtime: one per transport (by its settings' address) and
     /// client certificate use.
-    static POOLS: RefCell<HashMap<(u64, bool), (Weak<Settings>, reqwest::Client)>> = RefCell::new(HashMap::new());
+    static POOLS: RefCell<ThreadPools> = RefCell::new(HashMap::new());
     /// Whether this thread is inside [`block_here`] (and not in a `wait` nested in it).
     static DRIVING: Cell<bool> = const { Cell::new(false) };
 }
@@ -105,6 +105,9 @@ pub(crate) async fn sleep(duration: Duration) {
     let _abort = AbortOnDrop(timer.abort_handle());
     let _ = timer.await;
 }
+
+/// A blocking thread's pools: by client id and certificate use, each with the settings it was made from.
+type ThreadPools = HashMap<(u64, bool), (Weak<Settings>, reqwest::Client)>;
 
 /// Numbers the clients built, for [`Settings::id`].
 pub(crate) fn next_settings_id() -> u64 {
