@@ -84,7 +84,7 @@ fn readme_block_03_line_128() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_04_line_225() -> Result<(), Box<dyn Error>> {
+fn readme_block_04_line_227() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         client["v3/marketing/busifavor/users/{openid}/coupons"].get(json!({
@@ -102,7 +102,7 @@ fn readme_block_04_line_225() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_05_line_253() -> Result<(), Box<dyn Error>> {
+fn readme_block_05_line_255() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use std::time::Duration;
@@ -129,7 +129,7 @@ fn readme_block_05_line_253() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_06_line_289() -> Result<(), Box<dyn Error>> {
+fn readme_block_06_line_291() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         client["v3/applyment4sub/applyment/{empty}"].post(json!({
@@ -144,7 +144,7 @@ fn readme_block_06_line_289() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_07_line_317() -> Result<(), Box<dyn Error>> {
+fn readme_block_07_line_319() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         match client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})) {
@@ -165,7 +165,7 @@ fn readme_block_07_line_317() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_08_line_380() -> Result<(), Box<dyn Error>> {
+fn readme_block_08_line_382() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::{Client, Options, RetryPolicy};
@@ -185,7 +185,7 @@ fn readme_block_08_line_380() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_09_line_421() -> Result<(), Box<dyn Error>> {
+fn readme_block_09_line_423() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,7 +211,7 @@ fn readme_block_09_line_421() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_10_line_451() -> Result<(), Box<dyn Error>> {
+fn readme_block_10_line_453() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::notify::Reply;
@@ -237,7 +237,7 @@ fn readme_block_10_line_451() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_11_line_522() -> Result<(), Box<dyn Error>> {
+fn readme_block_11_line_524() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::time::Duration;
@@ -262,7 +262,7 @@ fn readme_block_11_line_522() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_12_line_568() -> Result<(), Box<dyn Error>> {
+fn readme_block_12_line_570() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::media::{self, Upload};
@@ -278,7 +278,7 @@ fn readme_block_12_line_568() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_13_line_604() -> Result<(), Box<dyn Error>> {
+fn readme_block_13_line_606() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -310,7 +310,7 @@ fn readme_block_13_line_604() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_14_line_687() -> Result<(), Box<dyn Error>> {
+fn readme_block_14_line_689() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::paysign;
@@ -323,7 +323,7 @@ fn readme_block_14_line_687() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_845() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_847() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -356,7 +356,7 @@ fn readme_block_15_line_845() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_16_line_875() -> Result<(), Box<dyn Error>> {
+fn readme_block_16_line_877() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;
