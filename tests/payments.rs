@@ -555,6 +555,14 @@ fn a_restarted_sandbox_keeps_its_orders_and_refunds() {
         std::process::id(),
         wechatpay::formatter::nonce()
     ));
+    // The state dir holds private keys: removed however the test ends.
+    struct Removed(std::path::PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _removed = Removed(dir.clone());
     let first = MockServer::builder()
         .state_dir(&dir)
         .refund_delay(None)
@@ -609,7 +617,6 @@ fn a_restarted_sandbox_keeps_its_orders_and_refunds() {
         .unwrap();
     assert_eq!(found["trade_state"], "SUCCESS");
     drop(again);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
