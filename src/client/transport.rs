@@ -291,31 +291,11 @@ impl Transport {
     /// call sends it from the waiting thread itself ([`block_here`]).
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
         if let Some(http) = self.local_http(req.presents_client_certificate()) {
-            let attempt = Attempt {
-                method: req.method.clone(),
-                url: req.url.clone(),
-                headers: req.headers.clone(),
-                body: match &req.multipart {
-                    Some(multipart) => Payload::Multipart(multipart.clone()),
-                    None => Payload::Bytes(req.body.clone()),
-                },
-                progress: req.progress.clone(),
-            };
-            return send_here(http?, self.max_body, attempt, timeout).await;
+            return send_here(http?, self.max_body, Attempt::of(req), timeout).await;
         }
         let http = self.http(req.presents_client_certificate())?;
         let max_body = self.max_body;
-        let attempt = Attempt {
-            method: req.method.clone(),
-            url: req.url.clone(),
-            headers: req.headers.clone(),
-            body: match &req.multipart {
-                Some(multipart) => Payload::Multipart(multipart.clone()),
-                None => Payload::Bytes(req.body.clone()),
-            },
-            progress: req.progress.clone(),
-        };
-        let task = crate::client::runtime::current().spawn(send_here(http, max_body, attempt, timeout));
+        let task = crate::client::runtime::current().spawn(send_here(http, max_body, Attempt::of(req), timeout));
         let abort = AbortOnDrop(task.abort_handle());
         let result = task
             .await
@@ -376,6 +356,22 @@ struct Attempt {
     headers: HeaderMap,
     body: Payload,
     progress: Option<crate::protocol::options::Progress>,
+}
+
+impl Attempt {
+    /// What `req` sends, owned: the multipart (an upload) or the signed body.
+    fn of(req: &Prepared) -> Self {
+        Attempt {
+            method: req.method.clone(),
+            url: req.url.clone(),
+            headers: req.headers.clone(),
+            body: match &req.multipart {
+                Some(multipart) => Payload::Multipart(multipart.clone()),
+                None => Payload::Bytes(req.body.clone()),
+            },
+            progress: req.progress.clone(),
+        }
+    }
 }
 
 enum Payload {

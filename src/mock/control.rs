@@ -12,7 +12,7 @@ use http_body_util::BodyExt as _;
 use http_body_util::Full;
 use serde_json::json;
 
-use super::server::Body;
+use super::exchange::Body;
 use super::{orders, payments, Shared};
 
 const CONTROLS: &str = "the control API has `POST /_sandbox/pay/{out_trade_no}`, `POST /_sandbox/fail/{out_trade_no}` \
@@ -23,11 +23,11 @@ pub(crate) const PREFIX: &str = "/_sandbox/";
 
 /// Pays an order of the shared book; on failure, the status and why.
 pub(crate) fn pay(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, String)> {
-    let book = shared
+    let payer = shared
         .orders
         .get()
         .ok_or((503, "the sandbox is still starting".to_owned()))?;
-    orders::pay(&orders::Payer::of(shared, book), out_trade_no).map_err(|why| {
+    orders::pay(payer, out_trade_no).map_err(|why| {
         let status = if why.starts_with("no order") { 404 } else { 409 };
         (status, why)
     })
@@ -35,11 +35,11 @@ pub(crate) fn pay(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, Strin
 
 /// Fails an order's payment; on failure, the status and why.
 pub(crate) fn fail_payment(shared: &Shared, out_trade_no: &str) -> Result<(), (u16, String)> {
-    let book = shared
+    let payer = shared
         .orders
         .get()
         .ok_or((503, "the sandbox is still starting".to_owned()))?;
-    orders::fail(book, out_trade_no).map_err(|why| {
+    orders::fail(&payer.book, out_trade_no).map_err(|why| {
         let status = if why.starts_with("no order") { 404 } else { 409 };
         (status, why)
     })
@@ -47,7 +47,7 @@ pub(crate) fn fail_payment(shared: &Shared, out_trade_no: &str) -> Result<(), (u
 
 /// Settles a refund of the shared book; on failure, the status and why.
 pub(crate) fn settle_refund(shared: &Shared, out_refund_no: &str, status: &str) -> Result<(), (u16, String)> {
-    let book = shared
+    let payer = shared
         .orders
         .get()
         .ok_or((503, "the sandbox is still starting".to_owned()))?;
@@ -64,11 +64,11 @@ pub(crate) fn settle_refund(shared: &Shared, out_refund_no: &str, status: &str) 
     };
     let family = payments::Family {
         mchid: shared.identity.mchid.clone(),
-        book: std::sync::Arc::clone(book),
+        book: std::sync::Arc::clone(&payer.book),
         courier: std::sync::Arc::clone(&shared.courier),
         refund_delay: shared.refund_delay,
         auto_pay: shared.auto_pay,
-        payer: orders::Payer::of(shared, book),
+        payer: payer.clone(),
     };
     payments::settle(&family, out_refund_no, status).map_err(|why| {
         let code = if why.starts_with("no refund") { 404 } else { 409 };

@@ -130,3 +130,6 @@ impl Answer {
         &self.body
     }
 }
+
+/// The body of a response the sandbox sends.
+pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;

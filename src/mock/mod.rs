@@ -89,10 +89,10 @@ pub(crate) struct Room<'a> {
 
 /// The endpoint families, one line each: a folder under `src/mock/` and its `install`.
 const FAMILIES: [fn(&Room<'_>) -> Result<()>; 4] = [
-    busifavor::install, // 商家券: v3/marketing/busifavor/…, state in busifavor.json
-    media::install,     // the four media uploads
-    platform::install,  // v3/certificates
-    orders::install,    // payments, refunds and bills of APIv2 and APIv3 on one order book, orders.json
+    busifavor::install,       // 商家券: v3/marketing/busifavor/…, state in busifavor.json
+    media::install,           // the four media uploads
+    platform::install,        // v3/certificates
+    payments::install_family, // payments, refunds, bills of APIv2 and APIv3 on one order book, orders.json
 ];
 
 /// The largest request body the sandbox reads.
@@ -127,7 +127,7 @@ struct Shared {
     /// [`MockBuilder::refund_delay`].
     refund_delay: Option<Duration>,
     /// The order book the payment families share, for [`MockServer::pay`] and the control API.
-    orders: OnceLock<Arc<orders::Book>>,
+    orders: OnceLock<orders::Payer>,
 }
 
 /// A running sandbox. Stops when dropped.
@@ -340,8 +340,8 @@ impl MockServer {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn advance_clock(&self, by: Duration) {
-        if let Some(book) = self.shared.orders.get() {
-            let mut orders = book.lock();
+        if let Some(payer) = self.shared.orders.get() {
+            let mut orders = payer.book.lock();
             orders.ahead = orders
                 .ahead
                 .saturating_add(i64::try_from(by.as_secs()).unwrap_or(i64::MAX));

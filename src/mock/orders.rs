@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 
 use crate::mock::callbacks::Courier;
-use crate::mock::{Room, Shared};
+
 use crate::protocol::apiv2::SignType;
 
 /// A state or status name. An alias, not `&'static str` written out, so serde's derive does not take it for
@@ -271,47 +271,18 @@ pub(crate) fn now() -> i64 {
     crate::protocol::formatter::timestamp()
 }
 
-/// Installs the payment families on one order book, kept in the state dir's `orders.json` and saved after
-/// every change: APIv2's and APIv3's payments, refunds and bills (and APIv2's red packets beside them).
-pub(crate) fn install(room: &Room<'_>) -> crate::error::Result<()> {
-    let (saved, save): (Option<Orders>, Option<Save>) = match room.dir {
-        Some(d) => {
-            let dir = d.clone();
-            let save: Save = Box::new(move |book| {
-                if let Err(e) = dir.write_json("orders.json", book, false) {
-                    // A handler cannot fail the request over this; say it where the operator looks.
-                    eprintln!("wechatpay sandbox: {e}");
-                }
-            });
-            (d.read_json("orders.json")?, Some(save))
-        }
-        None => (None, None),
-    };
-    let book = Arc::new(Book::new(saved.unwrap_or_default(), save));
-    crate::mock::apiv2::install(room.server, &book);
-    crate::mock::payments::install(room.server, &book);
-    let _ = room.server.shared.orders.set(book);
-    Ok(())
-}
-
-/// What paying an order needs: the merchant, its APIv2 key, the book and the courier of notifications.
+/// What paying an order needs: the merchant, its APIv2 key, the book, the courier of notifications, and
+/// how each API words a payment notification (given by the families, so the book depends on neither).
 #[derive(Clone)]
 pub(crate) struct Payer {
     pub(crate) mchid: String,
     pub(crate) key: String,
     pub(crate) book: Arc<Book>,
     pub(crate) courier: Arc<Courier>,
-}
-
-impl Payer {
-    pub(crate) fn of(shared: &Shared, book: &Arc<Book>) -> Self {
-        Payer {
-            mchid: shared.identity.mchid.clone(),
-            key: shared.identity.apiv2_key.clone(),
-            book: Arc::clone(book),
-            courier: Arc::clone(&shared.courier),
-        }
-    }
+    /// APIv2's signed XML notification, from the merchant, the APIv2 key and the order.
+    pub(crate) v2_notice: fn(&str, &str, &Order) -> Vec<u8>,
+    /// APIv3's `TRANSACTION.SUCCESS`, from the merchant and the order.
+    pub(crate) v3_notice: fn(&str, &Order) -> crate::mock::callbacks::Notice,
 }
 
 /// Pays an unpaid order (the user confirming on the phone) and sends its payment notification, in the
@@ -325,12 +296,9 @@ pub(crate) fn pay(payer: &Payer, out_trade_no: &str) -> Result<(), String> {
         order.time = now;
         order.notify_url.clone().map(|url| {
             if order.v3 {
-                Delivery::V3(url, crate::mock::payments::transaction_notice(&payer.mchid, order))
+                Delivery::V3(url, (payer.v3_notice)(&payer.mchid, order))
             } else {
-                Delivery::V2(
-                    url,
-                    crate::mock::apiv2::payment_notification(&payer.mchid, &payer.key, order),
-                )
+                Delivery::V2(url, (payer.v2_notice)(&payer.mchid, &payer.key, order))
             }
         })
     };

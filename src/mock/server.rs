@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::TokioIo;
 
+use super::exchange::Body;
 use super::faults::Fault;
 use super::gateway::{self, Signing};
 use super::{
@@ -115,8 +115,6 @@ where
         .serve_connection(io, service)
         .await;
 }
-
-pub(crate) type Body = BoxBody<Bytes, Infallible>;
 
 /// Returned to hyper to close the connection without an answer.
 #[derive(Debug)]

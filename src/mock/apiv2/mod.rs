@@ -12,12 +12,10 @@ mod redpack;
 
 pub(crate) use pay::payment_notification;
 
-use std::sync::Arc;
-
 use http::Method;
 use serde_json::{Map, Value};
 
-use crate::mock::orders::Book;
+use crate::mock::orders::Payer;
 use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{endpoints, sign, xml, SignType};
 
@@ -145,9 +143,9 @@ pub(crate) fn refuse(apiv2_key: &str, req: &V2Request, mchid: &str, code: &str, 
     signed(apiv2_key, req.sign_type, mchid, fields)
 }
 
-/// Registers the APIv2 routes, the payments on the shared order `book`.
-pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
-    pay::install(server, book);
+/// Registers the APIv2 routes, the payments on the order book `payer` pays from.
+pub(crate) fn install(server: &MockServer, payer: &Payer) {
+    pay::install(server, payer);
     redpack::install(server);
 }
 

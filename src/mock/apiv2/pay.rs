@@ -39,7 +39,7 @@ impl Order {
 }
 
 /// Registers the payment routes on `server`, sharing `book`.
-pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
+pub(crate) fn install(server: &MockServer, payer: &Payer) {
     type Handler = fn(&Context, &V2Request) -> Answer;
     let routes: [(&str, Handler); 8] = [
         ("pay/micropay", micropay),
@@ -55,9 +55,9 @@ pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
         let context = Context {
             mchid: server.mchid().to_owned(),
             key: server.apiv2_key().to_owned(),
-            book: Arc::clone(book),
+            book: Arc::clone(&payer.book),
             courier: courier(server),
-            payer: Payer::of(&server.shared, book),
+            payer: payer.clone(),
             auto_pay: server.shared.auto_pay,
         };
         server.route(Method::POST, path, move |req: &MockRequest| {

@@ -15,8 +15,8 @@ use serde_json::{json, Value};
 use super::callbacks::{Courier, Notice};
 use super::clock::{parse_rfc3339, rfc3339};
 use super::kit::{integer, invalid_request, json_object, missing, object, optional, param_error, path, required, Body};
-use super::orders::{now, pay, state_description, Book, Order, Payer};
-use super::{Answer, MockRequest, MockServer};
+use super::orders::{now, pay, state_description, Book, Order, Orders, Payer, Save};
+use super::{Answer, MockRequest, MockServer, Room};
 
 pub(crate) use refunds::settle;
 
@@ -36,15 +36,46 @@ pub(crate) struct Family {
     pub(crate) payer: Payer,
 }
 
-/// Registers the routes on `server`, on the shared `book`.
-pub(crate) fn install(server: &MockServer, book: &Arc<Book>) {
+/// Installs the payment families of both APIs on one order book, kept in the state dir's `orders.json` and
+/// saved after every change (APIv2's red packets come with them).
+pub(crate) fn install_family(room: &Room<'_>) -> crate::error::Result<()> {
+    let (saved, save): (Option<Orders>, Option<Save>) = match room.dir {
+        Some(d) => {
+            let dir = d.clone();
+            let save: Save = Box::new(move |book| {
+                if let Err(e) = dir.write_json("orders.json", book, false) {
+                    // A handler cannot fail the request over this; say it where the operator looks.
+                    eprintln!("wechatpay sandbox: {e}");
+                }
+            });
+            (d.read_json("orders.json")?, Some(save))
+        }
+        None => (None, None),
+    };
+    let shared = &room.server.shared;
+    let payer = Payer {
+        mchid: shared.identity.mchid.clone(),
+        key: shared.identity.apiv2_key.clone(),
+        book: Arc::new(Book::new(saved.unwrap_or_default(), save)),
+        courier: Arc::clone(&shared.courier),
+        v2_notice: super::apiv2::payment_notification,
+        v3_notice: transaction_notice,
+    };
+    super::apiv2::install(room.server, &payer);
+    install(room.server, &payer);
+    let _ = shared.orders.set(payer);
+    Ok(())
+}
+
+/// Registers the APIv3 routes on `server`, on the book `payer` pays from.
+fn install(server: &MockServer, payer: &Payer) {
     let family = Family {
         mchid: server.mchid().to_owned(),
-        book: Arc::clone(book),
+        book: Arc::clone(&payer.book),
         courier: Arc::clone(&server.shared.courier),
         refund_delay: server.shared.refund_delay,
         auto_pay: server.shared.auto_pay,
-        payer: Payer::of(&server.shared, book),
+        payer: payer.clone(),
     };
     for mode in [Mode::Direct, Mode::Partner] {
         let base = mode.base();
