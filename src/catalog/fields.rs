@@ -83,27 +83,36 @@ pub(super) struct Table {
     pub(super) response: Box<[Field]>,
 }
 
-/// Every operation's fields, by its index in the catalog; parsed on first use.
-pub(super) fn tables() -> &'static [Table] {
-    static TABLES: OnceLock<Vec<Table>> = OnceLock::new();
-    TABLES.get_or_init(|| {
-        let tables = parse(FIELDS);
-        let operations = super::operations();
-        assert_eq!(tables.len(), operations.len(), "fields.tsv and operations.tsv differ");
-        tables
-            .into_iter()
-            .zip(operations)
-            .map(|((method, template, table), op)| {
-                // Generated together, so a mismatch is a bug: fail loudly, never misattribute fields.
-                assert_eq!(
-                    (method, template),
-                    (op.method(), op.template()),
-                    "fields.tsv is out of order"
-                );
-                table
-            })
-            .collect()
+/// One operation's fields, by its index in the catalog. Each operation's lines are parsed on its first
+/// look-up, not the whole 1.4 MB at once: a command line that checks one call (`wxpay --dry-run`) reads
+/// one section.
+pub(super) fn table(index: usize) -> &'static Table {
+    static SECTIONS: OnceLock<Vec<(&'static str, OnceLock<Table>)>> = OnceLock::new();
+    let sections = SECTIONS.get_or_init(|| {
+        let sections = sections(FIELDS);
+        // Generated together, so a mismatch is a bug: fail loudly, never misattribute fields.
+        assert_eq!(sections.len(), super::operations().len(), "fields.tsv and operations.tsv differ");
+        sections.into_iter().map(|text| (text, OnceLock::new())).collect()
+    });
+    let (text, table) = &sections[index];
+    table.get_or_init(|| {
+        let (method, template, table) = parse(text).pop().expect("a section holds one operation");
+        let op = &super::operations()[index];
+        assert_eq!((method, template), (op.method(), op.template()), "fields.tsv is out of order");
+        table
     })
+}
+
+/// Splits `fields.tsv` into its operations' sections, each from its `=` line to the next.
+fn sections(text: &'static str) -> Vec<&'static str> {
+    let starts: Vec<usize> = (text.starts_with("=\t").then_some(0).into_iter())
+        .chain(text.match_indices("\n=\t").map(|(at, _)| at + 1))
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| &text[start..starts.get(i + 1).copied().unwrap_or(text.len())])
+        .collect()
 }
 
 /// Reads `fields.tsv`: an `=  method  template` line opens each operation; then a line a field, `>`
@@ -183,5 +192,14 @@ mod tests {
         assert!(table.request[2].is_encrypted() && !table.request[1].is_required());
         assert_eq!(table.request[3].enum_values(), ["A", "B"]);
         assert_eq!(table.response[0].path(), "id");
+    }
+
+    #[test]
+    fn sections_split_at_each_operation() {
+        let text = "# header\n=\tGET\tv3/a\n<\t0\tid\tstring\tr\ti\n=\tPOST\tv3/b\n";
+        let split = sections(text);
+        assert_eq!(split, ["=\tGET\tv3/a\n<\t0\tid\tstring\tr\ti\n", "=\tPOST\tv3/b\n"]);
+        assert_eq!(parse(split[0])[0].2.response.len(), 1);
+        assert_eq!(sections("=\tGET\tv3/a\n").len(), 1);
     }
 }

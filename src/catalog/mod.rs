@@ -128,7 +128,7 @@ impl Operation {
     /// ```
     #[cfg(feature = "catalog-fields")]
     pub fn request_fields(&self) -> &'static [Field] {
-        &fields::tables()[self.index].request
+        &fields::table(self.index).request
     }
 
     /// The documented response fields (the answer's JSON or XML), in the documentation's order.
@@ -139,7 +139,7 @@ impl Operation {
     /// ```
     #[cfg(feature = "catalog-fields")]
     pub fn response_fields(&self) -> &'static [Field] {
-        &fields::tables()[self.index].response
+        &fields::table(self.index).response
     }
 }
 

@@ -816,6 +816,7 @@ impl ClientBuilder {
             max_body: self.max_response_size,
             identity: merchant_identity.as_ref().map(MerchantIdentity::reqwest).transpose()?,
             roots: self.root_certificates,
+            plain_http: origin.starts_with("http://"),
         })?;
 
         let configured: BTreeSet<String> = keys.iter().map(|(id, _)| id.clone()).collect();

@@ -145,23 +145,28 @@ pub(crate) struct Settings {
     pub(crate) identity: Option<reqwest::Identity>,
     /// Root certificates (PEM) trusted beside the system's.
     pub(crate) roots: Vec<String>,
+    /// Whether the base URI is `http://` (the sandbox, a test server): then, unless a proxy may be used,
+    /// no TLS connection can ever be made, and the system's root certificates are not loaded.
+    pub(crate) plain_http: bool,
 }
 
 /// The pools of one process: one without a client certificate, and one presenting it (kept apart so a
-/// certificate only goes where it is asked for; made on first use, as most clients never need it).
+/// certificate only goes where it is asked for). Each is made on first use: building one loads the
+/// system's root certificates, which a client that only prepares requests (a `--dry-run`), or sends all
+/// its blocking calls from their own thread, never needs.
 struct Pools {
     pid: u32,
-    plain: reqwest::Client,
+    plain: Option<reqwest::Client>,
     identified: Option<reqwest::Client>,
 }
 
-impl Settings {
-    fn pools(&self) -> Result<Pools> {
-        Ok(Pools {
+impl Pools {
+    fn new() -> Self {
+        Pools {
             pid: std::process::id(),
-            plain: self.client(None)?,
+            plain: None,
             identified: None,
-        })
+        }
     }
 }
 
@@ -177,6 +182,38 @@ pub(crate) fn http_builder() -> reqwest::ClientBuilder {
 }
 
 impl Settings {
+    /// The root certificates given, parsed; an error names what is wrong.
+    fn roots(&self) -> Result<Vec<reqwest::Certificate>> {
+        let mut all = Vec::new();
+        for pem in &self.roots {
+            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                .map_err(|e| Error::config("a `root_certificate` is not PEM certificate text").with_source(e))?;
+            if roots.is_empty() {
+                return Err(Error::config("a `root_certificate` holds no PEM `CERTIFICATE`"));
+            }
+            all.extend(roots);
+        }
+        Ok(all)
+    }
+
+    /// The proxy named, if any; an error never quotes it (a proxy URL may carry credentials).
+    fn proxy(&self) -> Result<Option<reqwest::Proxy>> {
+        self.proxy
+            .as_deref()
+            .map(|proxy| {
+                reqwest::Proxy::all(proxy)
+                    .map_err(|e| Error::config("the proxy is not a valid URL").with_source(e.without_url()))
+            })
+            .transpose()
+    }
+
+    /// Checks what building a pool would check, without building one (which is deferred to first use).
+    fn check(&self) -> Result<()> {
+        self.roots()?;
+        self.proxy()?;
+        Ok(())
+    }
+
     /// The HTTP client these settings describe; a configuration error names what is wrong.
     fn client(&self, identity: Option<reqwest::Identity>) -> Result<reqwest::Client> {
         let mut builder = http_builder()
@@ -192,15 +229,13 @@ impl Settings {
                 TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
             });
         }
-        for pem in &self.roots {
-            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| Error::config("a `root_certificate` is not PEM certificate text").with_source(e))?;
-            if roots.is_empty() {
-                return Err(Error::config("a `root_certificate` holds no PEM `CERTIFICATE`"));
-            }
-            for root in roots {
-                builder = builder.add_root_certificate(root);
-            }
+        let roots = self.roots()?;
+        if self.plain_http && self.proxy.is_none() && !self.proxy_from_env {
+            // Every request goes to the `http://` base, so no TLS connection is ever made: trusting only
+            // the roots given (none, usually) fails closed should one be, and saves loading the system's.
+            builder = builder.tls_certs_only(roots);
+        } else {
+            builder = builder.tls_certs_merge(roots);
         }
         if let Some(identity) = identity {
             builder = builder.identity(identity);
@@ -209,10 +244,7 @@ impl Settings {
         if !self.proxy_from_env {
             builder = builder.no_proxy();
         }
-        if let Some(proxy) = &self.proxy {
-            // Never quoted: a proxy URL may carry credentials.
-            let proxy = reqwest::Proxy::all(proxy)
-                .map_err(|e| Error::config("the proxy is not a valid URL").with_source(e.without_url()))?;
+        if let Some(proxy) = self.proxy()? {
             builder = builder.proxy(proxy);
         }
         builder
@@ -223,11 +255,11 @@ impl Settings {
 
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Self> {
-        let pools = settings.pools()?;
+        settings.check()?;
         Ok(Transport {
             max_body: settings.max_body,
             timeout: settings.timeout,
-            http: Arc::new(Mutex::new(pools)),
+            http: Arc::new(Mutex::new(Pools::new())),
             settings: Arc::new(settings),
         })
     }
@@ -237,11 +269,15 @@ impl Transport {
     fn http(&self, identified: bool) -> Result<reqwest::Client> {
         let mut slot = self.http.lock().unwrap_or_else(|p| p.into_inner());
         if slot.pid != std::process::id() {
-            let fresh = self.settings.pools()?;
-            std::mem::forget(std::mem::replace(&mut *slot, fresh));
+            std::mem::forget(std::mem::replace(&mut *slot, Pools::new()));
         }
         if !identified {
-            return Ok(slot.plain.clone());
+            if let Some(http) = &slot.plain {
+                return Ok(http.clone());
+            }
+            let http = self.settings.client(None)?;
+            slot.plain = Some(http.clone());
+            return Ok(http);
         }
         if let Some(http) = &slot.identified {
             return Ok(http.clone());
