@@ -121,8 +121,23 @@ pub fn check_bill(data: &[u8], bill: &serde_json::Value) -> Result<()> {
 /// # let _ = csv; Ok(()) }
 /// ```
 pub fn download_bill(client: &Client, bill: &serde_json::Value) -> Pending<Bytes> {
+    download_bill_with(client, bill, Options::new())
+}
+
+#[cfg(feature = "client")]
+/// [`download_bill`] with more options: a timeout, headers, [`Options::on_progress`] for a large bill.
+/// The query comes from the `download_url`, so `options` must not set a body.
+///
+/// ```no_run
+/// # fn demo(client: &wechatpay::Client, bill: &serde_json::Value) -> Result<(), wechatpay::Error> {
+/// let options = wechatpay::Options::new().on_progress(|got, total| eprintln!("{got} of {total:?} bytes"));
+/// let gzip = wechatpay::media::download_bill_with(client, bill, options).wait()?;
+/// # let _ = gzip; Ok(()) }
+/// ```
+pub fn download_bill_with(client: &Client, bill: &serde_json::Value, options: impl Into<Options>) -> Pending<Bytes> {
     let bill = bill.clone();
     let client = client.clone();
+    let options = options.into();
     Pending::new(async move {
         let url = bill
             .get("download_url")
@@ -142,7 +157,7 @@ pub fn download_bill(client: &Client, bill: &serde_json::Value) -> Pending<Bytes
                 ))
             })?
             .to_owned();
-        let mut options = Options::new();
+        let mut options = options;
         for (k, v) in url.query_pairs() {
             options = options.query(k, v);
         }

@@ -238,6 +238,23 @@ fn a_downloaded_bill_matches_its_digest() {
 }
 
 #[test]
+fn a_bill_download_takes_options_such_as_progress() {
+    let (_server, client) = bill_sandbox(true);
+    let bill: Value = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": "2026-11-22"}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let options = wechatpay::Options::new().on_progress(move |got, total| log.lock().unwrap().push((got, total)));
+    let csv = media::download_bill_with(&client, &bill, options).wait().unwrap();
+    let seen = seen.lock().unwrap();
+    let last = *seen.last().expect("progress was reported");
+    assert_eq!(last.0, csv.len() as u64, "{seen:?}");
+}
+
+#[test]
 fn a_bill_that_does_not_match_its_digest_is_refused() {
     let (_server, client) = bill_sandbox(false);
     let bill: Value = client["v3/bill/tradebill"]

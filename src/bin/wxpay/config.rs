@@ -134,6 +134,23 @@ pub(crate) struct KeyringArgs {
     keys: KeyArgs,
 }
 
+/// What `paysign` takes: where settings come from, and the merchant's id and signing key.
+#[derive(Args, Default, Clone)]
+#[command(next_help_heading = "Configuration")]
+pub(crate) struct SignerArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    /// The merchant id (APP parameters name it `partnerid`); env WECHATPAY_MCHID.
+    #[arg(long)]
+    mchid: Option<String>,
+    /// The merchant private key (a PEM file path); env WECHATPAY_PRIVATE_KEY.
+    #[arg(long, value_name = "PATH")]
+    private_key: Option<String>,
+}
+
+/// The flags of [`SignerArgs`], as written.
+pub(crate) const SIGNER_FLAGS: [&str; 4] = ["--config", "--profile", "--mchid", "--private-key"];
+
 /// The flags of [`SourceArgs`], as written.
 pub(crate) const SOURCE_FLAGS: [&str; 2] = ["--config", "--profile"];
 /// The flags of [`MerchantArgs`], as written.
@@ -215,6 +232,20 @@ impl From<SettingsArgs> for ConfigArgs {
             apiv2: args.apiv2,
             keys: args.keys,
             timeout: None,
+        }
+    }
+}
+
+impl From<SignerArgs> for ConfigArgs {
+    fn from(args: SignerArgs) -> Self {
+        ConfigArgs {
+            source: args.source,
+            merchant: MerchantArgs {
+                mchid: args.mchid,
+                private_key: args.private_key,
+                ..MerchantArgs::default()
+            },
+            ..ConfigArgs::default()
         }
     }
 }
@@ -448,7 +479,20 @@ impl Resolved {
         s.merchant_cert.is_some() || s.merchant_key.is_some() || s.merchant_p12.is_some()
     }
 
-    fn mchid(&self) -> Result<&str, Failure> {
+    /// The merchant's private key, loaded: what signs requests and payment parameters.
+    pub(crate) fn private_key(&self) -> Result<wechatpay::PrivateKey, Failure> {
+        let key = self.settings.private_key.as_deref().ok_or_else(|| {
+            missing(
+                "merchant private key",
+                "--private-key",
+                "WECHATPAY_PRIVATE_KEY",
+                "private_key",
+            )
+        })?;
+        wechatpay::PrivateKey::load(&key_source(key)).map_err(|e| Failure::with_sources(Exit::Config, &e, &e))
+    }
+
+    pub(crate) fn mchid(&self) -> Result<&str, Failure> {
         self.settings
             .mchid
             .as_deref()
