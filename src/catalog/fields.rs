@@ -91,14 +91,22 @@ pub(super) fn table(index: usize) -> &'static Table {
     let sections = SECTIONS.get_or_init(|| {
         let sections = sections(FIELDS);
         // Generated together, so a mismatch is a bug: fail loudly, never misattribute fields.
-        assert_eq!(sections.len(), super::operations().len(), "fields.tsv and operations.tsv differ");
+        assert_eq!(
+            sections.len(),
+            super::operations().len(),
+            "fields.tsv and operations.tsv differ"
+        );
         sections.into_iter().map(|text| (text, OnceLock::new())).collect()
     });
     let (text, table) = &sections[index];
     table.get_or_init(|| {
         let (method, template, table) = parse(text).pop().expect("a section holds one operation");
         let op = &super::operations()[index];
-        assert_eq!((method, template), (op.method(), op.template()), "fields.tsv is out of order");
+        assert_eq!(
+            (method, template),
+            (op.method(), op.template()),
+            "fields.tsv is out of order"
+        );
         table
     })
 }

@@ -4,6 +4,7 @@
 //! [`certificates`], [`notify`], [`keys`], [`mock`], [`explore`] (`endpoints`, `describe`), [`complete`]
 //! (shell completion), plus [`failure`] (exit codes) and [`output`] (how answers are printed).
 
+mod bill;
 mod call;
 mod certificates;
 mod complete;
@@ -14,8 +15,10 @@ mod keys;
 mod mock;
 mod notify;
 mod output;
+mod paysign;
 mod preflight;
 mod progress;
+mod upload;
 
 use std::process::ExitCode;
 
@@ -172,6 +175,19 @@ enum Command {
         #[command(subcommand)]
         command: mock::MockCommand,
     },
+    /// Uploads an image or a video (media upload: the signed `meta` JSON, the file streamed) and prints
+    /// the answer (`media_id`, or `media_url` for coupon images).
+    Upload(upload::UploadArgs),
+    /// Bills: download, check and unzip.
+    Bill {
+        #[command(subcommand)]
+        command: bill::BillCommand,
+    },
+    /// Signs the parameters a front end needs to start paying a prepaid order (JSAPI, mini-program, APP).
+    Paysign {
+        #[command(subcommand)]
+        command: paysign::PaysignCommand,
+    },
     /// List or search the documented operations (the catalog), one a line: METHOD, template, title.
     Endpoints(explore::EndpointsArgs),
     /// Describe the operations at a path: fields, PHP and Rust twins, flags, sandbox support.
@@ -228,6 +244,13 @@ impl Command {
             Command::Mock {
                 command: mock::MockCommand::Pay { .. },
             } => ("mock pay".into(), Vec::new(), false),
+            Command::Upload(_) => ("upload".into(), all(), false),
+            Command::Bill { command } => (format!("bill {}", command.name()), all(), false),
+            Command::Paysign { command } => (
+                format!("paysign {}", command.name()),
+                config::SIGNER_FLAGS.to_vec(),
+                false,
+            ),
             Command::Endpoints(_) => ("endpoints".into(), Vec::new(), false),
             Command::Describe(_) => ("describe".into(), Vec::new(), false),
             Command::Completions { .. } => ("completions".into(), Vec::new(), false),
@@ -279,6 +302,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Notify { command } => notify::run(command, before),
         Command::Keys { command } => keys::run(command),
         Command::Mock { command } => mock::run(command),
+        Command::Upload(args) => upload::run(args, before),
+        Command::Bill { command } => bill::run(command, before),
+        Command::Paysign { command } => paysign::run(command, before),
         Command::Endpoints(args) => explore::endpoints(args),
         Command::Describe(args) => explore::describe(args),
         Command::Completions { shell } => complete::script(shell, &mut Cli::command()),

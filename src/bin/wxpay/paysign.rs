@@ -72,7 +72,9 @@ pub(crate) fn run(command: PaysignCommand, before: ConfigArgs) -> crate::CliResu
     let prepay_id = prepay_id(&args.prepay_id)?;
     let nonce = args.nonce.as_deref().map(|n| checked("--nonce", n)).transpose()?;
     if args.timestamp.is_some_and(|t| t <= 0) {
-        return Err(Failure::usage("--timestamp must be a positive number of seconds since 1970"));
+        return Err(Failure::usage(
+            "--timestamp must be a positive number of seconds since 1970",
+        ));
     }
     let resolved = Resolved::load(&before.then(args.config))?;
     let key = resolved.private_key()?;
@@ -80,7 +82,10 @@ pub(crate) fn run(command: PaysignCommand, before: ConfigArgs) -> crate::CliResu
     let nonce = nonce.map_or_else(wechatpay::formatter::nonce, str::to_owned);
     if app {
         let mchid = resolved.mchid()?;
-        output::print_json(&paysign::app_at(&key, appid, mchid, &prepay_id, timestamp, &nonce), pretty)
+        output::print_json(
+            &paysign::app_at(&key, appid, mchid, &prepay_id, timestamp, &nonce),
+            pretty,
+        )
     } else {
         output::print_json(&paysign::jsapi_at(&key, appid, &prepay_id, timestamp, &nonce), pretty)
     }

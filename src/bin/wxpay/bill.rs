@@ -1,0 +1,236 @@
+//! `wxpay bill download`: query a bill, download the file it names, check its digest against the signed
+//! answer, unzip it, and write it — the steps a merchant otherwise scripts around two calls.
+
+use std::fs::File;
+use std::io::{BufWriter, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+use wechatpay::Options;
+
+use crate::config::{ConfigArgs, Resolved};
+use crate::failure::{Exit, Failure};
+
+/// `wxpay bill …`.
+#[derive(Subcommand)]
+pub(crate) enum BillCommand {
+    /// Queries a bill (GET v3/bill/tradebill or v3/bill/fundflowbill), downloads the file it names
+    /// (compressed), checks the file's digest against the signed answer, unzips it and writes it to
+    /// --output or stdout. Nothing is written unless the digest checks out.
+    Download(DownloadArgs),
+}
+
+/// Which bill.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Kind {
+    /// 交易账单: the day's trades and refunds (GET v3/bill/tradebill).
+    Trade,
+    /// 资金账单: the day's money movements on an account (GET v3/bill/fundflowbill).
+    Fundflow,
+}
+
+/// What `bill download` takes.
+#[derive(Args)]
+pub(crate) struct DownloadArgs {
+    /// The bill's day, `yyyy-MM-dd`.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    date: String,
+    /// Which bill.
+    #[arg(long, value_enum, default_value = "trade")]
+    kind: Kind,
+    /// For `--kind trade`: ALL (the default), SUCCESS or REFUND.
+    #[arg(long, value_name = "TYPE")]
+    bill_type: Option<String>,
+    /// For `--kind fundflow`: BASIC (the default), OPERATION or FEES.
+    #[arg(long, value_name = "TYPE")]
+    account_type: Option<String>,
+    /// For `--kind trade`, as a service provider: the sub-merchant whose bill it is.
+    #[arg(long, value_name = "MCHID")]
+    sub_mchid: Option<String>,
+    /// The file to write (replaced only once the bill is checked). Default: stdout.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Write the file as downloaded, gzip-compressed, instead of unzipping it.
+    #[arg(long)]
+    gzip: bool,
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+impl BillCommand {
+    /// Its name after `wxpay bill`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            BillCommand::Download(_) => "download",
+        }
+    }
+}
+
+pub(crate) fn run(command: BillCommand, before: ConfigArgs) -> crate::CliResult {
+    match command {
+        BillCommand::Download(args) => {
+            let config = before.then(args.config.clone());
+            download(&args, &config)
+        }
+    }
+}
+
+/// The bill query's path and parameters, checked before anything is configured or sent.
+fn query(args: &DownloadArgs) -> Result<(&'static str, Options), Failure> {
+    let date = args.date.as_bytes();
+    let is_date = date.len() == 10
+        && date.iter().enumerate().all(|(i, b)| match i {
+            4 | 7 => *b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !is_date {
+        return Err(Failure::usage(format!(
+            "--date `{}` is not a day as yyyy-MM-dd",
+            args.date
+        )));
+    }
+    let refuse = |flag: &str, kind: &str| {
+        Failure::usage(format!("{flag} is for `--kind {kind}` bills")).note(match kind {
+            "trade" => "a fundflow bill is chosen by --account-type",
+            _ => "a trade bill is chosen by --bill-type (and --sub-mchid)",
+        })
+    };
+    let one_of = |flag: &str, value: &str, allowed: &[&str]| {
+        if allowed.contains(&value) {
+            Ok(())
+        } else {
+            Err(Failure::usage(format!(
+                "{flag} `{value}` is not one of {}",
+                allowed.join(", ")
+            )))
+        }
+    };
+    let options = Options::new().query("bill_date", &args.date);
+    match args.kind {
+        Kind::Trade => {
+            if args.account_type.is_some() {
+                return Err(refuse("--account-type", "fundflow"));
+            }
+            let mut options = options;
+            if let Some(mchid) = &args.sub_mchid {
+                options = options.query("sub_mchid", mchid);
+            }
+            if let Some(bill_type) = &args.bill_type {
+                one_of("--bill-type", bill_type, &["ALL", "SUCCESS", "REFUND"])?;
+                options = options.query("bill_type", bill_type);
+            }
+            Ok(("v3/bill/tradebill", options.query("tar_type", "GZIP")))
+        }
+        Kind::Fundflow => {
+            if args.bill_type.is_some() {
+                return Err(refuse("--bill-type", "trade"));
+            }
+            if args.sub_mchid.is_some() {
+                return Err(refuse("--sub-mchid", "trade"));
+            }
+            let mut options = options;
+            if let Some(account_type) = &args.account_type {
+                one_of("--account-type", account_type, &["BASIC", "OPERATION", "FEES"])?;
+                options = options.query("account_type", account_type);
+            }
+            Ok(("v3/bill/fundflowbill", options.query("tar_type", "GZIP")))
+        }
+    }
+}
+
+fn download(args: &DownloadArgs, config: &ConfigArgs) -> crate::CliResult {
+    let (path, options) = query(args)?;
+    let client = Resolved::load(config)?.client(config)?;
+    let answer = client
+        .chain(path)
+        .get(options)
+        .map_err(|e| Failure::from_wechatpay(&e))?;
+    let bill: Value = answer.json().map_err(|e| Failure::from_wechatpay(&e))?;
+    let progress = crate::progress::Progress::default();
+    let gzip = wechatpay::media::download_bill_with(&client, &bill, progress.attach(Options::new())).wait();
+    progress.finish();
+    // A digest mismatch is a verification failure (exit 5): the file is incomplete or was altered.
+    let gzip = gzip.map_err(|e| Failure::from_wechatpay(&e))?;
+    let written = match &args.output {
+        Some(file) => write_file(file, &gzip, !args.gzip)?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            let n = write_bill(&mut out, &gzip, !args.gzip, "stdout")?;
+            out.flush().map_err(|e| cannot_write("stdout", e))?;
+            n
+        }
+    };
+    let hash = bill.get("hash_type").and_then(Value::as_str).unwrap_or("digest");
+    let into = args
+        .output
+        .as_ref()
+        .map_or_else(|| "stdout".to_owned(), |f| f.display().to_string());
+    eprintln!(
+        "wxpay: {path} of {}: {} bytes downloaded, {hash} checked; {written} bytes{} written to {into}",
+        args.date,
+        gzip.len(),
+        if args.gzip { " (gzip)" } else { "" },
+    );
+    Ok(())
+}
+
+fn cannot_write(into: &str, e: std::io::Error) -> Failure {
+    Failure::other(format!("cannot write to {into}")).note(format!("caused by: {e}"))
+}
+
+/// Writes the bill (unzipped when `unzip`) into `out`, named `into` in errors; returns the bytes written.
+fn write_bill(out: &mut impl std::io::Write, gzip: &[u8], unzip: bool, into: &str) -> Result<u64, Failure> {
+    if !unzip {
+        out.write_all(gzip).map_err(|e| cannot_write(into, e))?;
+        return Ok(gzip.len() as u64);
+    }
+    // The digest was over the gzip, so the content is the one the signed answer vouched for; it is
+    // streamed out, never held whole.
+    let mut reader = flate2::read::MultiGzDecoder::new(gzip);
+    let mut buf = vec![0; 64 << 10];
+    let mut total = 0u64;
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| {
+            Failure::new(Exit::Other, "the bill is not valid gzip, though its digest checked out")
+                .note(format!("caused by: {e}"))
+                .note("--gzip writes it as downloaded")
+        })?;
+        if n == 0 {
+            return Ok(total);
+        }
+        out.write_all(&buf[..n]).map_err(|e| cannot_write(into, e))?;
+        total += n as u64;
+    }
+}
+
+/// Writes the bill to `file` through a temporary file beside it, renamed into place once complete: a
+/// failure never leaves a partial bill where a complete one is expected.
+fn write_file(file: &Path, gzip: &[u8], unzip: bool) -> Result<u64, Failure> {
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = file.with_file_name(format!(".{name}.partial"));
+    let into = partial.display().to_string();
+    let result = File::create(&partial)
+        .map_err(|e| Failure::other(format!("cannot create {into}")).note(format!("caused by: {e}")))
+        .and_then(|f| {
+            let mut out = BufWriter::new(f);
+            let n = write_bill(&mut out, gzip, unzip, &into)?;
+            out.into_inner()
+                .map_err(|e| cannot_write(&into, e.into_error()))?
+                .sync_all()
+                .map_err(|e| cannot_write(&into, e))?;
+            Ok(n)
+        })
+        .and_then(|n| {
+            std::fs::rename(&partial, file)
+                .map(|()| n)
+                .map_err(|e| cannot_write(&file.display().to_string(), e))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
