@@ -69,7 +69,7 @@ fn upload_sends_images_and_videos_to_their_endpoints_and_prints_the_answer() {
         .to_owned();
     assert_eq!(media_id.len(), 86, "{media_id}");
 
-    // A coupon image goes where --to says, and answers a URL.
+    // A coupon image goes where --to says (a PHP chain spelling works too), and answers a URL.
     let out = sandbox.run(
         &[
             "upload",

@@ -165,7 +165,7 @@ fn options(args: &CallArgs) -> Result<(Options, Bodies), Failure> {
 
 /// Whether PATH is spelled as a PHP or Node chain (`v3->pay->transactions->native`,
 /// `v3.pay.transactions.native`) rather than as a path.
-fn is_chain_spelling(path: &str) -> bool {
+pub(crate) fn is_chain_spelling(path: &str) -> bool {
     !path.contains('/') && (path.contains("->") || path.contains('.'))
 }
 

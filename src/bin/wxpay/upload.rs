@@ -21,7 +21,8 @@ pub(crate) struct UploadArgs {
     file: PathBuf,
     /// The upload endpoint. Default: `v3/merchant/media/video_upload` for a video (by its extension),
     /// else `v3/merchant/media/upload`. Others: `v3/marketing/favor/media/image-upload` (coupon images,
-    /// answering `media_url`), `v3/merchant-service/images/upload` (complaint images).
+    /// answering `media_url`), `v3/merchant-service/images/upload` (complaint images). A PHP or Node chain
+    /// spelling works too (`v3.merchant.media.video_upload`).
     #[arg(long, value_name = "PATH")]
     to: Option<String>,
     /// The `meta` JSON object, for endpoints that take more than the file's name and SHA-256 (which are
@@ -53,6 +54,7 @@ fn endpoint_for(file: &std::path::Path) -> &'static str {
 
 pub(crate) fn run(args: UploadArgs, before: ConfigArgs) -> crate::CliResult {
     let path = match &args.to {
+        Some(to) if crate::call::is_chain_spelling(to) => wechatpay::catalog::normalize_path(to),
         Some(to) => wechatpay::path::append("", to),
         None => endpoint_for(&args.file).to_owned(),
     };
