@@ -12,12 +12,15 @@ use wechatpay::Options;
 use crate::config::{ConfigArgs, Resolved};
 use crate::failure::{Exit, Failure};
 
+/// The largest bill file accepted (as downloaded, compressed): it is held in memory to check its digest.
+const BILL_CAP: usize = 1 << 30;
+
 /// `wxpay bill …`.
 #[derive(Subcommand)]
 pub(crate) enum BillCommand {
     /// Queries a bill (GET v3/bill/tradebill or v3/bill/fundflowbill), downloads the file it names
-    /// (compressed), checks the file's digest against the signed answer, unzips it and writes it to
-    /// --output or stdout. Nothing is written unless the digest checks out.
+    /// (compressed, up to 1 GiB; --timeout for a slow one), checks the file's digest against the signed
+    /// answer, unzips it and writes it to --output or stdout. Nothing is written unless the digest checks out.
     Download(DownloadArgs),
 }
 
@@ -141,7 +144,9 @@ fn query(args: &DownloadArgs) -> Result<(&'static str, Options), Failure> {
 
 fn download(args: &DownloadArgs, config: &ConfigArgs) -> crate::CliResult {
     let (path, options) = query(args)?;
-    let client = Resolved::load(config)?.client(config)?;
+    // A large merchant's day can exceed the client's default 64 MiB cap on an answer, even compressed.
+    let builder = Resolved::load(config)?.builder(config, true)?;
+    let client = crate::config::build(builder.max_response_size(BILL_CAP))?;
     let answer = client
         .chain(path)
         .get(options)
