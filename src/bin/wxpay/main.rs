@@ -43,7 +43,8 @@ macro_rules! exit_codes {
   3  configuration: missing or invalid mchid, serial, keys, certificates, APIv3 or APIv2 key,
      client certificate or base URI; an unknown key in a --config file
   4  API error: WeChat Pay answered non-2xx, or an APIv2 FAIL (code, message and Request-ID on stderr)
-  5  verification failed: an answer or callback whose signature (or decryption) does not check out
+  5  verification failed: an answer or callback whose signature (or decryption), or a bill whose
+     digest, does not check out
   6  transport: could not connect, send or read (refused, DNS, TLS, timeout, redirect, size cap)"
     };
 }
