@@ -224,14 +224,20 @@ fn bill_sandbox(honest: bool) -> (MockServer, wechatpay::Client) {
     (server, client)
 }
 
-#[test]
-fn a_downloaded_bill_matches_its_digest() {
-    let (_server, client) = bill_sandbox(true);
+/// A bill sandbox, a client, and its answer to the day's bill query.
+fn queried_bill(honest: bool) -> (MockServer, wechatpay::Client, Value) {
+    let (server, client) = bill_sandbox(honest);
     let bill: Value = client["v3/bill/tradebill"]
         .get(json!({"query": {"bill_date": "2026-11-22"}}))
         .unwrap()
         .json()
         .unwrap();
+    (server, client, bill)
+}
+
+#[test]
+fn a_downloaded_bill_matches_its_digest() {
+    let (_server, client, bill) = queried_bill(true);
     let csv = media::download_bill(&client, &bill).wait().unwrap();
     assert!(std::str::from_utf8(&csv).unwrap().starts_with("交易时间"));
     media::check_bill(&csv, &bill).unwrap();
@@ -239,12 +245,7 @@ fn a_downloaded_bill_matches_its_digest() {
 
 #[test]
 fn a_bill_download_takes_options_such_as_progress() {
-    let (_server, client) = bill_sandbox(true);
-    let bill: Value = client["v3/bill/tradebill"]
-        .get(json!({"query": {"bill_date": "2026-11-22"}}))
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_server, client, bill) = queried_bill(true);
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let log = std::sync::Arc::clone(&seen);
     let options = wechatpay::Options::new().on_progress(move |got, total| log.lock().unwrap().push((got, total)));
@@ -256,12 +257,7 @@ fn a_bill_download_takes_options_such_as_progress() {
 
 #[test]
 fn a_bill_that_does_not_match_its_digest_is_refused() {
-    let (_server, client) = bill_sandbox(false);
-    let bill: Value = client["v3/bill/tradebill"]
-        .get(json!({"query": {"bill_date": "2026-11-22"}}))
-        .unwrap()
-        .json()
-        .unwrap();
+    let (_server, client, bill) = queried_bill(false);
     let e = media::download_bill(&client, &bill).wait().unwrap_err();
     assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
     assert!(e.to_string().contains("SHA1"), "{e}");
