@@ -627,6 +627,10 @@ impl ClientBuilder {
 
     /// Checks everything and builds the client.
     ///
+    /// The connection pool is made on the first request, not here: building one loads the system's root
+    /// certificates, which a client that only prepares requests (or whose base URI is `http://`) never
+    /// needs. What could make it fail — a bad `root_certificate` or proxy URL — is checked here all the same.
+    ///
     /// ```
     /// let e = wechatpay::Client::builder().mchid("1900000109").build().unwrap_err();
     /// assert!(e.is_config());

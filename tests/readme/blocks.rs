@@ -42,12 +42,13 @@ fn readme_block_01_line_47() -> Result<(), Box<dyn Error>> {
 fn readme_block_02_line_83() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
+        use std::io::Write as _;
+        
         client["v3"]["marketing"]["busifavor"]["coupons"]["use"]
             .post_async(&payload)                   // a `&Value` works as well as a `Value`
             .then(|res| {
                 let answer: serde_json::Value = res.json()?;
-                let file = std::env::temp_dir().join("coupon-use.json");
-                std::fs::write(file, answer.to_string())?; // an io::Error flows on, like a PHP throw
+                writeln!(std::io::stdout(), "{answer}")?; // an io::Error flows on, like a PHP throw
                 Ok(answer)
             })
             .otherwise(|e| {
@@ -60,7 +61,7 @@ fn readme_block_02_line_83() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_03_line_128() -> Result<(), Box<dyn Error>> {
+fn readme_block_03_line_129() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::time::Duration;
@@ -84,7 +85,7 @@ fn readme_block_03_line_128() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_04_line_227() -> Result<(), Box<dyn Error>> {
+fn readme_block_04_line_228() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         client["v3/marketing/busifavor/users/{openid}/coupons"].get(json!({
@@ -102,7 +103,7 @@ fn readme_block_04_line_227() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_05_line_255() -> Result<(), Box<dyn Error>> {
+fn readme_block_05_line_256() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use std::time::Duration;
@@ -129,7 +130,7 @@ fn readme_block_05_line_255() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_06_line_291() -> Result<(), Box<dyn Error>> {
+fn readme_block_06_line_292() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         client["v3/applyment4sub/applyment/{empty}"].post(json!({
@@ -144,7 +145,7 @@ fn readme_block_06_line_291() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_07_line_319() -> Result<(), Box<dyn Error>> {
+fn readme_block_07_line_320() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         match client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})) {
@@ -165,7 +166,7 @@ fn readme_block_07_line_319() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_08_line_382() -> Result<(), Box<dyn Error>> {
+fn readme_block_08_line_383() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::{Client, Options, RetryPolicy};
@@ -185,7 +186,7 @@ fn readme_block_08_line_382() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_09_line_423() -> Result<(), Box<dyn Error>> {
+fn readme_block_09_line_424() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -211,7 +212,7 @@ fn readme_block_09_line_423() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_10_line_453() -> Result<(), Box<dyn Error>> {
+fn readme_block_10_line_454() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::notify::Reply;
@@ -237,7 +238,7 @@ fn readme_block_10_line_453() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_11_line_524() -> Result<(), Box<dyn Error>> {
+fn readme_block_11_line_525() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::time::Duration;
@@ -262,7 +263,7 @@ fn readme_block_11_line_524() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_12_line_570() -> Result<(), Box<dyn Error>> {
+fn readme_block_12_line_571() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::media::{self, Upload};
@@ -278,7 +279,7 @@ fn readme_block_12_line_570() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_13_line_606() -> Result<(), Box<dyn Error>> {
+fn readme_block_13_line_607() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -310,7 +311,7 @@ fn readme_block_13_line_606() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_14_line_689() -> Result<(), Box<dyn Error>> {
+fn readme_block_14_line_690() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::paysign;
@@ -323,7 +324,7 @@ fn readme_block_14_line_689() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_847() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_848() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -356,7 +357,7 @@ fn readme_block_15_line_847() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_16_line_877() -> Result<(), Box<dyn Error>> {
+fn readme_block_16_line_878() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;
