@@ -216,6 +216,20 @@ fn bill_download_queries_checks_unzips_and_writes() {
     assert!(stderr(&out).contains("NO_STATEMENT_EXIST"), "{}", stderr(&out));
     assert!(!none.exists());
 
+    // A place that cannot be written is said before anything is fetched, and leaves nothing behind.
+    let nowhere = sandbox.dir.join("no-such-dir").join("trade.csv");
+    let out = sandbox.run(
+        &["bill", "download", "--date", &day, "-o", nowhere.to_str().unwrap()],
+        None,
+    );
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("cannot write to") && !stderr(&out).contains("downloaded"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!nowhere.parent().unwrap().exists());
+
     // Flags that do not fit the bill are refused before anything is sent.
     for (args, says) in [
         (vec!["--date", "2026-1-01"], "not a day as yyyy-MM-dd"),

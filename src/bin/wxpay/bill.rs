@@ -144,6 +144,11 @@ fn query(args: &DownloadArgs) -> Result<(&'static str, Options), Failure> {
 
 fn download(args: &DownloadArgs, config: &ConfigArgs) -> crate::CliResult {
     let (path, options) = query(args)?;
+    if args.gzip && args.output.is_none() && crate::output::stdout_is_terminal() {
+        return Err(Failure::usage("--gzip writes binary data, and stdout is a terminal")
+            .note("give -o FILE, or pipe it: `wxpay bill download … --gzip > bill.csv.gz`"));
+    }
+    let partial = args.output.as_deref().map(Partial::create).transpose()?;
     // A large merchant's day can exceed the client's default 64 MiB cap on an answer, even compressed.
     let builder = Resolved::load(config)?.builder(config, true)?;
     let client = crate::config::build(builder.max_response_size(BILL_CAP))?;
@@ -157,8 +162,8 @@ fn download(args: &DownloadArgs, config: &ConfigArgs) -> crate::CliResult {
     progress.finish();
     // A digest mismatch is a verification failure (exit 5): the file is incomplete or was altered.
     let gzip = gzip.map_err(|e| Failure::from_wechatpay(&e))?;
-    let written = match &args.output {
-        Some(file) => write_file(file, &gzip, !args.gzip)?,
+    let written = match partial {
+        Some(partial) => partial.commit(&gzip, !args.gzip)?,
         None => {
             let mut out = std::io::stdout().lock();
             let n = write_bill(&mut out, &gzip, !args.gzip, "stdout")?;
@@ -209,33 +214,51 @@ fn write_bill(out: &mut impl std::io::Write, gzip: &[u8], unzip: bool, into: &st
     }
 }
 
-/// Writes the bill to `file` through a temporary file beside it, renamed into place once complete: a
-/// failure never leaves a partial bill where a complete one is expected.
-fn write_file(file: &Path, gzip: &[u8], unzip: bool) -> Result<u64, Failure> {
-    let name = file
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let partial = file.with_file_name(format!(".{name}.partial"));
-    let into = partial.display().to_string();
-    let result = File::create(&partial)
-        .map_err(|e| Failure::other(format!("cannot create {into}")).note(format!("caused by: {e}")))
-        .and_then(|f| {
-            let mut out = BufWriter::new(f);
-            let n = write_bill(&mut out, gzip, unzip, &into)?;
-            out.into_inner()
-                .map_err(|e| cannot_write(&into, e.into_error()))?
-                .sync_all()
-                .map_err(|e| cannot_write(&into, e))?;
-            Ok(n)
+/// The output file in the making: a temporary file beside it, renamed into place by [`Partial::commit`]
+/// once the bill is complete and checked, and removed if anything fails first, so a failure never leaves a
+/// partial bill where a complete one is expected. Made before the download: a place that cannot be written
+/// is said before anything is fetched.
+struct Partial {
+    file: PathBuf,
+    /// Empty once committed.
+    temp: PathBuf,
+    out: Option<BufWriter<File>>,
+}
+
+impl Partial {
+    fn create(file: &Path) -> Result<Self, Failure> {
+        let name = file
+            .file_name()
+            .ok_or_else(|| Failure::usage(format!("-o `{}` names no file", file.display())))?;
+        let temp = file.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+        let out = File::create(&temp).map_err(|e| cannot_write(&file.display().to_string(), e))?;
+        Ok(Partial {
+            file: file.to_owned(),
+            temp,
+            out: Some(BufWriter::new(out)),
         })
-        .and_then(|n| {
-            std::fs::rename(&partial, file)
-                .map(|()| n)
-                .map_err(|e| cannot_write(&file.display().to_string(), e))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&partial);
     }
-    result
+
+    /// Writes the bill (unzipped when `unzip`), syncs it and renames it into place; returns the bytes
+    /// written.
+    fn commit(mut self, gzip: &[u8], unzip: bool) -> Result<u64, Failure> {
+        let into = self.temp.display().to_string();
+        let mut out = self.out.take().expect("a partial file is committed once");
+        let n = write_bill(&mut out, gzip, unzip, &into)?;
+        out.into_inner()
+            .map_err(|e| cannot_write(&into, e.into_error()))?
+            .sync_all()
+            .map_err(|e| cannot_write(&into, e))?;
+        std::fs::rename(&self.temp, &self.file).map_err(|e| cannot_write(&self.file.display().to_string(), e))?;
+        self.temp = PathBuf::new();
+        Ok(n)
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }
