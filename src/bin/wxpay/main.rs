@@ -83,6 +83,12 @@ The catalog of the 1,147 documented operations (no configuration needed):
   wxpay post v3/pay/transactions/nativ --json @order.json --strict   # refused: not documented
   source <(wxpay completions bash)              # PATH arguments complete to the documented templates
 
+The tools around the calls:
+
+  wxpay --config sandbox.json upload logo.png   # a media upload: prints {\"media_id\":…} (a video: its endpoint)
+  wxpay --config sandbox.json bill download --date 2026-11-29 -o trade.csv   # query, download, check, unzip
+  wxpay post v3/pay/transactions/jsapi --json @order.json | wxpay paysign jsapi --appid wx… --prepay-id -
+
 Configuration, lowest to highest precedence: --profile NAME (or WXPAY_PROFILE) from the profiles file
 (`wxpay config path`), then --config FILE (the JSON `wxpay mock serve` prints), then the environment
 (WECHATPAY_MCHID, WECHATPAY_SERIAL, WECHATPAY_PRIVATE_KEY, WECHATPAY_PUBLIC_KEY_ID, WECHATPAY_PUBLIC_KEY,
