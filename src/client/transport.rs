@@ -516,3 +516,45 @@ fn map_reqwest(e: reqwest::Error) -> Error {
             .with_transient(Transient::Dropped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(proxy: Option<&str>, plain_http: bool) -> Settings {
+        Settings {
+            id: next_settings_id(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+            proxy: proxy.map(str::to_owned),
+            proxy_from_env: false,
+            pool_idle_timeout: None,
+            pool_max_idle_per_host: 1,
+            min_tls: TlsVersion::Tls12,
+            max_body: 1 << 20,
+            identity: None,
+            roots: Vec::new(),
+            plain_http,
+        }
+    }
+
+    #[test]
+    fn the_pool_is_made_on_first_use_and_its_settings_checked_before() {
+        let transport = Transport::new(settings(None, true)).unwrap();
+        let made = |t: &Transport| t.http.lock().unwrap().plain.is_some();
+        assert!(!made(&transport), "building a client makes no pool");
+        transport.http(false).unwrap();
+        assert!(made(&transport), "the first send makes it");
+
+        // What would fail the pool is still found when the client is built.
+        let e = Transport::new(settings(Some("not a proxy url"), false))
+            .err()
+            .expect("a bad proxy");
+        assert!(e.is_config(), "{e}");
+        let mut bad_root = settings(None, false);
+        bad_root
+            .roots
+            .push("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n".into());
+        assert!(Transport::new(bad_root).err().expect("a bad root").is_config());
+    }
+}
