@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{assert_exit, stderr, stdout};
+use common::{assert_exit, stderr, stdout, Sandbox};
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
+use std::process::{Command, Output};
 
 use serde_json::{json, Value};
 
@@ -21,72 +21,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     let dir = common::temp_dir(tag);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// `wxpay mock serve` as a child, its connection info written to `config.json`.
-struct Sandbox {
-    child: Child,
-    dir: PathBuf,
-    info: Value,
-    config: PathBuf,
-}
-
-impl Sandbox {
-    fn start(tag: &str) -> Self {
-        Self::start_with(tag, &[])
-    }
-
-    fn start_with(tag: &str, extra: &[&str]) -> Self {
-        let dir = temp_dir(tag);
-        let state = dir.join("state");
-        let args = [std::ffi::OsStr::new("--state-dir"), state.as_os_str()];
-        let (child, line) = common::serve(args.into_iter().chain(extra.iter().map(std::ffi::OsStr::new)));
-        let info: Value = serde_json::from_str(&line).expect("one JSON line");
-        let config = dir.join("config.json");
-        std::fs::write(&config, &line).unwrap();
-        Sandbox {
-            child,
-            dir,
-            info,
-            config,
-        }
-    }
-
-    fn info(&self, key: &str) -> &str {
-        self.info[key].as_str().unwrap()
-    }
-
-    /// A config file: the sandbox's, with `changes` applied (`null` removes a key).
-    fn config_with(&self, name: &str, changes: Value) -> PathBuf {
-        let mut info = self.info.clone();
-        for (k, v) in changes.as_object().unwrap() {
-            if v.is_null() {
-                info.as_object_mut().unwrap().remove(k);
-            } else {
-                info[k] = v.clone();
-            }
-        }
-        let path = self.dir.join(name);
-        std::fs::write(&path, info.to_string()).unwrap();
-        path
-    }
-
-    /// `wxpay --config <sandbox> ARGS`.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut full = vec!["--config", self.config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        wxpay(&full, &[], None)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// Runs `wxpay` with a clean environment (no WECHATPAY_*/WXPAY_* but `env`), piped stdio.

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{assert_exit, stderr, stdout};
+use common::{assert_exit, stderr, stdout, Sandbox};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -698,44 +698,11 @@ fn php_and_node_spellings_of_path_are_read_as_the_path() {
     );
 }
 
-/// A `wxpay mock serve` child, stopped (and its state removed) when dropped.
-struct Sandbox {
-    child: std::process::Child,
-    dir: PathBuf,
-    config: PathBuf,
-}
-
-impl Sandbox {
-    fn start(tag: &str) -> Self {
-        let dir = common::temp_dir(tag);
-        let state = dir.join("state");
-        let (child, line) = common::serve([std::ffi::OsStr::new("--state-dir"), state.as_os_str()]);
-        let config = dir.join("config.json");
-        std::fs::write(&config, &line).unwrap();
-        Sandbox { child, dir, config }
-    }
-
-    /// `wxpay --config <sandbox> ARGS --strict`.
-    fn strict(&self, args: &[&str]) -> Output {
-        let mut full = vec!["--config", self.config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        full.push("--strict");
-        wxpay(&full, &[], None)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        common::stop(&mut self.child);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn strict_passes_complete_requests_to_the_sandbox() {
     let sandbox = Sandbox::start("cli-catalog-strict");
     let ok = |args: &[&str]| -> Value {
-        let out = sandbox.strict(args);
+        let out = sandbox.run(&[args, &["--strict"]].concat());
         assert_exit(&out, 0);
         assert_eq!(stderr(&out), "", "{args:?}");
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)))

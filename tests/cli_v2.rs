@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{assert_exit, stderr, stdout};
+use common::{assert_exit, stderr, stdout, Sandbox};
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -594,52 +594,6 @@ fn help_shows_the_apiv2_flags() {
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("--apiv2-key"), "{}", stderr(&out));
     assert!(!stderr(&out).contains(APIV2_KEY));
-}
-
-/// `wxpay mock serve`, stopped (SIGTERM, so it removes its keys) when dropped.
-struct Sandbox {
-    child: std::process::Child,
-    info: Value,
-    config: PathBuf,
-    dir: PathBuf,
-}
-
-impl Sandbox {
-    fn start(tag: &str) -> Self {
-        Self::start_with(tag, &[])
-    }
-
-    fn start_with(tag: &str, extra: &[&str]) -> Self {
-        let dir = common::temp_dir(tag);
-        std::fs::create_dir_all(&dir).unwrap();
-        let state = dir.join("state");
-        let mut args = vec!["--state-dir", state.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let (child, line) = common::serve(args);
-        let info: Value = serde_json::from_str(&line).expect("one JSON line");
-        let config = dir.join("config.json");
-        std::fs::write(&config, &line).unwrap();
-        Sandbox {
-            child,
-            info,
-            config,
-            dir,
-        }
-    }
-
-    /// `wxpay --config <sandbox> ARGS`.
-    fn run(&self, args: &[&str]) -> Output {
-        let mut full = vec!["--config", self.config.to_str().unwrap()];
-        full.extend_from_slice(args);
-        wxpay(&full, &[], None)
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        common::stop(&mut self.child);
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 #[test]

@@ -129,3 +129,80 @@ pub fn assert_exit(out: &std::process::Output, code: i32) {
         stderr(out)
     );
 }
+
+/// `wxpay mock serve` as a child, the JSON line it prints kept as `info` and written to `config.json` in a
+/// fresh temp dir (its state in `state/` there). Stopped with SIGTERM (so it removes its keys) and the dir
+/// removed when dropped.
+#[cfg(feature = "cli")]
+pub struct Sandbox {
+    child: std::process::Child,
+    tag: String,
+    /// The temp dir.
+    pub dir: PathBuf,
+    /// The connection info it printed.
+    pub info: serde_json::Value,
+    /// `config.json`, for `--config`.
+    pub config: PathBuf,
+}
+
+#[cfg(feature = "cli")]
+impl Sandbox {
+    pub fn start(tag: &str) -> Self {
+        Self::start_with(tag, &[])
+    }
+
+    /// Started with `extra` arguments after `--state-dir`.
+    pub fn start_with(tag: &str, extra: &[&str]) -> Self {
+        let dir = temp_dir(tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let state = dir.join("state");
+        let mut args = vec!["--state-dir", state.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let (child, line) = serve(args);
+        let info = serde_json::from_str(&line).expect("one JSON line");
+        let config = dir.join("config.json");
+        std::fs::write(&config, &line).unwrap();
+        Sandbox {
+            child,
+            tag: tag.to_owned(),
+            dir,
+            info,
+            config,
+        }
+    }
+
+    /// A text member of the connection info.
+    pub fn info(&self, key: &str) -> &str {
+        self.info[key].as_str().unwrap()
+    }
+
+    /// A config file: the sandbox's, with `changes` applied (`null` removes a key).
+    pub fn config_with(&self, name: &str, changes: serde_json::Value) -> PathBuf {
+        let mut info = self.info.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                info.as_object_mut().unwrap().remove(k);
+            } else {
+                info[k] = v.clone();
+            }
+        }
+        let path = self.dir.join(name);
+        std::fs::write(&path, info.to_string()).unwrap();
+        path
+    }
+
+    /// `wxpay --config <sandbox> ARGS`, as [`run_wxpay`] runs it.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["--config", self.config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_wxpay(&full, &[], None, &self.tag)
+    }
+}
+
+#[cfg(feature = "cli")]
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
