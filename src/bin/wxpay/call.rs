@@ -64,27 +64,13 @@ pub(crate) struct CallArgs {
     /// Log request and answer metadata on stderr (never key material).
     #[arg(short, long)]
     verbose: bool,
-    /// Pretty-print JSON even when stdout is not a terminal.
-    #[arg(long, conflicts_with = "compact")]
-    pretty: bool,
-    /// Print JSON compact even on a terminal.
-    #[arg(long)]
-    compact: bool,
+    #[command(flatten)]
+    layout: output::Layout,
     /// Print the answer's body byte for byte as received (for APIv2, its XML) instead of as JSON.
     #[arg(long, conflicts_with_all = ["pretty", "compact"])]
     raw: bool,
     #[command(flatten)]
     config: ConfigArgs,
-}
-
-impl CallArgs {
-    fn pretty(&self) -> Option<bool> {
-        match (self.pretty, self.compact) {
-            (true, _) => Some(true),
-            (_, true) => Some(false),
-            _ => None,
-        }
-    }
 }
 
 /// Reads a `--json` or `--xml` value (`flag`): the text, `@FILE` or `-` (stdin); it must be valid JSON.
@@ -462,7 +448,7 @@ fn print_answer(
     if body.is_empty() {
         return output::print_bytes(out.as_bytes());
     }
-    let pretty = args.pretty().unwrap_or_else(output::stdout_is_terminal);
+    let pretty = args.layout.pretty();
     let json = match fields {
         _ if args.raw => None,
         Some(fields) if pretty => serde_json::to_string_pretty(fields).ok(),

@@ -8,6 +8,28 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 use crate::failure::Failure;
 
+/// `--pretty` and `--compact`: how the commands that print JSON lay it out.
+#[derive(clap::Args)]
+pub(crate) struct Layout {
+    /// Pretty-print JSON even when stdout is not a terminal.
+    #[arg(long, conflicts_with = "compact")]
+    pretty: bool,
+    /// Print JSON compact even on a terminal.
+    #[arg(long)]
+    compact: bool,
+}
+
+impl Layout {
+    /// Whether to pretty-print: as asked, else as stdout is a terminal.
+    pub(crate) fn pretty(&self) -> bool {
+        match (self.pretty, self.compact) {
+            (true, _) => true,
+            (_, true) => false,
+            _ => stdout_is_terminal(),
+        }
+    }
+}
+
 /// Whether stdout is a terminal (so JSON is pretty-printed and progress may be shown).
 pub(crate) fn stdout_is_terminal() -> bool {
     std::io::stdout().is_terminal()

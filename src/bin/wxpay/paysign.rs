@@ -38,12 +38,8 @@ pub(crate) struct PaysignArgs {
     /// Sign with this nonce instead of a random one, to reproduce a fixed example.
     #[arg(long)]
     nonce: Option<String>,
-    /// Pretty-print the JSON even when stdout is not a terminal.
-    #[arg(long, conflicts_with = "compact")]
-    pretty: bool,
-    /// Print the JSON compact even on a terminal.
-    #[arg(long)]
-    compact: bool,
+    #[command(flatten)]
+    layout: output::Layout,
     #[command(flatten)]
     config: SignerArgs,
 }
@@ -63,11 +59,7 @@ pub(crate) fn run(command: PaysignCommand, before: ConfigArgs) -> crate::CliResu
         PaysignCommand::Jsapi(args) => (false, args),
         PaysignCommand::App(args) => (true, args),
     };
-    let pretty = match (args.pretty, args.compact) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
-    };
+    let pretty = Some(args.layout.pretty());
     let appid = checked("--appid", &args.appid)?;
     let prepay_id = prepay_id(&args.prepay_id)?;
     let nonce = args.nonce.as_deref().map(|n| checked("--nonce", n)).transpose()?;

@@ -29,12 +29,8 @@ pub(crate) struct UploadArgs {
     /// added when missing).
     #[arg(long, value_name = "JSON")]
     meta: Option<String>,
-    /// Pretty-print the JSON even when stdout is not a terminal.
-    #[arg(long, conflicts_with = "compact")]
-    pretty: bool,
-    /// Print the JSON compact even on a terminal.
-    #[arg(long)]
-    compact: bool,
+    #[command(flatten)]
+    layout: output::Layout,
     #[command(flatten)]
     config: ConfigArgs,
 }
@@ -79,12 +75,7 @@ pub(crate) fn run(args: UploadArgs, before: ConfigArgs) -> crate::CliResult {
     let answer = media::upload(&client, &path, upload)
         .wait()
         .map_err(|e| Failure::from_wechatpay(&e))?;
-    let pretty = match (args.pretty, args.compact) {
-        (true, _) => true,
-        (_, true) => false,
-        _ => output::stdout_is_terminal(),
-    };
-    match output::reformat(answer.bytes(), pretty) {
+    match output::reformat(answer.bytes(), args.layout.pretty()) {
         Some(json) => output::print_line(&json),
         None => output::print_bytes(answer.bytes()),
     }
