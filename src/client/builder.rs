@@ -818,9 +818,11 @@ impl ClientBuilder {
             pool_max_idle_per_host: self.pool_max_idle_per_host,
             min_tls: self.min_tls,
             max_body: self.max_response_size,
-            identity: merchant_identity.as_ref().map(MerchantIdentity::reqwest).transpose()?,
+            identity: merchant_identity.map(std::sync::Arc::new),
             roots: self.root_certificates,
             plain_http: origin.starts_with("http://"),
+            #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+            tls: Default::default(),
         })?;
 
         let configured: BTreeSet<String> = keys.iter().map(|(id, _)| id.clone()).collect();

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 /// A client certificate and its key, as one PEM (what the TLS stack takes). Wiped when dropped.
 pub(crate) struct MerchantIdentity {
+    #[cfg_attr(not(any(feature = "default-tls", feature = "rustls-ring")), allow(dead_code))]
     pem: Zeroizing<Vec<u8>>,
 }
 
@@ -60,11 +61,24 @@ impl MerchantIdentity {
         Ok(MerchantIdentity { pem })
     }
 
-    /// The identity reqwest presents.
-    pub(crate) fn reqwest(&self) -> Result<reqwest::Identity> {
-        reqwest::Identity::from_pem(&self.pem).map_err(|e| {
+    /// The certificate chain and key rustls presents.
+    #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+    pub(crate) fn rustls(
+        &self,
+    ) -> Result<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let unusable = |e: rustls::pki_types::pem::Error| {
             Error::config("the merchant certificate cannot be used as a TLS client identity").with_source(e)
-        })
+        };
+        let chain = CertificateDer::pem_slice_iter(&self.pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(unusable)?;
+        let key = PrivateKeyDer::from_pem_slice(&self.pem).map_err(unusable)?;
+        Ok((chain, key))
     }
 }
 

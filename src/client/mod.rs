@@ -11,6 +11,7 @@ pub(crate) mod response;
 pub mod runtime;
 pub(crate) mod trace;
 pub(crate) mod transport;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::ops::Index;

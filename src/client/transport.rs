@@ -1,7 +1,8 @@
 //! The HTTP transport: reqwest on one background tokio runtime for the async calls, whatever runs them
 //! (tokio of either flavour, `futures::executor::block_on`, …), so the futures we hand out are
-//! executor-agnostic; and, for a blocking call outside any runtime, on the waiting thread's own runtime and
-//! pool ([`block_here`]). Signing and verification stay on the caller's side.
+//! executor-agnostic; and, for a blocking call outside any runtime, the waiting thread itself
+//! ([`block_here`]): its own sockets ([`crate::client::wire`]) straight to the server, or its own reqwest
+//! pool through a proxy or for a streamed upload. Signing and verification stay on the caller's side.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -12,6 +13,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
+use crate::client::merchant_tls::MerchantIdentity;
+use crate::client::wire;
 use crate::error::{Error, Result};
 use crate::protocol::multipart::{Multipart, Reader, Source, CHUNK, IN_FLIGHT};
 use crate::protocol::request::Prepared;
@@ -58,6 +61,7 @@ pub(crate) fn block_here<F: std::future::Future>(fut: F) -> std::result::Result<
             // A forked child: the parent's runtime and connections are not ours to use or drop.
             std::mem::forget(inherited);
             POOLS.with(|pools| std::mem::forget(std::mem::take(&mut *pools.borrow_mut())));
+            crate::client::wire::forget_inherited();
             None
         }
         None => None,
@@ -139,15 +143,20 @@ pub(crate) struct Settings {
     pub(crate) proxy_from_env: bool,
     pub(crate) pool_idle_timeout: Option<Duration>,
     pub(crate) pool_max_idle_per_host: usize,
+    #[cfg_attr(not(any(feature = "default-tls", feature = "rustls-ring")), allow(dead_code))]
     pub(crate) min_tls: TlsVersion,
     pub(crate) max_body: usize,
     /// The merchant's TLS client certificate, for the APIv2 calls that present it.
-    pub(crate) identity: Option<reqwest::Identity>,
+    pub(crate) identity: Option<Arc<MerchantIdentity>>,
     /// Root certificates (PEM) trusted beside the system's.
     pub(crate) roots: Vec<String>,
     /// Whether the base URI is `http://` (the sandbox, a test server): then, unless a proxy may be used,
     /// no TLS connection can ever be made, and the system's root certificates are not loaded.
+    #[cfg_attr(not(any(feature = "default-tls", feature = "rustls-ring")), allow(dead_code))]
     pub(crate) plain_http: bool,
+    /// The TLS configurations without and with the client certificate ([`Settings::tls`]).
+    #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+    pub(crate) tls: [std::sync::OnceLock<Arc<rustls::ClientConfig>>; 2],
 }
 
 /// The pools of one process: one without a client certificate, and one presenting it (kept apart so a
@@ -170,24 +179,53 @@ impl Pools {
     }
 }
 
-/// A reqwest client builder, with a rustls provider in place when the `rustls-ring` feature brings one:
-/// reqwest's `rustls-no-provider` takes the process's default provider — ring, unless the application
-/// installed another first.
+/// A reqwest client builder, with a rustls provider in place when the `rustls-ring` feature brings one
+/// ([`install_ring_default`]).
 pub(crate) fn http_builder() -> reqwest::ClientBuilder {
+    install_ring_default();
+    reqwest::Client::builder()
+}
+
+/// With `rustls-ring` alone, makes ring the process's default rustls provider unless the application
+/// installed another first: reqwest's `rustls-no-provider` takes the default, in our pools and in any
+/// other reqwest client of the process. Done when a client is built, whether or not it ever uses reqwest.
+fn install_ring_default() {
     #[cfg(all(feature = "rustls-ring", not(feature = "default-tls")))]
     {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    reqwest::Client::builder()
+}
+
+/// The rustls provider: the process's default when the application installed one, else the TLS feature's.
+#[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+fn tls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(provider) = rustls::crypto::CryptoProvider::get_default() {
+        return provider.clone();
+    }
+    #[cfg(feature = "default-tls")]
+    return Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    #[cfg(all(feature = "rustls-ring", not(feature = "default-tls")))]
+    return Arc::new(rustls::crypto::ring::default_provider());
 }
 
 impl Settings {
     /// The root certificates given, parsed; an error names what is wrong.
-    fn roots(&self) -> Result<Vec<reqwest::Certificate>> {
+    fn roots(&self) -> Result<Vec<Root>> {
         let mut all = Vec::new();
         for pem in &self.roots {
-            let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|e| Error::config("a `root_certificate` is not PEM certificate text").with_source(e))?;
+            #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+            let roots = {
+                use rustls::pki_types::pem::PemObject;
+                rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::config("a `root_certificate` is not PEM certificate text").with_source(e))?
+            };
+            #[cfg(not(any(feature = "default-tls", feature = "rustls-ring")))]
+            let roots: Vec<Root> = pem
+                .contains("-----BEGIN CERTIFICATE-----")
+                .then_some(())
+                .into_iter()
+                .collect();
             if roots.is_empty() {
                 return Err(Error::config("a `root_certificate` holds no PEM `CERTIFICATE`"));
             }
@@ -207,15 +245,101 @@ impl Settings {
             .transpose()
     }
 
+    /// Whether every request goes straight to the server: no proxy named, none taken from the environment.
+    pub(crate) fn direct(&self) -> bool {
+        self.proxy.is_none() && !self.proxy_from_env
+    }
+
     /// Checks what building a pool would check, without building one (which is deferred to first use).
     fn check(&self) -> Result<()> {
         self.roots()?;
         self.proxy()?;
+        #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+        if let Some(identity) = &self.identity {
+            identity.rustls()?;
+        }
         Ok(())
     }
 
+    /// The one TLS configuration of these settings, with or without the merchant's client certificate:
+    /// reqwest's pools and the blocking calls' own sockets ([`crate::client::wire`]) both use it, so
+    /// every call trusts the same roots and speaks the same versions. Made on first use (it may load the
+    /// system's root certificates), then shared.
+    #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+    pub(crate) fn tls(&self, identified: bool) -> Result<Arc<rustls::ClientConfig>> {
+        let slot = &self.tls[usize::from(identified)];
+        if let Some(config) = slot.get() {
+            return Ok(config.clone());
+        }
+        let config = Arc::new(self.build_tls(identified)?);
+        Ok(slot.get_or_init(|| config).clone())
+    }
+
+    #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+    fn build_tls(&self, identified: bool) -> Result<rustls::ClientConfig> {
+        let provider = tls_provider();
+        let versions: &[&rustls::SupportedProtocolVersion] = match self.min_tls {
+            TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+            TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(versions)
+            .map_err(|e| {
+                Error::config("the TLS provider does not support the TLS versions asked for").with_source(e)
+            })?;
+        let roots = self.roots()?;
+        let builder = if self.plain_http && self.direct() {
+            // Every request goes to the `http://` base, so no TLS connection is ever made: trusting only
+            // the roots given (none, usually) fails closed should one be, and saves loading the system's.
+            let mut store = rustls::RootCertStore::empty();
+            for root in roots {
+                store
+                    .add(root)
+                    .map_err(|e| Error::config("a `root_certificate` is not a usable CA certificate").with_source(e))?;
+            }
+            builder.with_root_certificates(store)
+        } else {
+            // The platform's verifier, as reqwest uses by default, with the roots given beside the system's.
+            let unloadable =
+                |e: rustls::Error| Error::config("the system's root certificates could not be loaded").with_source(e);
+            let verifier = if roots.is_empty() {
+                rustls_platform_verifier::Verifier::new(provider).map_err(unloadable)?
+            } else {
+                #[cfg(any(all(unix, not(target_os = "android")), target_os = "windows"))]
+                {
+                    rustls_platform_verifier::Verifier::new_with_extra_roots(roots, provider).map_err(unloadable)?
+                }
+                #[cfg(not(any(all(unix, not(target_os = "android")), target_os = "windows")))]
+                return Err(Error::config(
+                    "extra `root_certificate`s are not supported on this platform",
+                ));
+            };
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier))
+        };
+        let mut config = if identified {
+            let (chain, key) = self.identity()?.rustls()?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| {
+                Error::config("the merchant certificate cannot be used as a TLS client identity").with_source(e)
+            })?
+        } else {
+            builder.with_no_client_auth()
+        };
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    /// The merchant's client certificate, which a call presenting it needs.
+    fn identity(&self) -> Result<&MerchantIdentity> {
+        self.identity.as_deref().ok_or_else(|| {
+            Error::config(
+                "this call presents the merchant's TLS client certificate, and the client has none: set \
+                 `ClientBuilder::merchant_certificate` or `ClientBuilder::merchant_p12`",
+            )
+        })
+    }
+
     /// The HTTP client these settings describe; a configuration error names what is wrong.
-    fn client(&self, identity: Option<reqwest::Identity>) -> Result<reqwest::Client> {
+    fn client(&self, identified: bool) -> Result<reqwest::Client> {
         let mut builder = http_builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(self.connect_timeout)
@@ -224,21 +348,15 @@ impl Settings {
             .pool_max_idle_per_host(self.pool_max_idle_per_host);
         #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
         {
-            builder = builder.min_tls_version(match self.min_tls {
-                TlsVersion::Tls12 => reqwest::tls::Version::TLS_1_2,
-                TlsVersion::Tls13 => reqwest::tls::Version::TLS_1_3,
-            });
+            builder = builder.tls_backend_preconfigured((*self.tls(identified)?).clone());
         }
-        let roots = self.roots()?;
-        if self.plain_http && self.proxy.is_none() && !self.proxy_from_env {
-            // Every request goes to the `http://` base, so no TLS connection is ever made: trusting only
-            // the roots given (none, usually) fails closed should one be, and saves loading the system's.
-            builder = builder.tls_certs_only(roots);
-        } else {
-            builder = builder.tls_certs_merge(roots);
-        }
-        if let Some(identity) = identity {
-            builder = builder.identity(identity);
+        #[cfg(not(any(feature = "default-tls", feature = "rustls-ring")))]
+        if identified {
+            self.identity()?;
+            return Err(Error::config(
+                "presenting the merchant's TLS client certificate needs a TLS backend: build with `default-tls` or \
+                 `rustls-ring`",
+            ));
         }
         // Only the proxy the builder names is used, unless it asked for the environment's.
         if !self.proxy_from_env {
@@ -253,9 +371,16 @@ impl Settings {
     }
 }
 
+/// A parsed root certificate.
+#[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+type Root = rustls::pki_types::CertificateDer<'static>;
+#[cfg(not(any(feature = "default-tls", feature = "rustls-ring")))]
+type Root = ();
+
 impl Transport {
     pub(crate) fn new(settings: Settings) -> Result<Self> {
         settings.check()?;
+        install_ring_default();
         Ok(Transport {
             max_body: settings.max_body,
             timeout: settings.timeout,
@@ -271,25 +396,16 @@ impl Transport {
         if slot.pid != std::process::id() {
             std::mem::forget(std::mem::replace(&mut *slot, Pools::new()));
         }
-        if !identified {
-            if let Some(http) = &slot.plain {
-                return Ok(http.clone());
-            }
-            let http = self.settings.client(None)?;
-            slot.plain = Some(http.clone());
-            return Ok(http);
-        }
-        if let Some(http) = &slot.identified {
+        let pool = if identified {
+            &mut slot.identified
+        } else {
+            &mut slot.plain
+        };
+        if let Some(http) = pool {
             return Ok(http.clone());
         }
-        let identity = self.settings.identity.clone().ok_or_else(|| {
-            Error::config(
-                "this call presents the merchant's TLS client certificate, and the client has none: set \
-                 `ClientBuilder::merchant_certificate` or `ClientBuilder::merchant_p12`",
-            )
-        })?;
-        let http = self.settings.client(Some(identity))?;
-        slot.identified = Some(http.clone());
+        let http = self.settings.client(identified)?;
+        *pool = Some(http.clone());
         Ok(http)
     }
 
@@ -311,12 +427,10 @@ impl Transport {
             }
             // The pools of clients since dropped go with them.
             pools.retain(|_, (settings, _)| settings.strong_count() > 0);
-            let identity = match (identified, &self.settings.identity) {
-                (false, _) => None,
-                (true, Some(identity)) => Some(identity.clone()),
-                (true, None) => return None,
-            };
-            Some(self.settings.client(identity).inspect(|http| {
+            if identified && self.settings.identity.is_none() {
+                return None;
+            }
+            Some(self.settings.client(identified).inspect(|http| {
                 pools.insert(key, (Arc::downgrade(&self.settings), http.clone()));
             }))
         })
@@ -326,6 +440,10 @@ impl Transport {
     /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection. A blocking
     /// call sends it from the waiting thread itself ([`block_here`]).
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
+        if DRIVING.with(Cell::get) && wire::serves(&self.settings, req) {
+            // A blocking call to the server itself: its own socket, no runtime in between.
+            return wire::send(&self.settings, req, timeout, self.max_body);
+        }
         if let Some(http) = self.local_http(req.presents_client_certificate()) {
             return send_here(http?, self.max_body, Attempt::of(req), timeout).await;
         }
@@ -353,13 +471,7 @@ async fn send_here(http: reqwest::Client, max_body: usize, req: Attempt, timeout
         .body(body)
         .timeout(timeout);
     let mut res = builder.send().await.map_err(map_reqwest)?;
-    let too_big = |n: String| {
-        Error::transport(format!(
-            "the answer's body ({n}) is larger than the {} byte cap; raise `max_response_size` if it is expected",
-            max_body
-        ))
-        .with_outcome(crate::error::Outcome::Unknown)
-    };
+    let too_big = |n: String| too_big(max_body, n);
     if let Some(len) = res.content_length() {
         if len > max_body as u64 {
             return Err(too_big(format!("{len} bytes")));
@@ -383,6 +495,14 @@ async fn send_here(http: reqwest::Client, max_body: usize, req: Attempt, timeout
         headers,
         body: body.freeze(),
     })
+}
+
+/// An answer over the size cap: the server may have acted on the request.
+pub(crate) fn too_big(max_body: usize, size: String) -> Error {
+    Error::transport(format!(
+        "the answer's body ({size}) is larger than the {max_body} byte cap; raise `max_response_size` if it is expected"
+    ))
+    .with_outcome(crate::error::Outcome::Unknown)
 }
 
 /// What one attempt sends, owned so it can run on the I/O runtime.
@@ -535,6 +655,8 @@ mod tests {
             identity: None,
             roots: Vec::new(),
             plain_http,
+            #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+            tls: Default::default(),
         }
     }
 
