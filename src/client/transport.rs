@@ -61,7 +61,7 @@ pub(crate) fn block_here<F: std::future::Future>(fut: F) -> std::result::Result<
             // A forked child: the parent's runtime and connections are not ours to use or drop.
             std::mem::forget(inherited);
             POOLS.with(|pools| std::mem::forget(std::mem::take(&mut *pools.borrow_mut())));
-            crate::client::wire::forget_inherited();
+            wire::forget_inherited();
             None
         }
         None => None,
