@@ -196,8 +196,11 @@ fn connect(settings: &Settings, key: &Key, req: &Prepared, deadline: Instant) ->
         let name = match req.url.host() {
             Some(url::Host::Ipv4(ip)) => rustls::pki_types::ServerName::from(std::net::IpAddr::from(ip)),
             Some(url::Host::Ipv6(ip)) => rustls::pki_types::ServerName::from(std::net::IpAddr::from(ip)),
-            _ => rustls::pki_types::ServerName::try_from(key.host.clone())
-                .map_err(|e| Error::transport("the host is not a valid TLS server name").with_source(e))?,
+            _ => rustls::pki_types::ServerName::try_from(key.host.clone()).map_err(|e| {
+                Error::transport("the host is not a valid TLS server name")
+                    .with_source(e)
+                    .with_transient(Transient::Connect)
+            })?,
         };
         let mut tls = rustls::ClientConnection::new(config, name).map_err(|e| {
             Error::transport("could not connect")
