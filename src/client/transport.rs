@@ -613,52 +613,47 @@ fn chunked(mut reader: Reader, expected: u64) -> futures::stream::BoxStream<'sta
 }
 
 fn map_reqwest(e: reqwest::Error) -> Error {
-    use crate::error::Transient;
     // The URL holds placeholder values (often personal data): keep it out of the error chain.
-    let connect = e.is_connect();
-    let timeout = e.is_timeout();
-    let e = e.without_url();
-    if connect && timeout {
-        Error::timeout("could not connect in time")
-            .with_source(e)
-            .with_transient(Transient::Connect)
-    } else if timeout {
-        Error::timeout("the request took longer than its timeout")
-            .with_source(e)
-            .with_transient(Transient::Timeout)
-    } else if connect {
-        Error::transport("could not connect")
-            .with_source(e)
-            .with_transient(Transient::Connect)
-    } else {
-        Error::transport("the request failed on the wire")
-            .with_source(e)
-            .with_transient(Transient::Dropped)
+    failed(e.is_connect(), e.is_timeout()).with_source(e.without_url())
+}
+
+/// How an attempt failed, as both transports (reqwest's and [`wire`]) say it: while connecting (nothing
+/// was sent) or once the request may have gone out; timed out or not.
+pub(crate) fn failed(connecting: bool, timed_out: bool) -> Error {
+    use crate::error::Transient;
+    match (connecting, timed_out) {
+        (true, true) => Error::timeout("could not connect in time").with_transient(Transient::Connect),
+        (true, false) => Error::transport("could not connect").with_transient(Transient::Connect),
+        (false, true) => Error::timeout("the request took longer than its timeout").with_transient(Transient::Timeout),
+        (false, false) => Error::transport("the request failed on the wire").with_transient(Transient::Dropped),
+    }
+}
+
+/// Settings for unit tests: an `http://` or `https://` base, no proxy unless given, one idle connection.
+#[cfg(test)]
+pub(crate) fn test_settings(proxy: Option<&str>, plain_http: bool) -> Settings {
+    Settings {
+        id: next_settings_id(),
+        connect_timeout: Duration::from_secs(5),
+        timeout: Duration::from_secs(30),
+        proxy: proxy.map(str::to_owned),
+        proxy_from_env: false,
+        pool_idle_timeout: None,
+        pool_max_idle_per_host: 1,
+        min_tls: TlsVersion::Tls12,
+        max_body: 1 << 20,
+        identity: None,
+        roots: Vec::new(),
+        plain_http,
+        #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
+        tls: Default::default(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn settings(proxy: Option<&str>, plain_http: bool) -> Settings {
-        Settings {
-            id: next_settings_id(),
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(30),
-            proxy: proxy.map(str::to_owned),
-            proxy_from_env: false,
-            pool_idle_timeout: None,
-            pool_max_idle_per_host: 1,
-            min_tls: TlsVersion::Tls12,
-            max_body: 1 << 20,
-            identity: None,
-            roots: Vec::new(),
-            plain_http,
-            #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
-            tls: Default::default(),
-        }
-    }
+    use test_settings as settings;
 
     #[test]
     fn the_pool_is_made_on_first_use_and_its_settings_checked_before() {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 
-use super::transport::{too_big, Raw, Settings};
+use super::transport::{failed, too_big, Raw, Settings};
 use crate::error::{Error, Outcome, Result, Transient};
 use crate::protocol::request::Prepared;
 
@@ -85,8 +85,7 @@ pub(crate) fn send(settings: &Arc<Settings>, req: &Prepared, timeout: Duration, 
         Some(conn) => conn,
         None => connect(settings, &key, req, deadline)?,
     };
-    let head = request_head(req);
-    write_all(&mut conn, &head, &req.body, deadline)?;
+    write_all(&mut conn, request_head(req), &req.body, deadline)?;
     let (raw, reusable) = read_answer(&mut conn, req, deadline, max_body)?;
     if reusable {
         put_idle(key, settings, conn);
@@ -150,15 +149,7 @@ fn still_open(tcp: &TcpStream) -> bool {
 
 /// A new connection to the key's origin, TLS included; any failure is a connect error (nothing was sent).
 fn connect(settings: &Settings, key: &Key, req: &Prepared, deadline: Instant) -> Result<Conn> {
-    let connect_failed = |e: io::Error| {
-        let timed_out = matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock);
-        let error = if timed_out {
-            Error::timeout("could not connect in time")
-        } else {
-            Error::transport("could not connect")
-        };
-        error.with_source(e).with_transient(Transient::Connect)
-    };
+    let connect_failed = |e: io::Error| failed(true, is_timeout(&e)).with_source(e);
     let addrs: Vec<SocketAddr> = match req.url.host() {
         Some(url::Host::Ipv4(ip)) => vec![SocketAddr::from((ip, key.port))],
         Some(url::Host::Ipv6(ip)) => vec![SocketAddr::from((ip, key.port))],
@@ -182,11 +173,7 @@ fn connect(settings: &Settings, key: &Key, req: &Prepared, deadline: Instant) ->
         }
     }
     let tcp = tcp.ok_or_else(|| connect_failed(last))?;
-    tcp.set_nodelay(true).map_err(|e| {
-        Error::transport("could not connect")
-            .with_source(e)
-            .with_transient(Transient::Connect)
-    })?;
+    tcp.set_nodelay(true).map_err(connect_failed)?;
     if !key.tls {
         return Ok(Conn::Plain(tcp));
     }
@@ -202,11 +189,7 @@ fn connect(settings: &Settings, key: &Key, req: &Prepared, deadline: Instant) ->
                     .with_transient(Transient::Connect)
             })?,
         };
-        let mut tls = rustls::ClientConnection::new(config, name).map_err(|e| {
-            Error::transport("could not connect")
-                .with_source(e)
-                .with_transient(Transient::Connect)
-        })?;
+        let mut tls = rustls::ClientConnection::new(config, name).map_err(|e| failed(true, false).with_source(e))?;
         let mut tcp = tcp;
         while tls.is_handshaking() {
             set_timeouts(&tcp, deadline).map_err(connect_failed)?;
@@ -223,7 +206,8 @@ fn connect(settings: &Settings, key: &Key, req: &Prepared, deadline: Instant) ->
 /// The request line and headers, as reqwest would write them: the client's and the call's headers, then
 /// `host`, `accept` when none was set, and the body's `content-length`.
 fn request_head(req: &Prepared) -> Vec<u8> {
-    let mut head = Vec::with_capacity(512);
+    // Room for a small body too: `write_all` sends both in one write.
+    let mut head = Vec::with_capacity(512 + req.body.len().min(READ));
     head.extend_from_slice(req.method.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(req.url[url::Position::BeforePath..url::Position::AfterQuery].as_bytes());
@@ -255,19 +239,17 @@ fn line(head: &mut Vec<u8>, name: &[u8], value: &[u8]) {
 }
 
 /// Writes the head and the body: one write for a small request.
-fn write_all(conn: &mut Conn, head: &[u8], body: &[u8], deadline: Instant) -> Result<()> {
+fn write_all(conn: &mut Conn, mut head: Vec<u8>, body: &[u8], deadline: Instant) -> Result<()> {
     let budget = remaining(deadline);
     if budget.is_zero() {
         return Err(timed_out());
     }
     conn.tcp().set_write_timeout(Some(budget)).map_err(on_wire)?;
     let written = if head.len() + body.len() <= READ {
-        let mut all = Vec::with_capacity(head.len() + body.len());
-        all.extend_from_slice(head);
-        all.extend_from_slice(body);
-        conn.write_all(&all)
+        head.extend_from_slice(body);
+        conn.write_all(&head)
     } else {
-        conn.write_all(head).and_then(|()| conn.write_all(body))
+        conn.write_all(&head).and_then(|()| conn.write_all(body))
     };
     written.and_then(|()| conn.flush()).map_err(on_wire)
 }
@@ -505,17 +487,17 @@ fn set_timeouts(tcp: &TcpStream, deadline: Instant) -> io::Result<()> {
 }
 
 fn timed_out() -> Error {
-    Error::timeout("the request took longer than its timeout").with_transient(Transient::Timeout)
+    failed(false, true)
 }
 
 /// An I/O failure once the request may have been sent: a timeout, or a dropped connection.
 fn on_wire(e: io::Error) -> Error {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => timed_out().with_source(e),
-        _ => Error::transport("the request failed on the wire")
-            .with_source(e)
-            .with_transient(Transient::Dropped),
-    }
+    failed(false, is_timeout(&e)).with_source(e)
+}
+
+/// Whether a socket call ended on its timeout (`WouldBlock` is how some systems report `SO_RCVTIMEO`).
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
 }
 
 /// The answer could not be read: the server may have acted on the request.
@@ -578,7 +560,7 @@ impl Write for Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::transport::{next_settings_id, TlsVersion};
+    use crate::client::transport::test_settings;
     use std::net::TcpListener;
     use std::sync::mpsc;
 
@@ -587,20 +569,8 @@ mod tests {
 
     fn settings(max_idle: usize) -> Arc<Settings> {
         Arc::new(Settings {
-            id: next_settings_id(),
-            connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
-            proxy: None,
-            proxy_from_env: false,
-            pool_idle_timeout: None,
             pool_max_idle_per_host: max_idle,
-            min_tls: TlsVersion::Tls12,
-            max_body: 1 << 20,
-            identity: None,
-            roots: Vec::new(),
-            plain_http: true,
-            #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
-            tls: Default::default(),
+            ..test_settings(None, true)
         })
     }
 
