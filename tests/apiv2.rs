@@ -256,8 +256,9 @@ fn typed_fields_both_ways_and_the_days_bill() {
     let bill = |date: &str| json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "bill_date": date, "bill_type": "ALL"}});
     let csv = client["v2/pay/downloadbill"].post(bill(&paid.time_end[..8])).unwrap();
     let csv = csv.text().unwrap();
+    // A bill file starts with a UTF-8 byte-order mark, as WeChat Pay's do.
     assert!(
-        csv.starts_with("交易时间,") && csv.contains(&format!("`{}", paid.transaction_id)),
+        csv.starts_with("\u{feff}交易时间,") && csv.contains(&format!("`{}", paid.transaction_id)),
         "{csv}"
     );
     assert!(csv.contains("`12.34"), "{csv}");
@@ -399,8 +400,14 @@ fn over_https_a_call_without_the_certificate_is_refused_by_the_endpoint() {
     );
 }
 
-/// A receiver of APIv2 notifications: answers each with the XML `SUCCESS` and hands its body over.
-fn receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
+/// An APIv2 notification as received: its `Request-ID` header, and its body.
+struct Received {
+    request_id: Option<String>,
+    body: Vec<u8>,
+}
+
+/// A receiver of APIv2 notifications: answers each with the XML `SUCCESS` and hands it over.
+fn receiver() -> (String, std::sync::mpsc::Receiver<Received>) {
     use std::io::{BufRead as _, BufReader, Read as _, Write as _};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/notify", listener.local_addr().unwrap());
@@ -409,7 +416,7 @@ fn receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
+            let (mut length, mut request_id) = (0, None);
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -418,6 +425,8 @@ fn receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
                 if let Some((name, value)) = line.split_once(':') {
                     if name.eq_ignore_ascii_case("content-length") {
                         length = value.trim().parse().unwrap_or(0);
+                    } else if name.eq_ignore_ascii_case("request-id") {
+                        request_id = Some(value.trim().to_owned());
                     }
                 }
             }
@@ -429,7 +438,7 @@ fn receiver() -> (String, std::sync::mpsc::Receiver<Vec<u8>>) {
                 "HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
                 reply.len()
             );
-            if tx.send(body).is_err() {
+            if tx.send(Received { request_id, body }).is_err() {
                 return;
             }
         }
@@ -446,20 +455,25 @@ fn the_sandbox_notifies_payments_and_refunds_and_they_open() {
     let server = MockServer::start().unwrap();
     let client = server.client().unwrap();
     let (url, got) = receiver();
+    // Every notification carries a `Request-ID` header, as WeChat Pay's do.
     let wait = || {
-        got.recv_timeout(std::time::Duration::from_secs(60))
-            .expect("a notification within 60 s")
+        let got = got
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a notification within 60 s");
+        assert!(got.request_id.as_ref().is_some_and(|id| !id.is_empty()), "a Request-ID");
+        got.body
     };
+    // The payer and `attach` the order names; not the docs' sample openid, so an echo is told from a default.
+    let payer = "oUpF8uKbTqhhfN9-XxK2pB5L0CqQ";
     let order = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "QQ公仔",
         "out_trade_no": "N1", "total_fee": 500, "spbill_create_ip": "8.8.8.8", "notify_url": url,
-        "trade_type": "JSAPI", "openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", "sign_type": "HMAC-SHA256"}});
-    let prepay = fields(&client["v2/pay/unifiedorder"].post(&order).unwrap());
+        "trade_type": "JSAPI", "openid": payer, "attach": "深圳分店", "sign_type": "HMAC-SHA256"}});
+    let prepay = fields(&client.chain("v2/pay/unifiedorder").post(&order).unwrap());
     assert!(prepay["prepay_id"].as_str().unwrap().starts_with("wx"));
     let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "N1"}});
-    assert_eq!(
-        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
-        "NOTPAY"
-    );
+    let unpaid = fields(&client.chain("v2/pay/orderquery").post(&query).unwrap());
+    assert_eq!(unpaid["trade_state"], "NOTPAY");
+    assert_eq!(unpaid["attach"], "深圳分店");
 
     server.pay("N1").unwrap();
     let paid = wechatpay::notify::apiv2::open_payment(&wait(), server.apiv2_key()).unwrap();
@@ -467,26 +481,83 @@ fn the_sandbox_notifies_payments_and_refunds_and_they_open() {
         (&paid["out_trade_no"], &paid["total_fee"]),
         (&json!("N1"), &json!("500"))
     );
+    assert_eq!((&paid["openid"], &paid["attach"]), (&json!(payer), &json!("深圳分店")));
     assert_eq!(
         paid["sign"].as_str().unwrap().len(),
         64,
         "signed as the order was: HMAC-SHA256"
     );
+    let found = fields(&client.chain("v2/pay/orderquery").post(&query).unwrap());
+    assert_eq!(found["trade_state"], "SUCCESS");
     assert_eq!(
-        fields(&client["v2/pay/orderquery"].post(&query).unwrap())["trade_state"],
-        "SUCCESS"
+        (&found["openid"], &found["attach"]),
+        (&json!(payer), &json!("深圳分店"))
     );
     assert!(server.pay("nope").unwrap_err().to_string().contains("nope"));
 
-    let refund = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "N1",
-        "out_refund_no": "NR1", "total_fee": 500, "refund_fee": 200, "notify_url": url}});
-    client["v2/secapi/pay/refund"].post(&refund).unwrap();
-    let refunded = wechatpay::notify::apiv2::open_refund(&wait(), server.apiv2_key()).unwrap();
+    // The refund notification says what its page documents, and where the money came from: the unsettled
+    // funds unless the request asked for the available balance (`REFUND_SOURCE_RECHARGE_FUNDS`).
+    for (no, asked, account) in [
+        ("NR1", None, "REFUND_SOURCE_UNSETTLED_FUNDS"),
+        (
+            "NR2",
+            Some("REFUND_SOURCE_RECHARGE_FUNDS"),
+            "REFUND_SOURCE_RECHARGE_FUNDS",
+        ),
+    ] {
+        let mut refund = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(),
+            "out_trade_no": "N1", "out_refund_no": no, "total_fee": 500, "refund_fee": 200, "notify_url": url}});
+        if let Some(asked) = asked {
+            refund["xml"]["refund_account"] = json!(asked);
+        }
+        client["v2/secapi/pay/refund"].post(&refund).unwrap();
+        let refunded = wechatpay::notify::apiv2::open_refund(&wait(), server.apiv2_key()).unwrap();
+        assert_eq!(
+            (&refunded["out_refund_no"], &refunded["refund_status"]),
+            (&json!(no), &json!("SUCCESS"))
+        );
+        assert_eq!(
+            (&refunded["refund_fee"], &refunded["cash_refund_fee"]),
+            (&json!("200"), &json!("200")),
+            "{no}"
+        );
+        assert_eq!(refunded["refund_account"], account, "{no}");
+        let query = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_refund_no": no}});
+        let found = fields(&client["v2/pay/refundquery"].post(&query).unwrap());
+        assert_eq!(found["refund_account_0"], account, "{no}");
+    }
+    let mut odd = json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": "N1",
+        "out_refund_no": "NR3", "total_fee": 500, "refund_fee": 1, "refund_account": "BASIC"}});
+    let e = client["v2/secapi/pay/refund"].post(&odd).unwrap_err();
+    assert!(e.to_string().contains("refund_account"), "{e}");
+    odd["xml"]["refund_account"] = json!("REFUND_SOURCE_UNSETTLED_FUNDS");
+    client["v2/secapi/pay/refund"].post(&odd).unwrap();
+}
+
+#[test]
+fn closeorder_answers_its_result_msg() {
+    let server = MockServer::start().unwrap();
+    let client = server.client().unwrap();
+    let order = |no: &str| {
+        json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "body": "QQ公仔",
+            "out_trade_no": no, "total_fee": 1, "spbill_create_ip": "8.8.8.8",
+            "notify_url": "http://127.0.0.1:9/notify", "trade_type": "NATIVE"}})
+    };
+    let close =
+        |no: &str| json!({"xml": {"appid": "wx8888888888888888", "mch_id": server.mchid(), "out_trade_no": no}});
+    client.chain("v2/pay/unifiedorder").post(order("C1")).unwrap();
+    let closed = fields(&client.chain("v2/pay/closeorder").post(close("C1")).unwrap());
     assert_eq!(
-        (&refunded["out_refund_no"], &refunded["refund_status"]),
-        (&json!("NR1"), &json!("SUCCESS"))
+        (&closed["result_code"], &closed["result_msg"]),
+        (&json!("SUCCESS"), &json!("OK"))
     );
-    assert_eq!(refunded["refund_fee"], "200");
+    // A paid order cannot be closed: a business FAIL, with its `result_msg` too.
+    client.chain("v2/pay/unifiedorder").post(order("C2")).unwrap();
+    server.pay("C2").unwrap();
+    let e = client.chain("v2/pay/closeorder").post(close("C2")).unwrap_err();
+    assert_eq!(e.code(), Some("ORDERPAID"), "{e}");
+    let body = String::from_utf8_lossy(e.body().expect("the answer, kept"));
+    assert!(body.contains("<result_msg>"), "{body}");
 }
 
 #[test]
@@ -507,7 +578,7 @@ fn the_user_is_played_by_auto_pay_and_by_the_control_api() {
     let paid = got
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("a notification within 60 s");
-    let paid = wechatpay::notify::apiv2::open_payment(&paid, server.apiv2_key()).unwrap();
+    let paid = wechatpay::notify::apiv2::open_payment(&paid.body, server.apiv2_key()).unwrap();
     assert_eq!(paid["out_trade_no"], "AP1");
 
     // The control API, as a test in any language calls it: unsigned, on the sandbox's own address.

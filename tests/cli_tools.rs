@@ -165,7 +165,11 @@ fn bill_download_queries_checks_unzips_and_writes() {
     let out = sandbox.run(&["bill", "download", "--date", &day], None);
     assert_exit(&out, 0);
     let csv = stdout(&out);
-    assert!(csv.starts_with("交易时间,") && csv.contains(&transaction_id), "{csv}");
+    // The bill as WeChat Pay writes it: its UTF-8 byte-order mark first.
+    assert!(
+        csv.starts_with("\u{feff}交易时间,") && csv.contains(&transaction_id),
+        "{csv}"
+    );
     let note = stderr(&out);
     assert!(
         note.contains("SHA1 checked") && note.contains("v3/bill/tradebill"),
@@ -202,7 +206,7 @@ fn bill_download_queries_checks_unzips_and_writes() {
     assert_exit(&out, 0);
     let text = std::fs::read_to_string(&flows).unwrap();
     assert!(
-        text.starts_with("记账时间,") && text.contains(&transaction_id),
+        text.starts_with("\u{feff}记账时间,") && text.contains(&transaction_id),
         "{text}"
     );
 

@@ -196,17 +196,27 @@ fn an_upload_with_a_json_body_is_refused_before_sending() {
 
 /// A sandbox that serves a trade bill query and its file, with the file's real or a wrong digest.
 fn bill_sandbox(honest: bool) -> (MockServer, wechatpay::Client) {
-    let (server, client) = sandbox();
     let csv = "交易时间,公众账号ID,商户号\n`2026-11-22 10:00:00,`wx8888888888888888,`1900000109\n";
     let digest = if honest {
         wechatpay::hash::sha1_hex(csv.as_bytes())
     } else {
         wechatpay::hash::sha1_hex(b"another bill")
     };
-    let download_url = format!(
-        "{}v3/billdownload/file?token=6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO",
-        server.base_uri()
-    );
+    serving_bill(csv.as_bytes().to_vec(), "text/plain", &digest, "")
+}
+
+/// A sandbox whose trade bill query answers `digest` and a `download_url` (its `token`, then `tail`) into
+/// a file server handing out `file`, only to a request carrying that query.
+fn serving_bill(
+    file: Vec<u8>,
+    content_type: &'static str,
+    digest: &str,
+    tail: &str,
+) -> (MockServer, wechatpay::Client) {
+    let (server, client) = sandbox();
+    let token = "6XIv5TUPto7pByrTQKhd6kwvyKLG2uY2wMMR8cNXqaA_Cv_isgaUtBzp4QtiozLO";
+    let download_url = format!("{}v3/billdownload/file?token={token}{tail}", server.base_uri());
+    let digest = digest.to_owned();
     server.route(Method::GET, "v3/bill/tradebill", move |req| {
         assert_eq!(req.query("bill_date"), Some("2026-11-22"));
         Answer::json(
@@ -214,9 +224,10 @@ fn bill_sandbox(honest: bool) -> (MockServer, wechatpay::Client) {
             &json!({"hash_type": "SHA1", "hash_value": digest, "download_url": download_url}),
         )
     });
+    let tartype = tail.strip_prefix("&tartype=").map(str::to_owned);
     server.route(Method::GET, "v3/billdownload/file", move |req| {
-        if req.query("token").is_some_and(|t| t.starts_with("6XIv5")) {
-            Answer::bytes(200, "text/plain", csv)
+        if req.query("token") == Some(token) && req.query("tartype") == tartype.as_deref() {
+            Answer::bytes(200, content_type, file.clone())
         } else {
             Answer::error(400, "PARAM_ERROR", "token 无效")
         }
@@ -233,6 +244,27 @@ fn queried_bill(honest: bool) -> (MockServer, wechatpay::Client, Value) {
         .json()
         .unwrap();
     (server, client, bill)
+}
+
+/// A GZIP trade bill as WeChat Pay serves one: the gzip of a CSV that starts with a byte-order mark, its
+/// `download_url` carrying `tartype=GZIP`; and the CSV. The digest is over the CSV when `over_csv`, as
+/// WeChat Pay documents it ("原始账单（gzip需要解压缩）的摘要值"), else over the gzip bytes.
+fn gzip_bill(over_csv: bool) -> (MockServer, wechatpay::Client, Value, Vec<u8>) {
+    use std::io::Write as _;
+    let csv = "\u{feff}交易时间,公众账号ID,商户号\r\n`2026-11-22 10:00:00,`wx8888888888888888,`1900000109\r\n"
+        .repeat(100)
+        .into_bytes();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&csv).unwrap();
+    let gz = gz.finish().unwrap();
+    let digest = wechatpay::hash::sha1_hex(if over_csv { &csv } else { &gz });
+    let (server, client) = serving_bill(gz, "application/x-gzip", &digest, "&tartype=GZIP");
+    let bill: Value = client["v3/bill/tradebill"]
+        .get(json!({"query": {"bill_date": "2026-11-22", "tar_type": "GZIP"}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    (server, client, bill, csv)
 }
 
 #[test]
@@ -261,6 +293,32 @@ fn a_bill_that_does_not_match_its_digest_is_refused() {
     let e = media::download_bill(&client, &bill).wait().unwrap_err();
     assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
     assert!(e.to_string().contains("SHA1"), "{e}");
+}
+
+#[test]
+fn a_gzip_bill_is_checked_over_the_csv_it_holds() {
+    let (_server, client, bill, csv) = gzip_bill(true);
+    // Fetched with the `download_url`'s whole query (`token` and `tartype`), handed back as downloaded.
+    let gz = media::download_bill(&client, &bill).wait().unwrap();
+    assert_eq!(&gz[..2], b"\x1f\x8b", "gzip, as downloaded");
+    let mut unpacked = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, csv);
+    media::check_bill(&gz, &bill).unwrap();
+    media::check_bill(&csv, &bill).unwrap();
+}
+
+#[test]
+fn a_gzip_bill_whose_digest_is_over_the_gzip_bytes_is_refused() {
+    let (_server, client, bill, _) = gzip_bill(false);
+    let e = media::download_bill(&client, &bill).wait().unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
+    assert!(e.to_string().contains("SHA1"), "{e}");
+    // Bytes that only look like gzip are not the bill either.
+    let e = media::check_bill(b"\x1f\x8b not the bill", &bill).unwrap_err();
+    assert_eq!(e.verification(), Some(Verification::DigestMismatch), "{e}");
 }
 
 #[test]

@@ -393,6 +393,54 @@ fn closed_expired_abnormal_and_closed_refunds() {
     assert!(server.settle_refund("XR1", "DONE").is_err());
 }
 
+#[test]
+fn a_refund_comes_from_the_funds_it_asked_for_and_its_callback_says_so() {
+    let (server, client) = sandbox();
+    let receiver = Receiver::start();
+    client["v3/pay/transactions/jsapi"]
+        .post(jsapi(&server, "F0000001", 100, &receiver.url))
+        .unwrap();
+    server.pay("F0000001").unwrap();
+    receiver.next(&client);
+    // Without `funds_account`, the unsettled funds (WeChat Pay's default); with `AVAILABLE`, the available
+    // balance. The answer says `funds_account`; the callback, as its page documents, `fund_source`.
+    for (no, asked, account, source) in [
+        ("FR1", None, "UNSETTLED", "REFUND_SOURCE_UNSETTLED_FUNDS"),
+        ("FR2", Some("AVAILABLE"), "AVAILABLE", "REFUND_SOURCE_RECHARGE_FUNDS"),
+    ] {
+        let mut refund = json!({"json": {"out_trade_no": "F0000001", "out_refund_no": no,
+            "notify_url": receiver.url, "amount": {"refund": 10, "total": 100, "currency": "CNY"}}});
+        if let Some(asked) = asked {
+            refund["json"]["funds_account"] = json!(asked);
+        }
+        let answer: Value = client["v3/refund/domestic/refunds"]
+            .post(refund)
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(answer["funds_account"], account, "{no}");
+        let done = receiver.next(&client);
+        assert_eq!(done.event_type, "REFUND.SUCCESS", "{no}");
+        assert_eq!(done.resource["fund_source"], source, "{no}");
+        assert_eq!(
+            done.resource["amount"],
+            json!({"total": 100, "refund": 10, "payer_total": 100, "payer_refund": 10, "currency": "CNY",
+                "payer_currency": "CNY"}),
+            "{no}"
+        );
+        let queried: Value = client["v3/refund/domestic/refunds/{out_refund_no}"]
+            .get(json!({"out_refund_no": no}))
+            .unwrap()
+            .json()
+            .unwrap();
+        assert_eq!(queried["funds_account"], account, "{no}");
+    }
+    let refund = json!({"json": {"out_trade_no": "F0000001", "out_refund_no": "FR3", "funds_account": "BASIC",
+        "amount": {"refund": 10, "total": 100, "currency": "CNY"}}});
+    let e = client["v3/refund/domestic/refunds"].post(refund).unwrap_err();
+    assert_eq!(e.detail().unwrap()["field"], "funds_account", "{e}");
+}
+
 /// `secs` as RFC 3339 in UTC (`2026-11-30T04:30:00Z`), from the civil calendar.
 fn rfc3339_utc(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -504,8 +552,9 @@ fn the_days_bills_download_with_their_digest_and_a_tampered_one_is_refused() {
         (bill, String::from_utf8(csv.to_vec()).unwrap())
     };
     let (bill, csv) = trade_bill(&pay_day);
+    // A bill file starts with a UTF-8 byte-order mark, as WeChat Pay's do.
     assert!(
-        csv.starts_with("交易时间,") && csv.contains("`B0000001") && csv.contains("`12.34"),
+        csv.starts_with("\u{feff}交易时间,") && csv.contains("`B0000001") && csv.contains("`12.34"),
         "{csv}"
     );
     let (_, refunds) = trade_bill(&refund_day);
@@ -517,10 +566,17 @@ fn the_days_bills_download_with_their_digest_and_a_tampered_one_is_refused() {
         .unwrap()
         .json()
         .unwrap();
+    // As WeChat Pay's: the download URL carries `tartype=GZIP`, and the digest is the CSV's, before
+    // compression — which `download_bill` checks by unzipping.
+    let url = gz["download_url"].as_str().unwrap();
+    assert!(url.contains("?token=") && url.ends_with("&tartype=GZIP"), "{url}");
     let packed = wechatpay::media::download_bill(&client, &gz).wait().unwrap();
+    assert_eq!(&packed[..2], b"\x1f\x8b", "gzip, as downloaded");
     let mut unpacked = String::new();
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&packed[..]), &mut unpacked).unwrap();
     assert_eq!(unpacked, csv);
+    assert_eq!(gz["hash_value"], wechatpay::hash::sha1_hex(unpacked.as_bytes()));
+    assert_ne!(gz["hash_value"], wechatpay::hash::sha1_hex(&packed));
 
     let fund: Value = client["v3/bill/fundflowbill"]
         .get(json!({"query": {"bill_date": today}}))
@@ -529,7 +585,7 @@ fn the_days_bills_download_with_their_digest_and_a_tampered_one_is_refused() {
         .unwrap();
     let flows = String::from_utf8(wechatpay::media::download_bill(&client, &fund).wait().unwrap().to_vec()).unwrap();
     assert!(
-        flows.starts_with("记账时间,") && flows.contains("`收入") && flows.contains("`支出"),
+        flows.starts_with("\u{feff}记账时间,") && flows.contains("`收入") && flows.contains("`支出"),
         "{flows}"
     );
 

@@ -213,8 +213,13 @@ impl Courier {
             };
             let headers = match protocol {
                 Protocol::V3 => signed_headers(&shared, &body),
-                // APIv2 notifications carry their signature in their fields.
-                Protocol::V2 => vec![("content-type", HeaderValue::from_static("text/xml; charset=utf-8"))],
+                // APIv2 notifications carry their signature in their fields, and a `Request-ID` as WeChat
+                // Pay's do.
+                Protocol::V2 => {
+                    let mut headers = vec![("content-type", HeaderValue::from_static("text/xml; charset=utf-8"))];
+                    headers.extend(request_id());
+                    headers
+                }
             };
             drop(shared);
             self.attempts.fetch_add(1, Ordering::Relaxed);
@@ -294,10 +299,13 @@ fn signed_headers(shared: &Shared, body: &[u8]) -> Vec<(&'static str, HeaderValu
     };
     let mut headers = gateway::sign_answer(identity, &signing, body);
     headers.push(("content-type", HeaderValue::from_static("application/json")));
-    if let Ok(id) = HeaderValue::from_str(&uuid()) {
-        headers.push(("request-id", id));
-    }
+    headers.extend(request_id());
     headers
+}
+
+/// The `Request-ID` header a notification of either API carries (通知的唯一标识): a fresh one per attempt.
+fn request_id() -> Option<(&'static str, HeaderValue)> {
+    HeaderValue::from_str(&uuid()).ok().map(|id| ("request-id", id))
 }
 
 #[cfg(test)]

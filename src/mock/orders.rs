@@ -227,6 +227,11 @@ pub(crate) struct Refund {
     pub(crate) status: Word,
     pub(crate) notify_url: Option<String>,
     pub(crate) reason: Option<String>,
+    /// Refunded from the available balance (可用余额: APIv3 `funds_account` `AVAILABLE`, APIv2
+    /// `refund_account` `REFUND_SOURCE_RECHARGE_FUNDS`), as the request asked; else from the unsettled
+    /// funds, WeChat Pay's default. Its notification and query say which.
+    #[serde(default)]
+    pub(crate) available_funds: bool,
     /// When it was asked for, and when it succeeded, in seconds.
     pub(crate) time: i64,
     pub(crate) success_time: Option<i64>,
@@ -241,6 +246,7 @@ impl Refund {
             status,
             notify_url: None,
             reason: None,
+            available_funds: false,
             time,
             success_time: (status == "SUCCESS").then_some(time),
         }
@@ -320,15 +326,20 @@ fn yuan(fen: u64) -> String {
     format!("{}.{:02}", fen / 100, fen % 100)
 }
 
+/// The UTF-8 byte-order mark every bill file starts with, as WeChat Pay's do (spreadsheets then read the
+/// CSV as UTF-8; the Node SDK's `Formatter.castCsvBill` drops these three bytes before parsing). Part of the
+/// file: the bill's digest covers it.
+pub(crate) const BOM: &str = "\u{feff}";
+
 /// `yyyy-MM-dd HH:mm:ss` in Beijing time, as bills write times.
 fn bill_time(secs: i64) -> String {
     crate::protocol::formatter::rfc3339(secs, 8 * 3600)[..19].replace('T', " ")
 }
 
-/// The trade bill (交易账单) of `day` (`yyyyMMdd`) in WeChat Pay's CSV layout: a header, a line per payment
-/// and per refund of that day (`bill_type` `ALL`, `SUCCESS` or `REFUND`), then the totals; every value
-/// starts with a backtick, as WeChat Pay writes them so spreadsheets keep them as text. `None` when the
-/// day has nothing to bill. WeChat Pay bills only past days; the sandbox bills today too, so a test can
+/// The trade bill (交易账单) of `day` (`yyyyMMdd`) in WeChat Pay's CSV layout: the [`BOM`], a header, a line
+/// per payment and per refund of that day (`bill_type` `ALL`, `SUCCESS` or `REFUND`), then the totals; every
+/// value starts with a backtick, as WeChat Pay writes them so spreadsheets keep them as text. `None` when
+/// the day has nothing to bill. WeChat Pay bills only past days; the sandbox bills today too, so a test can
 /// reconcile what it has just done.
 pub(crate) fn trade_bill(orders: &Orders, mchid: &str, day: &str, bill_type: &str) -> Option<String> {
     let mut lines = vec![
@@ -400,13 +411,15 @@ pub(crate) fn trade_bill(orders: &Orders, mchid: &str, day: &str, bill_type: &st
         yuan(paid),
         yuan(refunded)
     ));
-    let mut csv = lines.join("\r\n");
+    let mut csv = BOM.to_owned();
+    csv.push_str(&lines.join("\r\n"));
     csv.push_str("\r\n");
     Some(csv)
 }
 
-/// The fund-flow bill (资金账单) of `day` (`yyyyMMdd`) of the basic account: a line per payment credited
-/// and per refund debited, then the totals, in WeChat Pay's layout. `None` when nothing moved that day.
+/// The fund-flow bill (资金账单) of `day` (`yyyyMMdd`) of the basic account: the [`BOM`], a header, a line
+/// per payment credited and per refund debited, then the totals, in WeChat Pay's layout. `None` when nothing
+/// moved that day.
 pub(crate) fn fundflow_bill(orders: &Orders, day: &str) -> Option<String> {
     let mut entries: Vec<(i64, String, String, &str, &str, u64)> = Vec::new();
     for order in orders
@@ -479,7 +492,8 @@ pub(crate) fn fundflow_bill(orders: &Orders, day: &str) -> Option<String> {
         yuan(income),
         yuan(outgo)
     ));
-    let mut csv = lines.join("\r\n");
+    let mut csv = BOM.to_owned();
+    csv.push_str(&lines.join("\r\n"));
     csv.push_str("\r\n");
     Some(csv)
 }

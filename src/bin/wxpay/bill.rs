@@ -195,8 +195,8 @@ fn write_bill(out: &mut impl std::io::Write, gzip: &[u8], unzip: bool, into: &st
         out.write_all(gzip).map_err(|e| cannot_write(into, e))?;
         return Ok(gzip.len() as u64);
     }
-    // The digest was over the gzip, so the content is the one the signed answer vouched for; it is
-    // streamed out, never held whole.
+    // The digest was checked over the unzipped bill (WeChat Pay's digest is the original bill's), so the
+    // content is the one the signed answer vouched for; it is streamed out, never held whole.
     let mut reader = flate2::read::MultiGzDecoder::new(gzip);
     let mut buf = vec![0; 64 << 10];
     let mut total = 0u64;

@@ -14,12 +14,13 @@ use crate::mock::{Answer, MockRequest, MockServer};
 use crate::protocol::apiv2::{sign, xml, SignType};
 
 impl Order {
-    /// The fields of a paid order, as micropay and orderquery answer them.
+    /// The fields of a paid order, as micropay and orderquery answer them and its payment notification
+    /// says them: the order's own payer (the `openid` a JSAPI order named) and its `attach`, echoed.
     fn fields(&self, with_state: bool) -> Vec<(String, String)> {
         let mut fields = vec![
             ("appid".into(), self.appid.clone()),
             ("result_code".into(), "SUCCESS".into()),
-            ("openid".into(), "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into()),
+            ("openid".into(), self.openid.clone()),
             ("is_subscribe".into(), "N".into()),
             ("trade_type".into(), self.trade_type.clone()),
             ("bank_type".into(), "OTHERS".into()),
@@ -30,6 +31,9 @@ impl Order {
             ("out_trade_no".into(), self.out_trade_no.clone()),
             ("time_end".into(), compact_time(self.time)),
         ];
+        if let Some(attach) = &self.attach {
+            fields.push(("attach".into(), attach.clone()));
+        }
         if with_state {
             fields.push(("trade_state".into(), self.state.into()));
             fields.push(("trade_state_desc".into(), state_description(self.state).into()));
@@ -121,6 +125,11 @@ fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &
     order.auth_code = req.get("auth_code").map(str::to_owned);
     order.notify_url = req.get("notify_url").map(str::to_owned);
     order.sign_type = req.sign_type;
+    // The payer a JSAPI order names is the one who pays it (a 付款码 payer is the code's, the sandbox's own).
+    if let Some(openid) = req.get("openid") {
+        order.openid = openid.to_owned();
+    }
+    order.attach = req.get("attach").map(str::to_owned);
     order
 }
 
@@ -276,8 +285,20 @@ fn closeorder(cx: &Context, req: &V2Request) -> Answer {
         return refused;
     }
     let mut orders = cx.orders();
+    // `closeorder` answers a `result_msg` (documented as required) beside its `result_code`: `OK`, or what
+    // was refused.
+    let refuse = |code: &str, description: &str| {
+        let fields = vec![
+            ("appid".into(), req.get("appid").unwrap_or_default().into()),
+            ("result_code".into(), "FAIL".into()),
+            ("result_msg".into(), description.into()),
+            ("err_code".into(), code.into()),
+            ("err_code_des".into(), description.into()),
+        ];
+        cx.ok(req, fields)
+    };
     let Some(order) = find(&mut orders, req) else {
-        return cx.refuse(req, "ORDERNOTEXIST", "订单不存在");
+        return refuse("ORDERNOTEXIST", "订单不存在");
     };
     match order.state {
         "NOTPAY" | "CLOSED" => {
@@ -287,10 +308,11 @@ fn closeorder(cx: &Context, req: &V2Request) -> Answer {
                 vec![
                     ("appid".into(), order.appid.clone()),
                     ("result_code".into(), "SUCCESS".into()),
+                    ("result_msg".into(), "OK".into()),
                 ],
             )
         }
-        _ => cx.refuse(req, "ORDERPAID", "订单已支付，不能发起关单"),
+        _ => refuse("ORDERPAID", "订单已支付，不能发起关单"),
     }
 }
 
@@ -327,6 +349,12 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
         (Ok(t), Ok(r)) => (t, r),
         (Err(refused), _) | (_, Err(refused)) => return refused,
     };
+    // Where the money comes from: the unsettled funds unless the request asks for the available balance.
+    let available_funds = match req.get("refund_account") {
+        None | Some("REFUND_SOURCE_UNSETTLED_FUNDS") => false,
+        Some("REFUND_SOURCE_RECHARGE_FUNDS") => true,
+        Some(_) => return fail("refund_account参数格式错误"),
+    };
     if let Some(code) = req.negative.as_deref() {
         return cx.refuse(req, code, "negative test");
     }
@@ -353,9 +381,9 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
                 return cx.refuse(req, "NOTENOUGH", "订单可退金额不足");
             }
             // APIv2 refunds succeed at once in the sandbox.
-            order
-                .refunds
-                .push(Refund::new(now, n, out_refund_no, refund_fee, "SUCCESS"));
+            let mut refund = Refund::new(now, n, out_refund_no, refund_fee, "SUCCESS");
+            refund.available_funds = available_funds;
+            order.refunds.push(refund);
             order.state = "REFUND";
             order.refunds.len() - 1
         }
@@ -403,24 +431,36 @@ pub(crate) fn payment_notification(mchid: &str, key: &str, order: &Order) -> Vec
     xml::write(fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))).into_bytes()
 }
 
+/// `refund_account`: where a refund's money came from, as the request asked.
+fn refund_account(refund: &Refund) -> &'static str {
+    if refund.available_funds {
+        "REFUND_SOURCE_RECHARGE_FUNDS"
+    } else {
+        "REFUND_SOURCE_UNSETTLED_FUNDS"
+    }
+}
+
 /// A refund notification: unsigned, its result sealed in `req_info` (AES-256-ECB under the MD5 of the
-/// APIv2 key).
+/// APIv2 key), with the fields its page documents (`cash_refund_fee`, the `refund_account` asked for…).
 fn refund_notification(mchid: &str, key: &str, order: &Order, refund: &Refund) -> Vec<u8> {
+    let (total, refunded) = (order.total_fee.to_string(), refund.refund_fee.to_string());
     let inner = xml::write([
         ("transaction_id", order.transaction_id.as_str()),
         ("out_trade_no", &order.out_trade_no),
         ("refund_id", &refund.refund_id),
         ("out_refund_no", &refund.out_refund_no),
-        ("total_fee", &order.total_fee.to_string()),
-        ("refund_fee", &refund.refund_fee.to_string()),
-        ("settlement_refund_fee", &refund.refund_fee.to_string()),
+        ("total_fee", &total),
+        ("settlement_total_fee", &total),
+        ("refund_fee", &refunded),
+        ("settlement_refund_fee", &refunded),
+        ("cash_refund_fee", &refunded),
         ("refund_status", "SUCCESS"),
         (
             "success_time",
             &crate::protocol::formatter::rfc3339(refund.time, 8 * 3600)[..19].replace('T', " "),
         ),
         ("refund_recv_accout", "支付用户的零钱"),
-        ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS"),
+        ("refund_account", refund_account(refund)),
         ("refund_request_source", "API"),
     ])
     .replacen("<xml>", "<root>", 1)
@@ -474,6 +514,7 @@ fn refundquery(cx: &Context, req: &V2Request) -> Answer {
         fields.push((format!("refund_id_{i}"), r.refund_id.clone()));
         fields.push((format!("refund_fee_{i}"), r.refund_fee.to_string()));
         fields.push((format!("refund_status_{i}"), "SUCCESS".into()));
+        fields.push((format!("refund_account_{i}"), refund_account(r).into()));
         fields.push((format!("refund_recv_accout_{i}"), "支付用户的零钱".into()));
         fields.push((
             format!("refund_success_time_{i}"),

@@ -2,6 +2,10 @@
 //! `download_url` into `v3/billdownload/file`, which serves that bill (gzip with `tar_type=GZIP`) unsigned,
 //! as WeChat Pay does — so [`crate::media::download_bill`] checks a real digest. The bill is made when it is
 //! asked for; its URL serves exactly those bytes.
+//!
+//! As WeChat Pay's: the file starts with a UTF-8 byte-order mark; the digest is the original bill's — the
+//! CSV's, before any compression ("原始账单（gzip需要解压缩）的摘要值") — so a client must unzip a gzip bill
+//! to check it; and a gzip bill's `download_url` carries `tartype=GZIP` beside its `token`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,23 +75,26 @@ fn bill(family: &Family, files: &Files, base: &str, req: &MockRequest, fund: boo
         }
     };
     let csv = csv.ok_or_else(|| Answer::error(400, "NO_STATEMENT_EXIST", "该日期无账单"))?;
+    // The digest of the bill itself, taken before it is compressed.
+    let hash = crate::crypto::hash::sha1_hex(csv.as_bytes());
+    let token = crate::protocol::formatter::nonce_of_len(32);
+    let mut download_url = format!("{base}v3/billdownload/file?token={token}");
     let (bytes, content_type) = if gz {
+        download_url.push_str("&tartype=GZIP");
         (gzip(csv.as_bytes()), "application/x-gzip")
     } else {
         (csv.into_bytes(), "text/plain;charset=utf-8")
     };
-    let token = crate::protocol::formatter::nonce_of_len(32);
-    let hash = crate::crypto::hash::sha1_hex(&bytes);
     files
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(token.clone(), (bytes, content_type));
+        .insert(token, (bytes, content_type));
     Ok(Answer::json(
         200,
         &json!({
             "hash_type": "SHA1",
             "hash_value": hash,
-            "download_url": format!("{base}v3/billdownload/file?token={token}"),
+            "download_url": download_url,
         }),
     ))
 }

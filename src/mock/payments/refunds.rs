@@ -1,7 +1,11 @@
 //! APIv3 refunds: `POST v3/refund/domestic/refunds` and its query. Never more than was paid, whatever
 //! arrives at once (the book is locked for each decision); the same `out_refund_no` is the same refund.
 //! A refund is `PROCESSING`, then `SUCCESS` after the family's delay, or what [`settle`] makes it; each
-//! outcome goes to its `notify_url` as `REFUND.SUCCESS`, `REFUND.ABNORMAL` or `REFUND.CLOSED`.
+//! outcome goes to its `notify_url` as `REFUND.SUCCESS`, `REFUND.ABNORMAL` or `REFUND.CLOSED`. The funds a
+//! refund comes from are the ones the request asked for (`funds_account` `AVAILABLE`, the available
+//! balance) or else the unsettled funds, WeChat Pay's default: the answers say `funds_account` `AVAILABLE` or
+//! `UNSETTLED`, the notification `fund_source` `REFUND_SOURCE_RECHARGE_FUNDS` or
+//! `REFUND_SOURCE_UNSETTLED_FUNDS`.
 
 use http::Method;
 use serde_json::{json, Value};
@@ -24,7 +28,8 @@ pub(crate) fn install(server: &MockServer, family: &Family) {
     });
 }
 
-/// The refund as WeChat Pay answers it and announces it (`notice`: the callback's smaller resource).
+/// The refund as WeChat Pay answers it and announces it (`notice`: the callback's resource, with the
+/// fields its page documents: `refund_status`, `fund_source`, the payer's currency).
 fn refund_json(mchid: &str, order: &Order, refund: &Refund, notice: bool) -> Value {
     let mut out = json!({
         "mchid": mchid,
@@ -34,22 +39,31 @@ fn refund_json(mchid: &str, order: &Order, refund: &Refund, notice: bool) -> Val
         "out_trade_no": order.out_trade_no,
         "user_received_account": "支付用户零钱",
         "amount": {"total": order.total_fee, "refund": refund.refund_fee, "payer_total": order.total_fee,
-            "payer_refund": refund.refund_fee},
+            "payer_refund": refund.refund_fee, "currency": "CNY"},
     });
     if let Some(time) = refund.success_time {
         out["success_time"] = json!(rfc3339(time));
     }
     if notice {
         out["refund_status"] = json!(refund.status);
+        out["fund_source"] = json!(if refund.available_funds {
+            "REFUND_SOURCE_RECHARGE_FUNDS"
+        } else {
+            "REFUND_SOURCE_UNSETTLED_FUNDS"
+        });
+        out["amount"]["payer_currency"] = json!("CNY");
     } else {
         out["status"] = json!(refund.status);
         out["channel"] = json!("ORIGINAL");
         out["create_time"] = json!(rfc3339(refund.time));
-        out["funds_account"] = json!("AVAILABLE");
+        out["funds_account"] = json!(if refund.available_funds {
+            "AVAILABLE"
+        } else {
+            "UNSETTLED"
+        });
         out["amount"]["settlement_refund"] = json!(refund.refund_fee);
         out["amount"]["settlement_total"] = json!(order.total_fee);
         out["amount"]["discount_refund"] = json!(0);
-        out["amount"]["currency"] = json!("CNY");
         if let Some(reason) = &refund.reason {
             out["reason"] = json!(reason);
         }
@@ -73,6 +87,12 @@ fn create(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
     }
     let notify_url = optional(&body, "notify_url")?;
     let reason = optional(&body, "reason")?;
+    // The one account a refund may be asked to come from; without it, the unsettled funds.
+    let available_funds = match optional(&body, "funds_account")? {
+        None => false,
+        Some("AVAILABLE") => true,
+        Some(_) => return Err(param_error("funds_account", "body", "仅支持 AVAILABLE（可用余额）")),
+    };
 
     let mut orders = family.book.lock();
     let n = orders.next();
@@ -103,6 +123,7 @@ fn create(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
     let mut refund = Refund::new(now, n, out_refund_no, refund_fee, "PROCESSING");
     refund.notify_url = notify_url.map(str::to_owned);
     refund.reason = reason.map(str::to_owned);
+    refund.available_funds = available_funds;
     let answer = Answer::json(200, &refund_json(&family.mchid, order, &refund, false));
     order.refunds.push(refund);
     order.state = "REFUND";
