@@ -43,9 +43,8 @@
 
 // The layers, bottom up: `error`; `crypto` (keys, digests, AES); the sans-IO `protocol` core (paths,
 // templates, options, building and signing requests, verifying answers, the retry decision); the `client`
-// (builder, chain, the one send pipeline, the transport and the blocking calls' own `wire`, certificate
-// refresh); the features on top (`certificates`, `notify`, `media`, `paysign`); the PHP twin helpers
-// (`php`); and the sandbox (`mock`).
+// (builder, chain, the one send pipeline, the transport, certificate refresh); the features on top
+// (`certificates`, `notify`, `media`, `paysign`); the PHP twin helpers (`php`); and the sandbox (`mock`).
 pub mod catalog;
 pub mod certificates;
 #[cfg(feature = "client")]

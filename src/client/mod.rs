@@ -11,7 +11,6 @@ pub(crate) mod response;
 pub mod runtime;
 pub(crate) mod trace;
 pub(crate) mod transport;
-pub(crate) mod wire;
 
 use std::fmt;
 use std::ops::Index;

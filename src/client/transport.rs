@@ -1,8 +1,10 @@
 //! The HTTP transport: reqwest on one background tokio runtime for the async calls, whatever runs them
 //! (tokio of either flavour, `futures::executor::block_on`, …), so the futures we hand out are
-//! executor-agnostic; and, for a blocking call outside any runtime, the waiting thread itself
-//! ([`block_here`]): its own sockets ([`crate::client::wire`]) straight to the server, or its own reqwest
-//! pool through a proxy or for a streamed upload. Signing and verification stay on the caller's side.
+//! executor-agnostic; and, for a blocking call outside any runtime, reqwest driven by the waiting thread
+//! itself ([`block_here`]) on its own current-thread runtime and its own pool. Every byte of HTTP and TLS
+//! is framed and parsed by reqwest, hyper and rustls; this module only chooses where they run, bounds each
+//! attempt by its timeout and its answer by the size cap. Signing and verification stay on the caller's
+//! side.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -14,7 +16,6 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
 
 use crate::client::merchant_tls::MerchantIdentity;
-use crate::client::wire;
 use crate::error::{Error, Result};
 use crate::protocol::multipart::{Multipart, Reader, Source, CHUNK, IN_FLIGHT};
 use crate::protocol::request::Prepared;
@@ -61,7 +62,6 @@ pub(crate) fn block_here<F: std::future::Future>(fut: F) -> std::result::Result<
             // A forked child: the parent's runtime and connections are not ours to use or drop.
             std::mem::forget(inherited);
             POOLS.with(|pools| std::mem::forget(std::mem::take(&mut *pools.borrow_mut())));
-            wire::forget_inherited();
             None
         }
         None => None,
@@ -262,9 +262,9 @@ impl Settings {
     }
 
     /// The one TLS configuration of these settings, with or without the merchant's client certificate:
-    /// reqwest's pools and the blocking calls' own sockets ([`crate::client::wire`]) both use it, so
-    /// every call trusts the same roots and speaks the same versions. Made on first use (it may load the
-    /// system's root certificates), then shared.
+    /// every pool (the I/O runtime's and each blocking thread's) uses it, so every call trusts the same
+    /// roots and speaks the same versions. Made on first use (it may load the system's root
+    /// certificates), then shared.
     #[cfg(any(feature = "default-tls", feature = "rustls-ring"))]
     pub(crate) fn tls(&self, identified: bool) -> Result<Arc<rustls::ClientConfig>> {
         let slot = &self.tls[usize::from(identified)];
@@ -436,15 +436,13 @@ impl Transport {
         })
     }
 
-    /// Sends one attempt of `req` on the background runtime and reads the answer, refusing bodies over the
-    /// cap, within `timeout`. Dropping the future aborts the attempt and closes its connection. A blocking
-    /// call sends it from the waiting thread itself ([`block_here`]).
+    /// Sends one attempt of `req` and reads the answer, refusing bodies over the cap, within `timeout`.
+    /// A blocking call sends it from the waiting thread itself ([`block_here`]), on that thread's pool;
+    /// any other call as a task of the I/O runtime. Dropping the future aborts the attempt and closes its
+    /// connection.
     pub(crate) async fn send(&self, req: &Prepared, timeout: Duration) -> Result<Raw> {
-        if DRIVING.with(Cell::get) && wire::serves(&self.settings, req) {
-            // A blocking call to the server itself: its own socket, no runtime in between.
-            return wire::send(&self.settings, req, timeout, self.max_body);
-        }
         if let Some(http) = self.local_http(req.presents_client_certificate()) {
+            settle().await;
             return send_here(http?, self.max_body, Attempt::of(req), timeout).await;
         }
         let http = self.http(req.presents_client_certificate())?;
@@ -459,7 +457,67 @@ impl Transport {
     }
 }
 
+/// Lets a blocking thread's runtime catch up with what happened while nobody drove it: a server that
+/// closed an idle connection (a FIN, a TLS `close_notify`) or wrote bytes no request asked for. Its I/O
+/// driver is polled (the first yield) and the woken connection tasks run (the second), so hyper has
+/// closed such a connection before the pool can hand it out; a request is never written into a
+/// connection the server already gave up.
+async fn settle() {
+    tokio::task::yield_now().await;
+    tokio::task::yield_now().await;
+}
+
+/// Closes this thread's idle connections of the client `id`, which is being dropped: its pools go, and
+/// the thread's runtime runs their connection tasks once so they see it and close their sockets. Other
+/// threads' pools of that client go at their next blocking call, or when they exit.
+fn close_local(id: u64) {
+    let dropped: Vec<reqwest::Client> = POOLS
+        .try_with(|pools| {
+            let Ok(mut pools) = pools.try_borrow_mut() else {
+                return Vec::new();
+            };
+            let keys: Vec<_> = pools.keys().filter(|(owner, _)| *owner == id).copied().collect();
+            keys.iter()
+                .filter_map(|key| pools.remove(key))
+                .map(|(_, http)| http)
+                .collect()
+        })
+        .unwrap_or_default();
+    if dropped.is_empty() {
+        return;
+    }
+    drop(dropped);
+    if DRIVING.with(Cell::get) || tokio::runtime::Handle::try_current().is_ok() {
+        // Inside a call (its runtime runs the tasks soon) or another runtime (which must not be blocked).
+        return;
+    }
+    let _ = RUNTIME.try_with(|slot| {
+        if let Ok(slot) = slot.try_borrow() {
+            if let Some((owner, runtime)) = &*slot {
+                if *owner == std::process::id() {
+                    runtime.block_on(settle());
+                }
+            }
+        }
+    });
+}
+
+impl Drop for Settings {
+    fn drop(&mut self) {
+        close_local(self.id);
+    }
+}
+
+/// One attempt on `http`: the whole exchange (name resolution, connecting, the TLS handshake, writing
+/// the request, every read of the answer) ends within `timeout`, whatever the server does.
 async fn send_here(http: reqwest::Client, max_body: usize, req: Attempt, timeout: Duration) -> Result<Raw> {
+    match tokio::time::timeout(timeout, exchange(http, max_body, req, timeout)).await {
+        Ok(result) => result,
+        Err(_) => Err(failed(false, true)),
+    }
+}
+
+async fn exchange(http: reqwest::Client, max_body: usize, req: Attempt, timeout: Duration) -> Result<Raw> {
     let body = match req.body {
         // An upload: the signature covers the meta JSON; the multipart is streamed.
         Payload::Multipart(multipart) => reqwest::Body::wrap_stream(into_stream(multipart)?),
@@ -617,8 +675,8 @@ fn map_reqwest(e: reqwest::Error) -> Error {
     failed(e.is_connect(), e.is_timeout()).with_source(e.without_url())
 }
 
-/// How an attempt failed, as both transports (reqwest's and [`wire`]) say it: while connecting (nothing
-/// was sent) or once the request may have gone out; timed out or not.
+/// How an attempt failed: while connecting (nothing was sent) or once the request may have gone out;
+/// timed out or not.
 pub(crate) fn failed(connecting: bool, timed_out: bool) -> Error {
     use crate::error::Transient;
     match (connecting, timed_out) {
