@@ -204,7 +204,7 @@ pub(crate) fn prepare(
     let policy = if options.unverified_download {
         Policy::Unsigned
     } else {
-        verify::policy_for(&method, &path)
+        verify::policy_of(&method, path_template, &path)
     };
     let mut prepared = Prepared {
         method,

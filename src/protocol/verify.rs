@@ -50,16 +50,19 @@ pub enum Policy {
 }
 
 /// The policy for a `method` request to `path`, the request path relative to the client's base path
-/// (`v3/billdownload/file`, with or without a leading `/`, query excluded).
+/// (`v3/billdownload/file`, with or without one leading `/`, query excluded), exactly as it is signed.
 ///
-/// The exceptions to [`Policy::Verify`] are matched on the percent-decoded path and for `GET` only, so a
-/// placeholder value (`%75pload`), a base path or another method can never make a signed answer pass
-/// unsigned. Anything that does not match exactly is verified.
+/// The exceptions to [`Policy::Verify`] match the documented paths byte for byte and for `GET` only: never
+/// after percent-decoding (`v3/billdownload/%66ile` is another spelling WeChat Pay may route alike, and
+/// its answer is verified), and an image id only of unreserved characters that is not `upload`. So a
+/// placeholder value, a base path or another method can never make a signed answer pass unsigned.
+/// Anything that does not match exactly is verified.
 ///
 /// ```
 /// use wechatpay::verify::{policy_for, Policy};
 /// use wechatpay::Method;
 /// assert_eq!(policy_for(&Method::GET, "v3/billdownload/file"), Policy::Unsigned);
+/// assert_eq!(policy_for(&Method::GET, "v3/billdownload/%66ile"), Policy::Verify);
 /// assert_eq!(policy_for(&Method::GET, "v3/merchant-service/images/%75pload"), Policy::Verify);
 /// assert_eq!(policy_for(&Method::POST, "v3/billdownload/file"), Policy::Verify);
 /// ```
@@ -67,17 +70,45 @@ pub fn policy_for(method: &http::Method, path: &str) -> Policy {
     if method != http::Method::GET {
         return Policy::Verify;
     }
-    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy();
+    let path = path.strip_prefix('/').unwrap_or(path);
     let image = |prefix: &str| {
-        decoded
-            .strip_prefix(prefix)
-            .is_some_and(|id| !id.is_empty() && !id.contains('/') && !id.eq_ignore_ascii_case("upload"))
+        path.strip_prefix(prefix).is_some_and(|id| {
+            !id.is_empty()
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+                && !id.eq_ignore_ascii_case("upload")
+        })
     };
-    match &*decoded {
+    match path {
         "v3/billdownload/file" => Policy::Unsigned,
         "v3/statements" | "hk/v3/statements" | "v3/global/statements" => Policy::Statement,
         _ if image("v3/merchant-service/images/") || image("v3/global/merchant-service/images/") => Policy::Unsigned,
         _ => Policy::Verify,
+    }
+}
+
+/// The policy of a request whose `path` was built from the chain's `template`: [`policy_for`], where the
+/// documented part of an exception is the template's own literal text. A placeholder's value may name an
+/// image's id, never a path segment the exception is recognised by (`v3/{a}` with `a =
+/// "billdownload/file"` is verified).
+pub(crate) fn policy_of(method: &http::Method, template: &str, path: &str) -> Policy {
+    let policy = policy_for(method, path);
+    if policy == Policy::Verify {
+        return policy;
+    }
+    let (template, path) = (template.trim_start_matches('/'), path.trim_start_matches('/'));
+    let literal = &template[..template.find('{').unwrap_or(template.len())];
+    // An image id may come from a placeholder; every other byte must be the template's.
+    let fixed = match path.strip_prefix(literal) {
+        Some(rest) if rest.is_empty() && literal == template => return policy,
+        Some(rest) if !rest.contains('/') && policy == Policy::Unsigned && path.contains("/images/") => {
+            literal.ends_with('/')
+        }
+        _ => false,
+    };
+    if fixed {
+        policy
+    } else {
+        Policy::Verify
     }
 }
 
@@ -270,6 +301,12 @@ mod tests {
         let get = |p| policy_for(&http::Method::GET, p);
         assert_eq!(get("v3/billdownload/file"), Policy::Unsigned);
         assert_eq!(get("/v3/billdownload/file"), Policy::Unsigned);
+        assert_eq!(get("//v3/billdownload/file"), Policy::Verify);
+        assert_eq!(get("v3/billdownload/%66ile"), Policy::Verify);
+        assert_eq!(get("v3/billdownload/fil%65"), Policy::Verify);
+        assert_eq!(get("v3/%62illdownload/file"), Policy::Verify);
+        assert_eq!(get("v3/billdownload/file?"), Policy::Verify);
+        assert_eq!(get("v3/merchant-service/images/a%2Fb"), Policy::Verify);
         assert_eq!(get("v3/merchant-service/images/abc"), Policy::Unsigned);
         assert_eq!(get("v3/global/merchant-service/images/abc"), Policy::Unsigned);
         assert_eq!(get("v3/merchant-service/images/upload"), Policy::Verify);
@@ -285,6 +322,50 @@ mod tests {
         assert_eq!(policy_for(&http::Method::POST, "v3/billdownload/file"), Policy::Verify);
         assert_eq!(
             policy_for(&http::Method::HEAD, "v3/merchant-service/images/abc"),
+            Policy::Verify
+        );
+    }
+
+    #[test]
+    fn a_placeholder_never_makes_the_documented_part_of_an_exception() {
+        let get = |template, path| policy_of(&http::Method::GET, template, path);
+        assert_eq!(get("v3/billdownload/file", "v3/billdownload/file"), Policy::Unsigned);
+        assert_eq!(get("/v3/billdownload/file", "v3/billdownload/file"), Policy::Unsigned);
+        // Every segment, and every part of one, a placeholder could have made.
+        for template in [
+            "v3/{a}",
+            "{a}",
+            "v3/{a}/file",
+            "v3/billdownload/{a}",
+            "v3/bill{a}/file",
+            "v3/billdownload/fi{a}",
+            "v3/{+a}",
+        ] {
+            assert_eq!(get(template, "v3/billdownload/file"), Policy::Verify, "{template}");
+        }
+        assert_eq!(get("v3/{a}", "v3/statements"), Policy::Verify);
+        // An image's id is a placeholder by design; the rest of its path is not.
+        assert_eq!(
+            get(
+                "v3/merchant-service/images/{media_id}",
+                "v3/merchant-service/images/abc"
+            ),
+            Policy::Unsigned
+        );
+        assert_eq!(
+            get("v3/merchant-service/images/abc", "v3/merchant-service/images/abc"),
+            Policy::Unsigned
+        );
+        assert_eq!(
+            get("v3/{a}/images/{id}", "v3/merchant-service/images/abc"),
+            Policy::Verify
+        );
+        assert_eq!(
+            get("v3/merchant-service/{a}", "v3/merchant-service/images/abc"),
+            Policy::Verify
+        );
+        assert_eq!(
+            get("v3/merchant-service/images/a{id}", "v3/merchant-service/images/abc"),
             Policy::Verify
         );
     }
