@@ -252,7 +252,11 @@ fn redirects_are_not_followed() {
     let (server, client) = sandbox();
     server.inject(Fault::Status(302), 1);
     let e = client["v3/echo"].get(()).unwrap_err();
-    assert!(e.is_transport() && e.to_string().contains("redirect"), "{e}");
+    assert!(e.is_api() && e.status() == Some(302), "{e}");
+    assert!(
+        e.to_string().contains("redirect") && e.to_string().contains("base_uri"),
+        "{e}"
+    );
 }
 
 #[test]

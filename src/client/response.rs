@@ -156,19 +156,22 @@ pub(crate) fn finish(raw: Raw) -> Result<Response> {
             fields: None,
         });
     }
-    if status.is_redirection() {
+    // WeChat Pay never redirects an API call: a 3xx comes from a misrouted `base_uri` or a middlebox. It
+    // is reported as the answer it is (its status, never followed), with what to check.
+    let redirect = status.is_redirection().then(|| {
         let location = headers
             .get(http::header::LOCATION)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("nowhere");
-        return Err(Error::transport(format!(
-            "the answer is a redirect ({} to {location}), which is not followed: WeChat Pay does not redirect API calls, so check `base_uri`",
-            status.as_u16()
-        )));
-    }
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+        format!("a redirect to {location}, which is not followed: WeChat Pay does not redirect API calls, so check `base_uri`")
+    });
+    // A redirect's body is not WeChat Pay's word: no code of it may make the call look retryable.
+    let parsed: Option<serde_json::Value> = match redirect {
+        Some(_) => None,
+        None => serde_json::from_slice(&body).ok(),
+    };
     let field = |name: &str| parsed.as_ref().and_then(|v| v.get(name));
-    Err(Error::api(ApiDetails {
+    let error = Error::api(ApiDetails {
         status: status.as_u16(),
         code: field("code").and_then(|v| v.as_str()).map(str::to_owned),
         message: field("message").and_then(|v| v.as_str()).map(str::to_owned),
@@ -181,5 +184,9 @@ pub(crate) fn finish(raw: Raw) -> Result<Response> {
             headers.get(http::header::RETRY_AFTER).and_then(|v| v.to_str().ok()),
         ),
         body,
-    }))
+    });
+    Err(match redirect {
+        Some(hint) => error.with_hint(&hint),
+        None => error,
+    })
 }

@@ -529,6 +529,17 @@ async fn exchange(http: reqwest::Client, max_body: usize, req: Attempt, timeout:
         .body(body)
         .timeout(timeout);
     let mut res = builder.send().await.map_err(map_reqwest)?;
+    // Both framings on one answer is how answers are smuggled (RFC 9112 §6.3: handle it as an error).
+    // Refused unread, so hyper closes the connection instead of pooling it.
+    if res.headers().contains_key(http::header::TRANSFER_ENCODING)
+        && res.headers().contains_key(http::header::CONTENT_LENGTH)
+    {
+        return Err(Error::transport(
+            "the answer is framed by both `Content-Length` and `Transfer-Encoding`, which no honest server sends; \
+             it is refused and its connection closed",
+        )
+        .with_outcome(crate::error::Outcome::Unknown));
+    }
     let too_big = |n: String| too_big(max_body, n);
     if let Some(len) = res.content_length() {
         if len > max_body as u64 {

@@ -51,6 +51,8 @@ mod platform;
 pub use builder::MockBuilder;
 pub use exchange::{Answer, MockRequest};
 pub use faults::{Fault, Received};
+#[doc(hidden)]
+pub use tls::test_server_tls;
 
 use std::fmt;
 use std::net::SocketAddr;

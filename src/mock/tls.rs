@@ -145,6 +145,15 @@ impl Tls {
     }
 }
 
+/// For this crate's own tests (`tests/hostile.rs`): a rustls server configuration for `127.0.0.1` and
+/// `localhost` (HTTP/1.1 ALPN, the sandbox's certificate and CA) and that CA's certificate (PEM), which a
+/// client trusts with [`crate::ClientBuilder::root_certificate`]. Not part of the API.
+#[doc(hidden)]
+pub fn test_server_tls() -> Result<(Arc<rustls::ServerConfig>, String)> {
+    let tls = Tls::new("1900000109", &keys().1)?;
+    Ok((Arc::clone(tls.acceptor.config()), tls.ca_pem))
+}
+
 /// `apiclient_cert.p12` as WeChat Pay hands it out: the key and its certificate, under the mchid.
 fn p12(mchid: &str, key: &PrivateKey, cert: &[u8], ca: &[u8]) -> Result<Vec<u8>> {
     let bad = |e: p12_keystore::error::Error| {
