@@ -268,6 +268,15 @@ fn post_blocking(client: &Client) {
     assert_eq!(res.status(), 200);
 }
 
+/// One async call at a time, awaited on a tokio runtime (what `#[tokio::main]` builds): the I/O runtime
+/// carries the exchange.
+fn post_async(rt: &tokio::runtime::Runtime, client: &Client) {
+    let res = rt
+        .block_on(client["v3/bench/{id}"].post_async(call_options(1)))
+        .expect("signed + verified");
+    assert_eq!(res.status(), 200);
+}
+
 fn post_16(client: &Client) {
     let node = &client["v3/bench/{id}"];
     let calls = (0..IN_FLIGHT).map(|i| node.post_async(call_options(i)));
@@ -459,7 +468,7 @@ fn cpu_per_request(iters: u64, batch: usize, mut run: impl FnMut()) -> (Duration
 
 /// With `WECHATPAY_BENCH_BREAKDOWN=1`: CPU per request by thread (caller, client I/O runtime, sandbox),
 /// over a fixed number of round trips, printed once. Not a criterion measurement; a map of where time goes.
-fn cpu_breakdown(client: &Client) {
+fn cpu_breakdown(client: &Client, rt: &tokio::runtime::Runtime) {
     if std::env::var_os("WECHATPAY_BENCH_BREAKDOWN").is_none() {
         return;
     }
@@ -506,6 +515,8 @@ fn cpu_breakdown(client: &Client) {
     });
     println!("cpu_breakdown/blocking_post (500 sequential requests):");
     by_thread(500, &mut || (0..500).for_each(|_| post_blocking(client)));
+    println!("cpu_breakdown/async_post (500 sequential requests awaited on a tokio runtime):");
+    by_thread(500, &mut || (0..500).for_each(|_| post_async(rt, client)));
     println!("cpu_breakdown/apiv2_blocking_post (500 sequential requests):");
     by_thread(500, &mut || (0..500).for_each(|_| post_v2_blocking(client)));
     println!("cpu_breakdown/async_16_in_flight (50 batches of 16):");
@@ -518,7 +529,12 @@ fn cpu_groups(c: &mut Criterion) {
         return;
     }
     let (server, client) = sandbox();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     post_blocking(&client);
+    post_async(&rt, &client);
     post_16(&client);
     post_v2_blocking(&client);
 
@@ -529,6 +545,9 @@ fn cpu_groups(c: &mut Criterion) {
         g.bench_function("blocking_post", |b| {
             b.iter_custom(|iters| pick(cpu_per_request(iters, 1, || post_blocking(&client))))
         });
+        g.bench_function("async_post", |b| {
+            b.iter_custom(|iters| pick(cpu_per_request(iters, 1, || post_async(&rt, &client))))
+        });
         g.bench_function("async_16_in_flight_per_request", |b| {
             b.iter_custom(|iters| pick(cpu_per_request(iters, IN_FLIGHT, || post_16(&client))))
         });
@@ -537,7 +556,7 @@ fn cpu_groups(c: &mut Criterion) {
         });
         g.finish();
     }
-    cpu_breakdown(&client);
+    cpu_breakdown(&client, &rt);
     drop(server);
 }
 
