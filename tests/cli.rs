@@ -848,7 +848,7 @@ fn flags_a_command_does_not_use_are_refused_and_not_in_its_help() {
     for (args, flag) in [
         (vec!["--mchid", "1900000109", "mock", "serve"], "--mchid"),
         (vec!["--config", "x.json", "mock", "serve"], "--config"),
-        (vec!["mock", "serve", "--mchid", "1900000109"], "--mchid"),
+        (vec!["mock", "serve", "--serial", "S"], "--serial"),
         (vec!["--mchid", "1900000109", "keys", "serial", cert], "--mchid"),
         (vec!["--base-uri", "http://x/", "completions", "bash"], "--base-uri"),
         (vec!["--profile", "p", "config", "path"], "--profile"),
@@ -894,6 +894,10 @@ fn flags_a_command_does_not_use_are_refused_and_not_in_its_help() {
     ] {
         let text = help(args);
         for flag in ["--config", "--mchid", "--base-uri", "--timeout", "--verbose"] {
+            // `mock serve --mchid` is the merchant the sandbox serves, not a client setting.
+            if args[0] == "mock" && flag == "--mchid" {
+                continue;
+            }
             assert!(!text.contains(flag), "{flag} in {args:?}: {text}");
         }
     }

@@ -213,7 +213,7 @@ fn the_notify_url_is_set_and_read_back_as_documented() {
         (json!({"notify_url": "ftp://example.com/x"}), "notify_url"),
         (json!({"notify_url": "not a url"}), "notify_url"),
         (
-            json!({"mchid": "1230000109", "notify_url": "https://example.com/n"}),
+            json!({"mchid": "1999999999", "notify_url": "https://example.com/n"}),
             "mchid",
         ),
     ] {

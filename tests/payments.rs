@@ -249,7 +249,7 @@ fn double_payment_over_refund_and_bad_orders_are_refused() {
     let e = client["v3/pay/transactions/jsapi"].post(no_openid).unwrap_err();
     assert_eq!(e.detail().unwrap()["field"], "payer.openid", "{e}");
     let mut stranger = jsapi(&server, "D0000003", 1, &receiver.url);
-    stranger["json"]["mchid"] = json!("1230000109");
+    stranger["json"]["mchid"] = json!("1999999999"); // neither the sandbox's nor a docs' sample id
     assert_eq!(
         client["v3/pay/transactions/jsapi"]
             .post(stranger)
@@ -770,4 +770,97 @@ fn a_failed_payment_and_the_moved_clock() {
         .unwrap();
     assert_eq!(res.status(), 204);
     assert_eq!(state("F0000003"), "PAYERROR");
+}
+
+/// The docs' samples name merchants of their own (`1230000109`; 服务商 `sp_mchid`s such as `1900000100`): a client
+/// configured as one of them, signing with the sandbox's merchant key, runs the samples' flow unchanged, and
+/// every answer and notification speaks of the merchant the request named.
+#[test]
+fn the_docs_sample_merchants_order_query_and_are_notified_with_the_sandbox_keys() {
+    let server = MockServer::start().unwrap();
+    assert_eq!(server.mchid(), wechatpay::mock::MCHID);
+    let receiver = Receiver::start();
+    let docs = server
+        .client_builder()
+        .mchid("1230000109")
+        .apiv3_key(server.apiv3_key())
+        .build()
+        .unwrap();
+    // openapi/v3/pay/transactions/jsapi.md's body, its `time_expire` (2018) left out and the notify URL ours.
+    let order = json!({"json": {"appid": "wxd678efh567hg6787", "mchid": "1230000109",
+        "description": "Image形象店-深圳腾大-QQ公仔", "attach": "自定义数据", "out_trade_no": "1217752501201407033233368018",
+        "amount": {"total": 100, "currency": "CNY"}, "notify_url": receiver.url, "goods_tag": "WXG",
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}});
+    let placed: Value = docs["v3/pay/transactions/jsapi"].post(&order).unwrap().json().unwrap();
+    assert!(placed["prepay_id"].is_string(), "{placed}");
+    // openapi/v3/pay/transactions/out-trade-no/{out_trade_no}.md, verbatim.
+    let query = json!({"out_trade_no": "1217752501201407033233368018", "query": {"mchid": "1230000109"}});
+    let found: Value = docs["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(&query)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (found["mchid"].as_str(), found["trade_state"].as_str()),
+        (Some("1230000109"), Some("NOTPAY")),
+        "{found}"
+    );
+    server.pay("1217752501201407033233368018").unwrap();
+    let paid = receiver.next(&docs);
+    assert_eq!(
+        (paid.resource["mchid"].as_str(), paid.resource["attach"].as_str()),
+        (Some("1230000109"), Some("自定义数据"))
+    );
+    let found: Value = docs["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(&query)
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(found["trade_state"], "SUCCESS", "{found}");
+    // openapi/v2/pay/orderquery.md's merchant too, through APIv2 on the same book.
+    let v2query = json!({"xml": {"appid": "wxd678efh567hg6787", "mch_id": "1230000109",
+        "out_trade_no": "1217752501201407033233368018"}});
+    let found: Value = docs["v2/pay/orderquery"].post(v2query).unwrap().xml().unwrap();
+    assert_eq!(
+        (found["mch_id"].as_str(), found["trade_state"].as_str()),
+        (Some("1230000109"), Some("SUCCESS")),
+        "{found}"
+    );
+    // The same merchant under its own id sees the order too: one merchant, one book.
+    let own = json!({"out_trade_no": "1217752501201407033233368018", "query": {"mchid": server.mchid()}});
+    assert_eq!(
+        server.client().unwrap()["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+            .get(own)
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A 服务商 sample's merchant (`sp_mchid` 1900000100, its sub-merchant 1900000109), the same way.
+    let partner = server.client_builder().mchid("1900000100").build().unwrap();
+    let order = json!({"json": {"sp_appid": "wx8888888888888888", "sp_mchid": "1900000100",
+        "sub_appid": "wxd678efh567hg6999", "sub_mchid": "1900000109", "description": "Image形象店-深圳腾大-QQ公仔",
+        "out_trade_no": "1217752501201407033233368019", "amount": {"total": 100, "currency": "CNY"},
+        "notify_url": "https://www.weixin.qq.com/wxpay/pay.php",
+        "payer": {"sp_openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}});
+    partner["v3/pay/partner/transactions/jsapi"].post(order).unwrap();
+    let found: Value = partner["v3/pay/partner/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": "1217752501201407033233368019",
+            "query": {"sp_mchid": "1900000100", "sub_mchid": "1900000109"}}))
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (found["sp_mchid"].as_str(), found["sub_mchid"].as_str()),
+        (Some("1900000100"), Some("1900000109")),
+        "{found}"
+    );
+
+    // Any other merchant is a stranger: its signature is refused as WeChat Pay refuses it.
+    let stranger = server.client_builder().mchid("1999999999").build().unwrap();
+    let e = stranger["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": "1217752501201407033233368018", "query": {"mchid": "1999999999"}}))
+        .unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(401), Some("SIGN_ERROR")), "{e}");
+    assert_eq!(e.detail().unwrap()["field"], "mchid", "{e}");
 }

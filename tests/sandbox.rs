@@ -117,6 +117,97 @@ fn a_restarted_sandbox_keeps_its_state_and_keys() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A JSAPI order of `mchid`, placed and queried by `client`; the query's answer.
+fn order_and_query(client: &Client, mchid: &str, out_trade_no: &str) -> wechatpay::Result<Value> {
+    client["v3/pay/transactions/jsapi"].post(json!({"json": {"appid": "wxd678efh567hg6787", "mchid": mchid,
+        "description": "Image形象店-深圳腾大-QQ公仔", "out_trade_no": out_trade_no,
+        "notify_url": "https://www.weixin.qq.com/wxpay/pay.php", "amount": {"total": 100, "currency": "CNY"},
+        "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}}))?;
+    client["v3/pay/transactions/out-trade-no/{out_trade_no}"]
+        .get(json!({"out_trade_no": out_trade_no, "query": {"mchid": mchid}}))?
+        .json()
+}
+
+#[test]
+fn a_sandbox_serves_the_merchant_it_is_given_and_refuses_strangers() {
+    let dir = common::temp_dir("mchid");
+    let server = MockServer::builder()
+        .mchid("1888888888")
+        .state_dir(&dir)
+        .tls(true)
+        .start()
+        .unwrap();
+    assert_eq!(server.mchid(), "1888888888");
+    let client = server.client().unwrap();
+    let found = order_and_query(&client, "1888888888", "1217752501201407033233368018").unwrap();
+    assert_eq!(
+        (found["mchid"].as_str(), found["trade_state"].as_str()),
+        (Some("1888888888"), Some("NOTPAY"))
+    );
+    // Its stock, its certificate (`apiclient_cert.p12`, whose passphrase is the mchid) and its connection info.
+    let stock: Value = client["v3/marketing/busifavor/stocks/100088"]
+        .get(())
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(stock["belong_merchant"], "1888888888", "{stock}");
+    Client::builder()
+        .mchid("1888888888")
+        .apiv2_key(server.apiv2_key())
+        .merchant_p12(server.merchant_p12().unwrap(), None)
+        .build()
+        .unwrap();
+    assert_eq!(server.connection_info().unwrap()["mchid"], "1888888888");
+
+    // Another merchant signing with the same key is refused as WeChat Pay refuses it: 401 SIGN_ERROR on the
+    // `Authorization` header's mchid, as the default sandbox refuses any id it does not answer to.
+    for sandbox in [&server, &MockServer::start().unwrap()] {
+        let stranger = sandbox.client_builder().mchid("1999999999").build().unwrap();
+        let e = order_and_query(&stranger, "1999999999", "1217752501201407033233368019").unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(401), Some("SIGN_ERROR")), "{e}");
+        assert_eq!(e.detail().unwrap()["field"], "mchid", "{e}");
+    }
+    // Its own signature over another merchant's order: that body field is refused.
+    let e = order_and_query(&client, "1999999999", "1217752501201407033233368019").unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(400), Some("PARAM_ERROR")), "{e}");
+    assert_eq!(e.detail().unwrap()["field"], "mchid", "{e}");
+    // The docs' sample ids answer, whatever merchant the sandbox serves.
+    let docs = server.client_builder().mchid("1230000109").build().unwrap();
+    let found = order_and_query(&docs, "1230000109", "1217752501201407033233368020").unwrap();
+    assert_eq!(found["mchid"], "1230000109");
+    // openapi/v3/marketing/busifavor/callbacks.md's merchant, verbatim; a stranger's id is refused.
+    let callbacks = |mchid: &str| {
+        client["v3/marketing/busifavor/callbacks"]
+            .post(json!({"json": {"mchid": mchid, "notify_url": "https://pay.weixin.qq.com"}}))
+    };
+    let set: Value = callbacks("10000098").unwrap().json().unwrap();
+    assert_eq!(set["mchid"], "10000098", "{set}");
+    let e = callbacks("1999999999").unwrap_err();
+    assert_eq!(
+        (e.code(), e.detail().unwrap()["field"].as_str()),
+        (Some("PARAM_ERROR"), Some("mchid")),
+        "{e}"
+    );
+
+    // A restart keeps the merchant; a given one replaces it.
+    drop(server);
+    let again = MockServer::builder().state_dir(&dir).start().unwrap();
+    assert_eq!(again.mchid(), "1888888888");
+    drop(again);
+    assert_eq!(
+        MockServer::builder()
+            .mchid("1777777777")
+            .state_dir(&dir)
+            .start()
+            .unwrap()
+            .mchid(),
+        "1777777777"
+    );
+    let e = MockServer::builder().mchid("1888 888").start().unwrap_err();
+    assert!(e.is_config(), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_corrupt_state_dir_is_a_clear_error() {
     let dir = common::temp_dir("corrupt");
@@ -174,5 +265,56 @@ fn wxpay_mock_serve_prints_one_json_line_and_serves_until_sigterm() {
     assert!(client["v3/marketing/busifavor/stocks/{stock_id}"]
         .get(json!({"stock_id": "100088"}))
         .is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(all(feature = "cli", unix))]
+#[test]
+fn wxpay_mock_serve_serves_the_mchid_it_is_given() {
+    let dir = common::temp_dir("serve-mchid");
+    let (mut child, line) = common::serve([
+        "--mchid".as_ref(),
+        "1888888888".as_ref(),
+        "--state-dir".as_ref(),
+        dir.as_os_str(),
+    ]);
+    let info: Value = serde_json::from_str(&line).expect("one JSON line");
+    assert_eq!(info["mchid"], "1888888888", "{info}");
+    let mut keys: Vec<&str> = info.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "apiv2_key",
+            "apiv3_key",
+            "base_uri",
+            "mchid",
+            "private_key",
+            "public_key",
+            "public_key_id",
+            "serial"
+        ],
+        "the line's keys are as ever: {info}"
+    );
+    let s = |k: &str| info[k].as_str().unwrap().to_owned();
+    let client = Client::builder()
+        .mchid(s("mchid"))
+        .serial(s("serial"))
+        .private_key(&format!("file://{}", s("private_key")))
+        .cert(&s("public_key_id"), &format!("file://{}", s("public_key")))
+        .base_uri(&s("base_uri"))
+        .build()
+        .unwrap();
+    let found = order_and_query(&client, "1888888888", "1217752501201407033233368018").unwrap();
+    assert_eq!(found["mchid"], "1888888888");
+    common::stop(&mut child);
+
+    // An id that fits no header is a configuration error, before anything listens.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wxpay"))
+        .args(["mock", "serve", "--mchid", "1888 888", "--addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty());
     let _ = std::fs::remove_dir_all(&dir);
 }

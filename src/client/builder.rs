@@ -52,6 +52,9 @@ enum MerchantCertSource {
 }
 
 /// Configures a [`Client`]. Nothing is checked until [`ClientBuilder::build`], which checks everything.
+/// A builder may also start from a file or the environment, as `wxpay` reads them:
+/// [`ClientBuilder::from_config`] (the JSON `wxpay mock serve` prints), [`ClientBuilder::from_env`],
+/// [`ClientBuilder::from_profile`].
 ///
 /// ```
 /// let client = wechatpay::Client::builder()

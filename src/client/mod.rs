@@ -2,6 +2,7 @@
 
 mod builder;
 pub(crate) mod chain;
+mod config;
 pub(crate) mod merchant_tls;
 pub mod observe;
 pub(crate) mod pending;

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use super::certificate::PlatformCert;
 use super::gateway::{Identity, IdentityParts};
 use super::state::StateDir;
-use super::{callbacks, server, tls, MockServer, Shared, DEFAULT_REFUND_DELAY, MCHID, MERCHANT_SERIAL, PUBLIC_KEY_ID};
+use super::{
+    callbacks, merchant, server, tls, MockServer, Shared, DEFAULT_REFUND_DELAY, MCHID, MERCHANT_SERIAL, PUBLIC_KEY_ID,
+};
 
 /// Keys generated once per process, so many sandboxes in one test binary start fast.
 fn default_keys() -> &'static (PrivateKey, PrivateKey) {
@@ -35,6 +37,7 @@ fn default_keys() -> &'static (PrivateKey, PrivateKey) {
 #[derive(Debug)]
 pub struct MockBuilder {
     addr: SocketAddr,
+    mchid: Option<String>,
     merchant_key: Option<PrivateKey>,
     platform_key: Option<PrivateKey>,
     state_dir: Option<PathBuf>,
@@ -58,11 +61,12 @@ struct SavedIdentity {
 }
 
 impl MockBuilder {
-    /// The defaults: `127.0.0.1:0`, generated keys, no state dir, public-key mode, plain HTTP, no
-    /// auto-pay, refunds settled after [`DEFAULT_REFUND_DELAY`].
+    /// The defaults: `127.0.0.1:0`, merchant [`MCHID`], generated keys, no state dir, public-key mode, plain
+    /// HTTP, no auto-pay, refunds settled after [`DEFAULT_REFUND_DELAY`].
     pub(crate) fn new() -> Self {
         MockBuilder {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            mchid: None,
             merchant_key: None,
             platform_key: None,
             state_dir: None,
@@ -82,6 +86,35 @@ impl MockBuilder {
     /// ```
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;
+        self
+    }
+
+    /// The merchant the sandbox serves, so a test runs as the merchant it is written for: the `mchid` an
+    /// `Authorization` header names, the one answers, notifications and bills echo, the subject and
+    /// passphrase of its certificate ([`MockBuilder::tls`]), the owner of the seeded stock, the `mchid` of
+    /// [`MockServer::connection_info`]. It answers to [`SAMPLE_MCHIDS`](super::SAMPLE_MCHIDS) too, as every
+    /// sandbox does; any other id is refused as WeChat Pay refuses a stranger: 401 `SIGN_ERROR` in the
+    /// `Authorization` header, 400 `PARAM_ERROR` in a body or query field (APIv2: `mch_id参数格式错误`).
+    /// Default: the one a state dir recorded, else [`MCHID`]. Letters, digits, `_` and `-` only, as a client
+    /// takes it ([`MockBuilder::start`] refuses anything else).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use wechatpay::mock::MockServer;
+    ///
+    /// let server = MockServer::builder().mchid("1888888888").start()?;
+    /// assert_eq!(server.mchid(), "1888888888");
+    /// let client = server.client()?; // signs as 1888888888
+    /// let order = json!({"json": {"appid": "wxd678efh567hg6787", "mchid": server.mchid(), "description": "QQ公仔",
+    ///     "out_trade_no": "1217752501201407033233368018", "notify_url": "https://example.com/notify",
+    ///     "amount": {"total": 1}, "payer": {"openid": "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}});
+    /// client["v3/pay/transactions/jsapi"].post(order)?;
+    /// let e = server.client_builder().mchid("1999999999").build()?["v3/certificates"].get(()).unwrap_err();
+    /// assert_eq!(e.code(), Some("SIGN_ERROR"));
+    /// # Ok::<(), wechatpay::Error>(())
+    /// ```
+    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
+        self.mchid = Some(mchid.into());
         self
     }
 
@@ -121,8 +154,9 @@ impl MockBuilder {
 
     /// Keeps keys, ids and business state in `dir` (created if needed), so a restarted sandbox keeps its
     /// stocks, coupons and keys. Keys already in `dir` win over [`MockBuilder::merchant_key`] and
-    /// [`MockBuilder::platform_key`]. The signing platform certificate and its key (`platform_cert.pem`,
-    /// `platform_cert_key.pem`) are kept too, rotated ones included.
+    /// [`MockBuilder::platform_key`]; the merchant id it recorded is served unless [`MockBuilder::mchid`] names
+    /// another. The signing platform certificate and its key (`platform_cert.pem`, `platform_cert_key.pem`) are
+    /// kept too, rotated ones included.
     ///
     /// ```
     /// use wechatpay::mock::MockServer;
@@ -135,7 +169,9 @@ impl MockBuilder {
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.state_dir = Some(dir.into());
+        // Absolute, so the paths `connection_info` names read the same from any directory.
+        let dir = dir.into();
+        self.state_dir = Some(std::path::absolute(&dir).unwrap_or(dir));
         self
     }
 
@@ -191,6 +227,17 @@ impl MockBuilder {
     }
 
     fn identity(&self, dir: Option<&StateDir>) -> Result<Identity> {
+        let saved: Option<SavedIdentity> = match dir {
+            Some(d) => d.read_json("identity.json")?,
+            None => None,
+        };
+        // Given wins; else the one the state dir recorded (a restart is the same merchant); else the default.
+        let mchid = match (&self.mchid, &saved) {
+            (Some(mchid), _) => mchid.clone(),
+            (None, Some(saved)) => saved.mchid.clone(),
+            (None, None) => MCHID.to_owned(),
+        };
+        merchant::check(&mchid)?; // before anything is written
         let pick =
             |explicit: &Option<PrivateKey>, default: fn() -> PrivateKey| explicit.clone().unwrap_or_else(default);
         let fallback_merchant = || default_keys().0.clone();
@@ -204,10 +251,6 @@ impl MockBuilder {
                 self.merchant_key.clone().unwrap_or_else(fallback_merchant),
                 self.platform_key.clone().unwrap_or_else(fallback_platform),
             ),
-        };
-        let saved: Option<SavedIdentity> = match dir {
-            Some(d) => d.read_json("identity.json")?,
-            None => None,
         };
         let cert_pem = dir.map(|d| d.path("platform_cert.pem")).filter(|p| p.exists());
         let platform_cert = match (&saved, cert_pem, dir) {
@@ -223,7 +266,7 @@ impl MockBuilder {
             _ => PlatformCert::generate(platform_key.clone(), 3650),
         };
         let identity = Identity::new(IdentityParts {
-            mchid: MCHID.to_owned(),
+            mchid,
             merchant_serial: MERCHANT_SERIAL.to_owned(),
             merchant_key,
             platform_key,

@@ -15,9 +15,10 @@ use crate::crypto::keys::{PrivateKey, PublicKey};
 use crate::protocol::sign::{request_message, Authorization};
 use crate::protocol::verify::{answer_message, MAX_SKEW_SECS};
 
-/// Who the sandbox is and who it accepts: one merchant; one platform public key (`PUB_KEY_ID_…`) and
-/// platform certificates that can rotate.
+/// Who the sandbox is and who it accepts: one merchant (which answers to the docs' sample ids too, see
+/// `merchant`); one platform public key (`PUB_KEY_ID_…`) and platform certificates that can rotate.
 pub(crate) struct Identity {
+    /// The merchant it serves ([`crate::mock::MockBuilder::mchid`]).
     pub(crate) mchid: String,
     pub(crate) merchant_serial: String,
     pub(crate) merchant_key: PrivateKey,
@@ -181,7 +182,8 @@ pub(crate) fn authenticate(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| sign_error("authorization", "the Authorization header is missing".into()))?;
     let auth = Authorization::parse(header).map_err(|e| sign_error("authorization", e.to_string()))?;
-    if auth.mchid != identity.mchid {
+    // The merchant's own id or a docs' sample one: the same merchant key and serial sign for each.
+    if !super::merchant::answers_to(&identity.mchid, &auth.mchid) {
         return Err(sign_error(
             "mchid",
             format!("mchid {} is not this merchant", auth.mchid),
@@ -275,9 +277,21 @@ mod tests {
 
     /// Authenticates a `GET /v3/echo` signed at `ts` with `nonce`, as the sandbox would at `now`.
     fn check(identity: &Identity, nonces: &Mutex<Nonces>, ts: i64, nonce: &str, now: i64) -> Result<(), Answer> {
+        check_as(identity, &identity.mchid, nonces, ts, nonce, now)
+    }
+
+    /// [`check`], the `Authorization` naming `mchid`.
+    fn check_as(
+        identity: &Identity,
+        mchid: &str,
+        nonces: &Mutex<Nonces>,
+        ts: i64,
+        nonce: &str,
+        now: i64,
+    ) -> Result<(), Answer> {
         let auth = Authorization::sign_at(
             &identity.merchant_key,
-            &identity.mchid,
+            mchid,
             &identity.merchant_serial,
             "GET",
             "/v3/echo",
@@ -288,6 +302,23 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(http::header::AUTHORIZATION, auth.to_string().parse().unwrap());
         authenticate(identity, nonces, "GET", "/v3/echo", &headers, b"", now)
+    }
+
+    #[test]
+    fn the_merchant_key_signs_for_the_merchant_and_the_docs_sample_ids_only() {
+        let identity = identity();
+        let nonces = Mutex::default();
+        for (i, mchid) in crate::mock::SAMPLE_MCHIDS.iter().enumerate() {
+            check_as(&identity, mchid, &nonces, NOW, &format!("sample{i}"), NOW)
+                .unwrap_or_else(|a| panic!("{mchid}: {:?}", a.body));
+        }
+        let refused = check_as(&identity, "1999999999", &nonces, NOW, "stranger", NOW).unwrap_err();
+        let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(
+            (refused.status, body["code"].as_str(), body["detail"]["field"].as_str()),
+            (401, Some("SIGN_ERROR"), Some("mchid")),
+            "{body}"
+        );
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! with its APIv3 key) and can rotate its platform certificate ([`MockServer::rotate_platform_key`]).
 //! Endpoints register through one handler table
 //! ([`MockServer::route`]); faults can be injected for tests ([`MockServer::inject`]); a state dir keeps
-//! keys and business state across restarts ([`MockBuilder::state_dir`]).
+//! keys and business state across restarts ([`MockBuilder::state_dir`]). It serves one merchant
+//! ([`MockBuilder::mchid`]), which answers to the docs' sample merchant ids too ([`SAMPLE_MCHIDS`]), so the
+//! docs' samples run against it unchanged.
 //!
 //! ```
 //! use serde_json::json;
@@ -36,6 +38,7 @@ mod exchange;
 mod faults;
 mod gateway;
 mod kit;
+mod merchant;
 mod server;
 mod state;
 mod tls;
@@ -51,6 +54,7 @@ mod platform;
 pub use builder::MockBuilder;
 pub use exchange::{Answer, MockRequest};
 pub use faults::{Fault, Received};
+pub use merchant::SAMPLE_MCHIDS;
 #[doc(hidden)]
 pub use tls::test_server_tls;
 
@@ -74,7 +78,8 @@ use gateway::{Identity, Nonces};
 use server::Routes;
 use state::StateDir;
 
-/// The sandbox merchant id.
+/// The merchant id a sandbox serves unless [`MockBuilder::mchid`] names another; it answers to
+/// [`SAMPLE_MCHIDS`] as well.
 pub const MCHID: &str = "1900000109";
 /// The sandbox merchant certificate serial.
 pub const MERCHANT_SERIAL: &str = "3775B6A45ACD588826D15E583A95F5DD00000001";
@@ -175,7 +180,8 @@ impl MockServer {
         format!("{scheme}://{}/", self.addr)
     }
 
-    /// The merchant id it accepts.
+    /// The merchant id it serves ([`MockBuilder::mchid`], [`MCHID`] by default): its clients' and its
+    /// certificates'. It answers to [`SAMPLE_MCHIDS`] as well.
     pub fn mchid(&self) -> &str {
         &self.shared.identity.mchid
     }

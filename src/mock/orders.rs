@@ -129,6 +129,10 @@ impl Orders {
 pub(crate) struct Order {
     /// Placed through APIv3 (JSON, `TRANSACTION.SUCCESS`), else APIv2 (XML).
     pub(crate) v3: bool,
+    /// The merchant id it was placed under (the sandbox's own or a docs' sample one), which its answers,
+    /// notifications and bill lines echo; `None` in books written before the sandbox answered to several.
+    #[serde(default)]
+    pub(crate) mchid: Option<String>,
     pub(crate) appid: String,
     pub(crate) out_trade_no: String,
     pub(crate) transaction_id: String,
@@ -177,6 +181,7 @@ impl Order {
         let (n, now) = (orders.next(), orders.now());
         Order {
             v3: false,
+            mchid: None,
             appid: appid.to_owned(),
             out_trade_no: out_trade_no.to_owned(),
             transaction_id: format!("4200{:08}{:012}", std::process::id() % 100_000_000, n),
@@ -197,6 +202,11 @@ impl Order {
             time: now,
             refunds: Vec::new(),
         }
+    }
+
+    /// The merchant id its answers echo: the one it was placed under, else the sandbox's `mchid`.
+    pub(crate) fn merchant<'a>(&'a self, mchid: &'a str) -> &'a str {
+        self.mchid.as_deref().unwrap_or(mchid)
     }
 
     /// What has been refunded (or is being refunded), in fen: never more than was paid.
@@ -340,7 +350,7 @@ fn bill_time(secs: i64) -> String {
 /// per payment and per refund of that day (`bill_type` `ALL`, `SUCCESS` or `REFUND`), then the totals; every
 /// value starts with a backtick, as WeChat Pay writes them so spreadsheets keep them as text. `None` when
 /// the day has nothing to bill. WeChat Pay bills only past days; the sandbox bills today too, so a test can
-/// reconcile what it has just done.
+/// reconcile what it has just done. `mchid` fills the 商户号 of an order that recorded none.
 pub(crate) fn trade_bill(orders: &Orders, mchid: &str, day: &str, bill_type: &str) -> Option<String> {
     let mut lines = vec![
         "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,货币种类,\
@@ -359,7 +369,7 @@ pub(crate) fn trade_bill(orders: &Orders, mchid: &str, day: &str, bill_type: &st
             let cells = [
                 bill_time(time),
                 order.appid.clone(),
-                mchid.to_owned(),
+                order.merchant(mchid).to_owned(),
                 "0".into(),
                 String::new(),
                 order.transaction_id.clone(),

@@ -135,15 +135,22 @@ impl Upload {
     }
 
     /// The file at `path`, named by its last component. Its SHA-256 is computed now, reading the file in
-    /// chunks; its bytes are read again, in chunks, when the request is sent.
+    /// chunks; its bytes are read again, in chunks, when the request is sent. A `file://` path is taken as
+    /// the key loader takes one (`file:///path/to/logo.png`), so that one spelling names every file.
     ///
     /// ```no_run
     /// let video = wechatpay::media::Upload::from_path("/path/to/intro.mp4")?; // never held in memory
     /// assert_eq!(video.filename(), "intro.mp4");
+    /// let logo = wechatpay::media::Upload::from_path("file:///path/to/logo.png")?;
+    /// assert_eq!(logo.filename(), "logo.png");
     /// # Ok::<(), wechatpay::Error>(())
     /// ```
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
+        let path = path
+            .to_str()
+            .and_then(|text| text.strip_prefix("file://"))
+            .map_or(path, Path::new);
         let shown = path.display();
         let filename = path
             .file_name()
@@ -412,6 +419,24 @@ mod tests {
         assert!(std::str::from_utf8(upload.meta_json())
             .unwrap()
             .starts_with(r#"{"filename":"logo.png","sha256":""#));
+    }
+
+    #[test]
+    fn a_file_url_names_the_same_file_as_its_path() {
+        let dir = std::env::temp_dir().join(format!("wechatpay-upload-url-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = std::path::absolute(dir.join("logo.png")).unwrap();
+        std::fs::write(&file, b"\x89PNG\r\n\x1a\n").unwrap();
+        let by_path = Upload::from_path(&file).unwrap();
+        let by_url = Upload::from_path(format!("file://{}", file.display())).unwrap();
+        assert_eq!(by_url.filename(), "logo.png");
+        assert_eq!(by_url.meta_json(), by_path.meta_json());
+        let missing = Upload::from_path(format!("file://{}", dir.join("gone.png").display())).unwrap_err();
+        assert!(
+            missing.is_request() && !missing.to_string().contains("file://"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn readme_block_03_line_129() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_04_line_231() -> Result<(), Box<dyn Error>> {
+fn readme_block_04_line_245() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         client["v3/marketing/busifavor/users/{openid}/coupons"].get(json!({
@@ -103,7 +103,7 @@ fn readme_block_04_line_231() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_05_line_259() -> Result<(), Box<dyn Error>> {
+fn readme_block_05_line_273() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use std::time::Duration;
@@ -130,7 +130,7 @@ fn readme_block_05_line_259() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_06_line_295() -> Result<(), Box<dyn Error>> {
+fn readme_block_06_line_309() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         client["v3/applyment4sub/applyment/{empty}"].post(json!({
@@ -145,7 +145,7 @@ fn readme_block_06_line_295() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_07_line_323() -> Result<(), Box<dyn Error>> {
+fn readme_block_07_line_338() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         match client["v3/marketing/busifavor/stocks/{stock_id}"].get(json!({"stock_id": "100088"})) {
@@ -166,7 +166,7 @@ fn readme_block_07_line_323() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_08_line_386() -> Result<(), Box<dyn Error>> {
+fn readme_block_08_line_401() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::{Client, Options, RetryPolicy};
@@ -186,7 +186,7 @@ fn readme_block_08_line_386() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_09_line_427() -> Result<(), Box<dyn Error>> {
+fn readme_block_09_line_442() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::sync::atomic::{AtomicU64, Ordering};
@@ -212,7 +212,7 @@ fn readme_block_09_line_427() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_10_line_457() -> Result<(), Box<dyn Error>> {
+fn readme_block_10_line_472() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::notify::Reply;
@@ -238,7 +238,7 @@ fn readme_block_10_line_457() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_11_line_528() -> Result<(), Box<dyn Error>> {
+fn readme_block_11_line_543() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use std::time::Duration;
@@ -263,7 +263,7 @@ fn readme_block_11_line_528() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_12_line_574() -> Result<(), Box<dyn Error>> {
+fn readme_block_12_line_589() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     if false {
         use wechatpay::media::{self, Upload};
@@ -279,7 +279,7 @@ fn readme_block_12_line_574() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_13_line_610() -> Result<(), Box<dyn Error>> {
+fn readme_block_13_line_625() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -311,7 +311,7 @@ fn readme_block_13_line_610() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_14_line_693() -> Result<(), Box<dyn Error>> {
+fn readme_block_14_line_708() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use wechatpay::paysign;
@@ -324,7 +324,7 @@ fn readme_block_14_line_693() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_15_line_851() -> Result<(), Box<dyn Error>> {
+fn readme_block_15_line_867() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         use serde_json::json;
@@ -357,7 +357,7 @@ fn readme_block_15_line_851() -> Result<(), Box<dyn Error>> {
 }
 
 #[test]
-fn readme_block_16_line_881() -> Result<(), Box<dyn Error>> {
+fn readme_block_16_line_897() -> Result<(), Box<dyn Error>> {
     let Prelude { server, client, payload, private_key } = prelude()?;
     {
         let server = MockServer::builder().certificate_mode(true).start()?;

@@ -17,6 +17,7 @@ use wechatpay::{Method, Options, Prepared, Response};
 use crate::config::{split_pair, ConfigArgs, Resolved};
 use crate::failure::Failure;
 use crate::output;
+use crate::sensitive::Sealing;
 
 /// What every verb takes.
 #[derive(Args)]
@@ -26,9 +27,17 @@ pub(crate) struct CallArgs {
     /// for APIv2. A PHP or Node chain spelling works too: `v3->pay->transactions->native`,
     /// `v3.pay.transactions.native`.
     path: String,
-    /// The JSON body of an APIv3 call: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given.
+    /// The JSON body of an APIv3 call: the text itself, `@FILE`, or `-` for stdin. Sent exactly as given,
+    /// but for the fields the catalog documents as encrypted (a name, an id number…): those held in
+    /// plaintext are sealed first, as the library seals them (see --sensitive).
     #[arg(long, value_name = "JSON|@FILE|-")]
     json: Option<String>,
+    /// A field of --json to seal (RSA-OAEP under WeChat Pay's public key, named in `Wechatpay-Serial`)
+    /// instead of the documented ones, by path: `user_name`, `contact.email`, `'receivers[].name'`
+    /// (repeatable; each must be in the body). `--sensitive none` seals nothing: the body goes as given.
+    /// A documented encrypted field left in plaintext is a warning (--strict: a refusal).
+    #[arg(long, value_name = "PATH|none")]
+    sensitive: Vec<String>,
     /// The fields of an APIv2 (`v2/…`) call, as a JSON object: the text itself, `@FILE`, or `-` for stdin.
     /// Sent as XML with `nonce_str` and `sign` added (a v2 GET takes its fields as --query instead).
     #[arg(long, value_name = "JSON|@FILE|-", conflicts_with = "json")]
@@ -113,9 +122,9 @@ struct Bodies {
     xml: Option<Value>,
 }
 
-/// The options of the call, from the flags, and the bodies they give; every malformed flag is a usage
-/// error.
-fn options(args: &CallArgs) -> Result<(Options, Bodies), Failure> {
+/// The options of the call to `template`, from the flags, and the bodies they give; every malformed flag is
+/// a usage error.
+fn options(args: &CallArgs, method: &Method, template: &str) -> Result<(Options, Bodies), Failure> {
     let mut options = Options::new();
     let mut bodies = Bodies::default();
     for item in &args.param {
@@ -132,8 +141,10 @@ fn options(args: &CallArgs) -> Result<(Options, Bodies), Failure> {
     }
     if let Some(spec) = &args.json {
         let body = read_json(spec, "--json")?.0;
-        bodies.json = serde_json::from_slice(&body).ok();
-        options = options.body(body);
+        let value: Value = serde_json::from_slice(&body).map_err(|e| Failure::usage(format!("--json: {e}")))?;
+        let op = wechatpay::catalog::lookup(method.as_str(), template);
+        options = Sealing::from_flags(&args.sensitive)?.body(options, body, &value, op);
+        bodies.json = Some(value);
     }
     if let Some(spec) = &args.xml {
         let fields = read_fields(spec)?;
@@ -176,7 +187,11 @@ fn preflight(method: &Method, template: &str, args: &CallArgs, bodies: &Bodies) 
             .filter_map(|h| h.split_once(':').map(|(name, _)| name.trim().to_owned()))
             .collect(),
     };
-    let warnings = crate::preflight::check(method.as_str(), template, &given);
+    let mut warnings = crate::preflight::check(method.as_str(), template, &given);
+    if let Some(op) = wechatpay::catalog::lookup(method.as_str(), template) {
+        let sealing = Sealing::from_flags(&args.sensitive)?;
+        warnings.extend(crate::sensitive::warnings(op, &sealing, &given));
+    }
     for warning in &warnings {
         warning.print();
     }
@@ -294,6 +309,16 @@ fn is_apiv2(template: &str) -> bool {
 /// for APIv2. Said before anything is read or configured.
 fn check_api_flags(method: &Method, args: &CallArgs, apiv2: bool) -> Result<(), Failure> {
     let path = &args.path;
+    if !args.sensitive.is_empty() && apiv2 {
+        return Err(Failure::usage(format!(
+            "`{path}` is an APIv2 (XML) path, and --sensitive seals fields of an APIv3 --json body"
+        )));
+    }
+    if !args.sensitive.is_empty() && args.json.is_none() {
+        return Err(Failure::usage(
+            "--sensitive names fields of a --json body, and there is none",
+        ));
+    }
     if apiv2 {
         if args.json.is_some() {
             return Err(
@@ -346,13 +371,28 @@ pub(crate) fn run(method: Method, mut args: CallArgs, before: ConfigArgs, verbos
     let apiv2 = is_apiv2(&template);
     check_api_flags(&method, &args, apiv2)?;
     check_placeholders(&template, &args)?;
-    let (options, bodies) = options(&args)?;
+    let (options, bodies) = options(&args, &method, &template)?;
     preflight(&method, &template, &args, &bodies)?;
     let resolved = Resolved::load(config)?;
     let client = if apiv2 {
         resolved.apiv2_client(config)?
     } else {
-        resolved.client(config)?
+        resolved.client(config).map_err(|failure| {
+            // Without a WeChat Pay key, what the body holds to seal cannot be sealed either: say which.
+            let op = wechatpay::catalog::lookup(method.as_str(), &template);
+            let fields = bodies
+                .json
+                .as_ref()
+                .map(|json| crate::sensitive::to_seal(op, json))
+                .unwrap_or_default();
+            match (args.sensitive.is_empty(), fields.first()) {
+                (true, Some(field)) => failure.note(format!(
+                    "and `{field}` is documented as encrypted: sealing it takes WeChat Pay's public key (or a \
+                     platform certificate) too"
+                )),
+                _ => failure,
+            }
+        })?
     };
     let explain = |e: wechatpay::Error| {
         let failure = Failure::from_wechatpay(&e);

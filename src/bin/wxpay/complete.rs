@@ -3,7 +3,8 @@
 //! templates. The wrapper asks the binary itself, `wxpay __complete-path PREFIX -- WORDS…`, which reads the
 //! command line with the same clap definition the parser uses and prints the matching templates, one a
 //! line, only when the cursor is at a PATH argument (exit 1 otherwise: the wrapper then falls back to
-//! clap's own completion).
+//! clap's own completion). At the value of `-p/--param` after a PATH, it prints the PATH's placeholders
+//! not given yet, as `NAME=` (a `--param` value is never a file name, which is what clap would offer).
 
 use clap::{Args, Command};
 use clap_complete::Shell;
@@ -40,7 +41,10 @@ pub(crate) fn complete_path(args: CompletePathArgs, cli: &Command) -> crate::Cli
     } else {
         match path_position(cli, &args.words[1..]) {
             Some(method) if !args.prefix.starts_with('-') => method,
-            _ => return Err(Failure::other("not at a PATH argument")),
+            _ => match param_position(cli, &args.words[1..]) {
+                Some((path, given)) => return print_placeholders(&path, &given, &args.prefix),
+                None => return Err(Failure::other("not at a PATH argument")),
+            },
         }
     };
     let mut out = String::new();
@@ -99,6 +103,85 @@ fn path_position(cli: &Command, words: &[String]) -> Option<Option<&'static str>
         }
     }
     path_command.filter(|_| positionals == 0 && !expect_value)
+}
+
+/// Whether the next word of a command line (`words`, after the program's name) is the value of a path
+/// command's `-p/--param`, after its PATH: if so, the PATH and the placeholder names given so far.
+fn param_position(cli: &Command, words: &[String]) -> Option<(String, Vec<String>)> {
+    let mut command = cli;
+    let mut in_path_command = false;
+    let mut path = None;
+    let mut given = Vec::new();
+    let mut pending: Option<&str> = None; // the option whose value the current word is
+    let mut options_done = false;
+    for word in words {
+        if let Some(option) = pending.take() {
+            if option == "param" {
+                given.extend(word.split_once('=').map(|(name, _)| name.trim().to_owned()));
+            }
+            continue;
+        }
+        if !options_done && word == "--" {
+            options_done = true;
+            continue;
+        }
+        if !options_done && word.len() > 1 && word.starts_with('-') {
+            if let Some(value) = word.strip_prefix("--param=") {
+                given.extend(value.split_once('=').map(|(name, _)| name.trim().to_owned()));
+            } else if takes_separate_value(command, word) {
+                pending = Some(if is_param_flag(command, word) { "param" } else { "other" });
+            }
+            continue;
+        }
+        if !in_path_command {
+            let sub = command.find_subcommand(word)?;
+            PATH_COMMANDS.iter().find(|(name, _)| *name == sub.get_name())?;
+            command = sub;
+            in_path_command = true;
+        } else if path.is_none() {
+            path = Some(unquote(word).to_owned());
+        }
+    }
+    (pending == Some("param")).then_some(())?;
+    path.map(|path| (path, given))
+}
+
+/// Whether `word` is `--param`, or a cluster of short flags ending in `-p` (`-p`, `-ip`).
+fn is_param_flag(command: &Command, word: &str) -> bool {
+    let param = command.get_arguments().find(|a| a.get_long() == Some("param"));
+    match (word.strip_prefix("--"), param.and_then(|a| a.get_short())) {
+        (Some(long), _) => long == "param",
+        (None, Some(short)) => word.ends_with(short),
+        (None, None) => false,
+    }
+}
+
+/// A word as the shell passed it, its surrounding quotes removed (`'v3/…/{id}'`).
+fn unquote(word: &str) -> &str {
+    for quote in ['\'', '"'] {
+        if let Some(inner) = word.strip_prefix(quote).and_then(|w| w.strip_suffix(quote)) {
+            return inner;
+        }
+    }
+    word
+}
+
+/// The placeholders of `path` (a template, a concrete path or a chain spelling) not in `given` and
+/// starting with `prefix`, as `NAME=`, one a line.
+fn print_placeholders(path: &str, given: &[String], prefix: &str) -> crate::CliResult {
+    let template = if crate::call::is_chain_spelling(path) {
+        catalog::normalize_path(path)
+    } else {
+        wechatpay::path::append("", path)
+    };
+    let names = wechatpay::template::placeholders(&template).unwrap_or_default();
+    let mut out = String::new();
+    for p in names {
+        if p.name != wechatpay::template::EMPTY && !given.iter().any(|g| *g == p.name) && p.name.starts_with(prefix) {
+            out.push_str(&format!("{}=\n", p.name));
+        }
+    }
+    output::print_bytes(out.as_bytes())
 }
 
 /// Whether the option `word` (`--name`, `--name=value`, `-x`, `-xVALUE`, `-abc`) takes its value from the
@@ -177,6 +260,8 @@ _wxpay() {
     if found="$("$bin" __complete-path "$cur" -- "${COMP_WORDS[@]:0:COMP_CWORD}" 2>/dev/null)"; then
         local IFS=$'\n'
         COMPREPLY=($found)
+        # `NAME=` (a --param's placeholder) is followed by its value, not a space.
+        [[ ${COMPREPLY[0]-} == *= ]] && compopt -o nospace 2>/dev/null
         return 0
     fi
     _wxpay_clap "$@"
@@ -191,7 +276,11 @@ _wxpay() {
     if found="$("$bin" __complete-path "$PREFIX" -- "${(@)words[1,CURRENT-1]}" 2>/dev/null)"; then
         local -a paths
         paths=("${(@f)found}")
-        compadd -- "${(@)paths:#}"
+        if [[ ${paths[1]-} == *= ]]; then
+            compadd -S '' -- "${(@)paths:#}"   # `NAME=` (a --param's placeholder): its value follows
+        else
+            compadd -- "${(@)paths:#}"
+        fi
         return 0
     fi
     _wxpay_clap "$@"
@@ -238,6 +327,32 @@ mod tests {
         assert_eq!(at("config show"), None);
         assert_eq!(at("mock serve"), None);
         assert_eq!(at("nonsense"), None);
+    }
+
+    fn param_at(line: &str) -> Option<(String, Vec<String>)> {
+        let words: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        param_position(&crate::Cli::command(), &words)
+    }
+
+    #[test]
+    fn finds_a_param_value_after_the_path() {
+        let path = "v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close".to_owned();
+        assert_eq!(
+            param_at("post 'v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close' -p"),
+            Some((path.clone(), vec![]))
+        );
+        assert_eq!(
+            param_at("--config c.json post -i v3/pay/partner/transactions/out-trade-no/{out_trade_no}/close --param"),
+            Some((path.clone(), vec![]))
+        );
+        assert_eq!(
+            param_at("get v3/x/{a}/{b} -p a=1 --param=c=2 -ip"),
+            Some(("v3/x/{a}/{b}".to_owned(), vec!["a".to_owned(), "c".to_owned()]))
+        );
+        assert_eq!(param_at("get v3/x/{a} -q"), None);
+        assert_eq!(param_at("get -p"), None); // no PATH yet
+        assert_eq!(param_at("get v3/x/{a} -p a=1"), None); // past the value
+        assert_eq!(param_at("config show -p"), None);
     }
 
     #[test]

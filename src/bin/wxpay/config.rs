@@ -6,6 +6,12 @@
 //! paths in a file are relative to that file. Key values may also be PEM text or any form the library's
 //! key loader takes (`file://…`, `private.pkcs8://…`).
 //!
+//! The library reads the files, the profiles and the `WECHATPAY_*` variables
+//! ([`ClientBuilder::read_config`], [`ClientBuilder::read_profiles`], [`ClientBuilder::read_env`]) and
+//! builds the client from the merged settings ([`ClientBuilder::config`]): what `wxpay` takes,
+//! `Client::from_config` and `ClientBuilder::from_env` take too. Only the flags, the layering and
+//! `config show`'s sources are the command line's own.
+//!
 //! APIv2 (`v2/…` paths) takes `apiv2_key` and, for the endpoints that demand the TLS client certificate,
 //! `merchant_cert` with `merchant_key` (and `merchant_key_passphrase` for an encrypted key) or
 //! `merchant_p12` (with `merchant_p12_passphrase`, the mchid unless given). `ca_cert` adds a trusted root
@@ -17,7 +23,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use wechatpay::{Client, ClientBuilder, Keyring, PublicKey};
 
 use crate::failure::{Exit, Failure};
@@ -295,6 +301,33 @@ pub(crate) struct Settings {
     ca_cert: Option<String>,
 }
 
+/// The settings an APIv3 client is built from: the APIv2 ones are left out, so that a broken APIv2
+/// setting never stops an APIv3 call.
+const APIV3_KEYS: [&str; 8] = [
+    "base_uri",
+    "mchid",
+    "serial",
+    "private_key",
+    "public_key_id",
+    "public_key",
+    "certs",
+    "ca_cert",
+];
+
+/// The settings an APIv2 client is built from: the APIv3 ones are left out, so that a configuration
+/// without them (or with a broken one) still makes APIv2 calls.
+const APIV2_KEYS: [&str; 9] = [
+    "base_uri",
+    "mchid",
+    "apiv2_key",
+    "merchant_cert",
+    "merchant_key",
+    "merchant_key_passphrase",
+    "merchant_p12",
+    "merchant_p12_passphrase",
+    "ca_cert",
+];
+
 /// The settings every layer gave, merged, with where each came from.
 #[derive(Default)]
 pub(crate) struct Resolved {
@@ -303,32 +336,41 @@ pub(crate) struct Resolved {
 }
 
 impl Settings {
-    /// The scalar settings: name, environment variable, value.
-    fn scalars(&mut self) -> [(&'static str, &'static str, &mut Option<String>); 14] {
+    /// The scalar settings: name, value.
+    fn scalars(&mut self) -> [(&'static str, &mut Option<String>); 14] {
         [
-            ("base_uri", "WECHATPAY_BASE_URI", &mut self.base_uri),
-            ("mchid", "WECHATPAY_MCHID", &mut self.mchid),
-            ("serial", "WECHATPAY_SERIAL", &mut self.serial),
-            ("private_key", "WECHATPAY_PRIVATE_KEY", &mut self.private_key),
-            ("public_key_id", "WECHATPAY_PUBLIC_KEY_ID", &mut self.public_key_id),
-            ("public_key", "WECHATPAY_PUBLIC_KEY", &mut self.public_key),
-            ("apiv3_key", "WECHATPAY_APIV3_KEY", &mut self.apiv3_key),
-            ("apiv2_key", "WECHATPAY_APIV2_KEY", &mut self.apiv2_key),
-            ("merchant_cert", "WECHATPAY_MERCHANT_CERT", &mut self.merchant_cert),
-            ("merchant_key", "WECHATPAY_MERCHANT_KEY", &mut self.merchant_key),
-            (
-                "merchant_key_passphrase",
-                "WECHATPAY_MERCHANT_KEY_PASSPHRASE",
-                &mut self.merchant_key_passphrase,
-            ),
-            ("merchant_p12", "WECHATPAY_MERCHANT_P12", &mut self.merchant_p12),
-            (
-                "merchant_p12_passphrase",
-                "WECHATPAY_MERCHANT_P12_PASSPHRASE",
-                &mut self.merchant_p12_passphrase,
-            ),
-            ("ca_cert", "WECHATPAY_CA_CERT", &mut self.ca_cert),
+            ("base_uri", &mut self.base_uri),
+            ("mchid", &mut self.mchid),
+            ("serial", &mut self.serial),
+            ("private_key", &mut self.private_key),
+            ("public_key_id", &mut self.public_key_id),
+            ("public_key", &mut self.public_key),
+            ("apiv3_key", &mut self.apiv3_key),
+            ("apiv2_key", &mut self.apiv2_key),
+            ("merchant_cert", &mut self.merchant_cert),
+            ("merchant_key", &mut self.merchant_key),
+            ("merchant_key_passphrase", &mut self.merchant_key_passphrase),
+            ("merchant_p12", &mut self.merchant_p12),
+            ("merchant_p12_passphrase", &mut self.merchant_p12_passphrase),
+            ("ca_cert", &mut self.ca_cert),
         ]
+    }
+
+    /// Settings as the library reads them ([`ClientBuilder::read_config`] and friends: keys checked,
+    /// paths made absolute).
+    fn from_map(map: Map<String, Value>) -> Result<Settings, Failure> {
+        serde_json::from_value(Value::Object(map)).map_err(|e| Failure::config(format!("invalid settings: {e}")))
+    }
+
+    /// Those of `keys` that are set, as the library's [`ClientBuilder::config`] takes them.
+    fn subset(&self, keys: &[&str]) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(all)) => all
+                .into_iter()
+                .filter(|(key, _)| keys.contains(&key.as_str()))
+                .collect(),
+            _ => Map::new(),
+        }
     }
 
     /// Makes relative key paths absolute, against `base` (a file's directory) or the working directory.
@@ -380,17 +422,6 @@ fn missing(what: &str, flag: &str, var: &str, key: &str) -> Failure {
     ))
 }
 
-/// The PEM text of a certificate setting: the file a path (or `file://…`) names, or the text as given.
-fn pem_text(value: &str, key: &str) -> Result<String, Failure> {
-    let path = value.strip_prefix("file://").or(is_path(value).then_some(value));
-    match path {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Failure::config(format!("cannot read the `{key}` file {path}")).note(format!("caused by: {e}"))
-        }),
-        None => Ok(value.to_owned()),
-    }
-}
-
 /// `ID=PATH` (or `NAME=VALUE`), split at the first `=`; `what` names it in the error.
 pub(crate) fn split_pair<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'a str, &'a str), Failure> {
     match text.split_once(sep) {
@@ -403,7 +434,7 @@ pub(crate) fn split_pair<'a>(text: &'a str, sep: char, what: &str) -> Result<(&'
 
 impl Resolved {
     fn apply(&mut self, mut layer: Settings, origin: &str) {
-        for ((name, _, mine), (_, _, theirs)) in self.settings.scalars().into_iter().zip(layer.scalars()) {
+        for ((name, mine), (_, theirs)) in self.settings.scalars().into_iter().zip(layer.scalars()) {
             if let Some(value) = theirs.take() {
                 *mine = Some(value);
                 self.sources.insert(name.to_owned(), origin.to_owned());
@@ -415,7 +446,9 @@ impl Resolved {
         }
     }
 
-    /// The merged settings of profile, file, environment and flags.
+    /// The merged settings of profile, file, environment and flags; the first three read by the library
+    /// ([`ClientBuilder::read_profiles`], [`ClientBuilder::read_config`], [`ClientBuilder::read_env`]), so
+    /// that `wxpay` and a program take the same keys.
     pub(crate) fn load(args: &ConfigArgs) -> Result<Self, Failure> {
         let mut resolved = Resolved::default();
         let profile = args.source.profile.clone().or_else(|| env("WXPAY_PROFILE"));
@@ -431,9 +464,11 @@ impl Resolved {
             resolved.apply(layer, &format!("profile {name}"));
         }
         if let Some(path) = &args.source.config {
-            resolved.apply(read_settings(path)?, &format!("--config {}", path.display()));
+            let layer = ClientBuilder::read_config(path).map_err(|e| file_failure(&e))?;
+            resolved.apply(Settings::from_map(layer)?, &format!("--config {}", path.display()));
         }
-        resolved.apply(from_env()?, "env");
+        let env_layer = ClientBuilder::read_env().map_err(|e| Failure::from_wechatpay(&e))?;
+        resolved.apply(Settings::from_map(env_layer)?, "env");
         resolved.apply(from_flags(args)?, "flag");
         Ok(resolved)
     }
@@ -463,14 +498,25 @@ impl Resolved {
     /// when one is configured. The APIv3 settings are left out, so that a configuration without them (or
     /// with a broken one) still makes APIv2 calls.
     pub(crate) fn apiv2_client(&self, args: &ConfigArgs) -> Result<Client, Failure> {
-        let mchid = self.mchid()?;
-        let key = self.settings.apiv2_key.as_deref().ok_or_else(|| {
+        self.mchid()?;
+        self.settings.apiv2_key.as_deref().ok_or_else(|| {
             missing("APIv2 key", "--apiv2-key", "WECHATPAY_APIV2_KEY", "apiv2_key")
                 .note("a `v2/…` path is an APIv2 (XML) call, signed with the APIv2 key, not the APIv3 settings")
         })?;
-        let builder = Client::builder().mchid(mchid).apiv2_key(key);
-        let builder = self.merchant_certificate(builder)?;
-        build(self.transport(builder, args)?)
+        let builder = Client::builder()
+            .config(&self.settings.subset(&APIV2_KEYS))
+            .map_err(|e| {
+                let failure = Failure::from_wechatpay(&e);
+                if e.is_config() && e.to_string().contains("merchant_") {
+                    failure.note(
+                    "give `merchant_cert` and `merchant_key` (WECHATPAY_MERCHANT_CERT, WECHATPAY_MERCHANT_KEY), or \
+                     `merchant_p12` (WECHATPAY_MERCHANT_P12)",
+                )
+                } else {
+                    failure
+                }
+            })?;
+        build(self.timeout(builder, args)?)
     }
 
     /// Whether a TLS client certificate (PEM pair or PKCS#12) is configured.
@@ -510,8 +556,8 @@ impl Resolved {
                 failure
             }
         };
-        let mchid = self.mchid()?;
-        let serial = s.serial.as_deref().ok_or_else(|| {
+        self.mchid()?;
+        s.serial.as_deref().ok_or_else(|| {
             v3_missing(missing(
                 "merchant certificate serial",
                 "--serial",
@@ -519,7 +565,7 @@ impl Resolved {
                 "serial",
             ))
         })?;
-        let key = s.private_key.as_deref().ok_or_else(|| {
+        s.private_key.as_deref().ok_or_else(|| {
             v3_missing(missing(
                 "merchant private key",
                 "--private-key",
@@ -538,62 +584,22 @@ impl Resolved {
                 "give --public-key-id and --public-key (or --cert ID=PATH), or the matching env variables or file keys",
             ));
         }
-        let mut builder = Client::builder()
-            .mchid(mchid)
-            .serial(serial)
-            .private_key(&key_source(key));
-        for (id, key) in &verifying {
-            builder = builder.cert(id, key);
-        }
-        self.transport(builder, args)
+        let builder = Client::builder()
+            .config(&self.settings.subset(&APIV3_KEYS))
+            .map_err(|e| Failure::from_wechatpay(&e))?;
+        self.timeout(builder, args)
     }
 
-    /// Where requests go and how: base URI, extra trusted root, timeout.
-    fn transport(&self, mut builder: ClientBuilder, args: &ConfigArgs) -> Result<ClientBuilder, Failure> {
-        let s = &self.settings;
-        if let Some(uri) = &s.base_uri {
-            builder = builder.base_uri(uri);
-        }
-        if let Some(ca) = &s.ca_cert {
-            // The library takes the PEM text itself.
-            builder = builder.root_certificate(&pem_text(ca, "ca_cert")?);
-        }
-        if let Some(secs) = args.timeout {
-            let timeout = Some(secs)
-                .filter(|s| *s > 0.0)
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .ok_or_else(|| Failure::usage("--timeout must be a positive number of seconds"))?;
-            builder = builder.timeout(timeout);
-        }
-        Ok(builder)
-    }
-
-    /// The TLS client certificate, if configured: `merchant_cert` with `merchant_key`, or `merchant_p12`.
-    /// When both are given (as `wxpay mock serve --tls` prints them: the same certificate twice), the PEM
-    /// pair is used.
-    fn merchant_certificate(&self, builder: ClientBuilder) -> Result<ClientBuilder, Failure> {
-        let s = &self.settings;
-        let how = "give `merchant_cert` and `merchant_key` (WECHATPAY_MERCHANT_CERT, WECHATPAY_MERCHANT_KEY), or \
-                   `merchant_p12` (WECHATPAY_MERCHANT_P12)";
-        match (&s.merchant_cert, &s.merchant_key, &s.merchant_p12) {
-            (None, None, None) => Ok(builder),
-            (Some(cert), Some(key), _) => {
-                let (cert, key) = (key_source(cert), key_source(key));
-                Ok(match &s.merchant_key_passphrase {
-                    Some(passphrase) => builder.merchant_certificate_encrypted(&cert, &key, passphrase),
-                    None => builder.merchant_certificate(&cert, &key),
-                })
-            }
-            (None, None, Some(p12)) => {
-                let path = p12.strip_prefix("file://").unwrap_or(p12);
-                let der = std::fs::read(path).map_err(|e| {
-                    Failure::config(format!("cannot read the `merchant_p12` file {path}"))
-                        .note(format!("caused by: {e}"))
-                })?;
-                Ok(builder.merchant_p12(der, s.merchant_p12_passphrase.as_deref()))
-            }
-            _ => Err(Failure::config("`merchant_cert` and `merchant_key` go together: give both or neither").note(how)),
-        }
+    /// The request timeout `--timeout` gives, if any.
+    fn timeout(&self, builder: ClientBuilder, args: &ConfigArgs) -> Result<ClientBuilder, Failure> {
+        let Some(secs) = args.timeout else {
+            return Ok(builder);
+        };
+        let timeout = Some(secs)
+            .filter(|s| *s > 0.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| Failure::usage("--timeout must be a positive number of seconds"))?;
+        Ok(builder.timeout(timeout))
     }
 
     /// What `config show` prints: every setting, secrets hidden, and where each came from.
@@ -670,22 +676,6 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
-fn from_env() -> Result<Settings, Failure> {
-    let mut layer = Settings::default();
-    for (_, var, value) in layer.scalars() {
-        *value = env(var);
-    }
-    if let Some(certs) = env("WECHATPAY_CERTS") {
-        for item in certs.split(',').filter(|s| !s.trim().is_empty()) {
-            let (id, path) = split_pair(item.trim(), '=', "WECHATPAY_CERTS entry")
-                .map_err(|_| Failure::config(format!("a WECHATPAY_CERTS entry `{item}` is not of the form ID=PATH")))?;
-            layer.certs.insert(id.to_owned(), path.to_owned());
-        }
-    }
-    layer.anchor_paths(None);
-    Ok(layer)
-}
-
 fn from_flags(args: &ConfigArgs) -> Result<Settings, Failure> {
     let (merchant, apiv2, keys) = (&args.merchant, &args.apiv2, &args.keys);
     let mut layer = Settings {
@@ -710,131 +700,28 @@ fn from_flags(args: &ConfigArgs) -> Result<Settings, Failure> {
     Ok(layer)
 }
 
-fn read_settings(path: &Path) -> Result<Settings, Failure> {
-    let text = std::fs::read(path).map_err(|e| {
-        Failure::usage(format!("cannot read the config file {}", path.display())).note(format!("caused by: {e}"))
-    })?;
-    let invalid = |e: serde_json::Error| {
-        Failure::usage(format!("the config file {} is not valid", path.display())).note(format!("caused by: {e}"))
-    };
-    let value: Value = serde_json::from_slice(&text).map_err(invalid)?;
-    if let Some(object) = value.as_object() {
-        check_keys(path, object.keys().map(String::as_str))?;
-    }
-    let mut settings: Settings = serde_json::from_value(value).map_err(invalid)?;
-    settings.anchor_paths(path.parent());
-    Ok(settings)
+/// A `--config` file the library could not read: a usage error when the file is missing or not JSON (as
+/// any unreadable input file is), a configuration error for what it holds (an unknown key).
+pub(crate) fn file_failure(e: &wechatpay::Error) -> Failure {
+    use std::error::Error as _;
+    let unreadable = e
+        .source()
+        .is_some_and(|cause| cause.is::<std::io::Error>() || cause.is::<serde_json::Error>());
+    let exit = if unreadable { Exit::Usage } else { Exit::Config };
+    Failure::with_sources(exit, e, e)
 }
 
-/// The keys a config file takes.
-const FILE_KEYS: [&str; 15] = [
-    "base_uri",
-    "mchid",
-    "serial",
-    "private_key",
-    "public_key_id",
-    "public_key",
-    "certs",
-    "apiv3_key",
-    "apiv2_key",
-    "merchant_cert",
-    "merchant_key",
-    "merchant_key_passphrase",
-    "merchant_p12",
-    "merchant_p12_passphrase",
-    "ca_cert",
-];
-
-/// A config file key other than [`FILE_KEYS`] is a mistake (a misspelt key would otherwise be ignored, and
-/// its setting silently missing): a configuration error, with the key it probably meant.
-fn check_keys<'a>(path: &Path, keys: impl Iterator<Item = &'a str>) -> Result<(), Failure> {
-    let unknown: Vec<String> = keys
-        .filter(|key| !FILE_KEYS.contains(key))
-        .map(|key| match suggest(key) {
-            Some(known) => format!("`{key}` (did you mean `{known}`?)"),
-            None => format!("`{key}`"),
-        })
-        .collect();
-    if unknown.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::config(format!(
-        "unknown key{} in the config file {}: {}",
-        if unknown.len() == 1 { "" } else { "s" },
-        path.display(),
-        unknown.join(", ")
-    ))
-    .note(format!("a config file takes: {}", FILE_KEYS.join(", "))))
-}
-
-/// The known key `key` most likely means: the same but for case, `_` and `-` (PHP's `privateKey`), else
-/// the nearest within two edits (`base_url`).
-fn suggest(key: &str) -> Option<&'static str> {
-    let squash = |s: &str| -> Vec<char> {
-        s.chars()
-            .filter(|c| !matches!(c, '_' | '-'))
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
-    let wanted = squash(key);
-    if let Some(known) = FILE_KEYS.iter().find(|known| squash(known) == wanted) {
-        return Some(known);
-    }
-    FILE_KEYS
-        .iter()
-        .map(|known| (edit_distance(&wanted, &squash(known)), *known))
-        .filter(|(distance, _)| *distance <= 2)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-/// The profiles file: `$WXPAY_CONFIG_DIR/profiles.json`, else `$XDG_CONFIG_HOME/wxpay/profiles.json`, else
-/// `$HOME/.config/wxpay/profiles.json`.
+/// The profiles file: where [`ClientBuilder::profiles_path`] says.
 pub(crate) fn profiles_path() -> Result<PathBuf, Failure> {
-    let dir = if let Some(dir) = env("WXPAY_CONFIG_DIR") {
-        PathBuf::from(dir)
-    } else if let Some(xdg) = env("XDG_CONFIG_HOME") {
-        PathBuf::from(xdg).join("wxpay")
-    } else if let Some(home) = env("HOME") {
-        PathBuf::from(home).join(".config").join("wxpay")
-    } else {
-        return Err(Failure::config(
-            "no config directory: set WXPAY_CONFIG_DIR, XDG_CONFIG_HOME or HOME",
-        ));
-    };
-    Ok(dir.join("profiles.json"))
+    ClientBuilder::profiles_path().map_err(|e| Failure::from_wechatpay(&e))
 }
 
 fn read_profiles() -> Result<(PathBuf, BTreeMap<String, Settings>), Failure> {
     let path = profiles_path()?;
-    let profiles = match std::fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Failure::config(format!("the profiles file {} is not valid", path.display()))
-                .note(format!("caused by: {e}"))
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
-        Err(e) => {
-            return Err(
-                Failure::config(format!("cannot read the profiles file {}", path.display()))
-                    .note(format!("caused by: {e}")),
-            )
-        }
-    };
+    let mut profiles = BTreeMap::new();
+    for (name, settings) in ClientBuilder::read_profiles(&path).map_err(|e| Failure::from_wechatpay(&e))? {
+        profiles.insert(name, Settings::from_map(settings)?);
+    }
     Ok((path, profiles))
 }
 
@@ -942,23 +829,5 @@ pub(crate) fn run(command: ConfigCommand, before: ConfigArgs) -> crate::CliResul
             }
             write_profiles(&path, &profiles)
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::suggest;
-
-    #[test]
-    fn suggests_the_key_a_near_miss_means() {
-        assert_eq!(suggest("privateKey"), Some("private_key"));
-        assert_eq!(suggest("PUBLIC-KEY-ID"), Some("public_key_id"));
-        assert_eq!(suggest("apiv3Key"), Some("apiv3_key"));
-        assert_eq!(suggest("mch_id"), Some("mchid"));
-        assert_eq!(suggest("base_url"), Some("base_uri"));
-        assert_eq!(suggest("cert"), Some("certs"));
-        assert_eq!(suggest("serial_no"), Some("serial"));
-        assert_eq!(suggest("notify_url"), None);
-        assert_eq!(suggest("sources"), None);
     }
 }

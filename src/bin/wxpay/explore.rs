@@ -273,13 +273,34 @@ fn is_identifier(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The Rust twins of a call: indexing and `chain`.
+/// The fields a call seals when named (`sensitive`, `--sensitive`): the documented encrypted ones, when
+/// they are in the JSON body (the only part the library seals). Empty for any other operation.
+fn sealed_fields(op: &Operation) -> &[&'static str] {
+    if op.encrypted_part() == Some("json") {
+        op.encrypted_fields()
+    } else {
+        &[]
+    }
+}
+
+/// The Rust twins of a call: indexing and `chain`; for an operation with encrypted fields in its body, a
+/// third that names them in `sensitive` — which only a call that must name its own needs, as the library
+/// seals the documented ones unnamed (and a named one must be in the body).
 fn rust_twins(op: &Operation) -> Vec<String> {
     let (verb, template) = (op.method().to_ascii_lowercase(), op.template());
-    vec![
+    let mut twins = vec![
         format!("client[\"{template}\"].{verb}(json!({{...}}))?;"),
         format!("client.chain(\"{template}\").{verb}(json!({{...}}))?;"),
-    ]
+    ];
+    let sealed = sealed_fields(op);
+    if !sealed.is_empty() {
+        let paths: Vec<String> = sealed.iter().map(|p| format!("\"{p}\"")).collect();
+        twins.push(format!(
+            "client[\"{template}\"].{verb}(json!({{\"json\": {{...}}, \"sensitive\": [{}]}}))?; // sealed either way",
+            paths.join(", ")
+        ));
+    }
+    twins
 }
 
 /// The `wxpay` twin: the command, with a `--param` for each placeholder and the part its fields go in.
@@ -323,6 +344,13 @@ fn wxpay_twin(op: &Operation) -> String {
             line.push_str(&format!(" --query {name}=…"));
         }
     }
+    let sealed = sealed_fields(op);
+    if !sealed.is_empty() {
+        line.push_str(&format!(
+            "  # seals {} (--sensitive PATH: only those named; --sensitive none: none)",
+            sealed.join(", ")
+        ));
+    }
     line
 }
 
@@ -361,14 +389,25 @@ fn describe_text(op: &Operation, asked: &str) -> String {
         facts.push(("flags", flags.iter().map(|f| (*f).to_owned()).collect()));
     }
     if !op.encrypted_fields().is_empty() {
-        facts.push((
-            "encrypted",
-            vec![format!(
-                "{} (in {}; encrypted under WeChat Pay's public key)",
-                op.encrypted_fields().join(", "),
-                op.encrypted_part().unwrap_or("the request")
-            )],
-        ));
+        let mut lines = vec![format!(
+            "{} (in {}; encrypted under WeChat Pay's public key)",
+            op.encrypted_fields().join(", "),
+            op.encrypted_part().unwrap_or("the request")
+        )];
+        if sealed_fields(op).is_empty() {
+            lines.push(
+                "neither the library nor wxpay seals this part: encrypt them yourself (`PublicKey::encrypt`) and \
+                 name the key in `Wechatpay-Serial`"
+                    .to_owned(),
+            );
+        } else {
+            lines.push(
+                "sealed where the body has them in plaintext, named or not (a named one must be in the body); \
+                 `\"sensitive\": []` / `--sensitive none` sends the body as is"
+                    .to_owned(),
+            );
+        }
+        facts.push(("encrypted", lines));
     }
     facts.push((
         "sandbox",
@@ -468,6 +507,27 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted.len(), SIMULATED.len());
+    }
+
+    #[test]
+    fn twins_name_the_fields_they_seal() {
+        let op = catalog::find("POST", "v3/transfer/batches").unwrap();
+        let rust = rust_twins(op);
+        assert_eq!(rust[0], "client[\"v3/transfer/batches\"].post(json!({...}))?;");
+        assert_eq!(
+            rust[2],
+            "client[\"v3/transfer/batches\"].post(json!({\"json\": {...}, \"sensitive\": \
+             [\"transfer_detail_list[].user_name\", \"transfer_detail_list[].user_id_card\"]}))?; // sealed either way"
+        );
+        assert_eq!(
+            wxpay_twin(op),
+            "wxpay post v3/transfer/batches --json '{…}'  # seals transfer_detail_list[].user_name, \
+             transfer_detail_list[].user_id_card (--sensitive PATH: only those named; --sensitive none: none)"
+        );
+        // A query's encrypted fields are the caller's to encrypt: no `sensitive` there.
+        let op = catalog::find("GET", "v3/realname/verify").unwrap();
+        assert_eq!(rust_twins(op).len(), 2);
+        assert!(!wxpay_twin(op).contains("--sensitive"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! One module per command family: [`call`] (the five verbs, checked first by [`preflight`]), [`config`],
 //! [`certificates`], [`notify`], [`keys`], [`mock`], [`explore`] (`endpoints`, `describe`), [`complete`]
-//! (shell completion), plus [`failure`] (exit codes) and [`output`] (how answers are printed).
+//! (shell completion), plus [`failure`] (exit codes), [`output`] (how answers are printed), [`sensitive`]
+//! (the documented encrypted fields a call seals) and [`suggest`] (did-you-mean for a mistyped command).
 
 mod bill;
 mod call;
@@ -18,6 +19,8 @@ mod output;
 mod paysign;
 mod preflight;
 mod progress;
+mod sensitive;
+mod suggest;
 mod upload;
 
 use std::process::ExitCode;
@@ -118,6 +121,11 @@ Before sending (and with --dry-run), PATH is checked against the catalog of docu
 undocumented path, or a documented required top-level field missing from --json, --xml, --query or
 --header, is a warning on stderr (--strict: a refusal, exit 2, before anything is sent). PATH may also be
 spelled as a PHP or Node chain: 'v3->pay->transactions->native', v3.pay.transactions.native.
+
+The fields the catalog documents as encrypted (a payee's name, an id number) are sealed in --json before
+signing, as the library seals them: RSA-OAEP under WeChat Pay's public key, named in Wechatpay-Serial.
+--sensitive PATH seals the fields named instead; --sensitive none sends the body as is (--strict refuses
+a documented encrypted field left in plaintext).
 
 ",
     exit_codes!()
@@ -250,7 +258,7 @@ impl Command {
             } => ("mock serve".into(), Vec::new(), false),
             Command::Mock {
                 command: mock::MockCommand::Pay { .. },
-            } => ("mock pay".into(), Vec::new(), false),
+            } => ("mock pay".into(), vec!["--config"], false),
             Command::Upload(_) => ("upload".into(), all(), false),
             Command::Bill { command } => (format!("bill {}", command.name()), all(), false),
             Command::Paysign { command } => (
@@ -308,7 +316,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Certificates { command } => certificates::run(command, before),
         Command::Notify { command } => notify::run(command, before),
         Command::Keys { command } => keys::run(command),
-        Command::Mock { command } => mock::run(command),
+        Command::Mock { command } => mock::run(command, before.source.config),
         Command::Upload(args) => upload::run(args, before),
         Command::Bill { command } => bill::run(command, before),
         Command::Paysign { command } => paysign::run(command, before),
@@ -320,7 +328,12 @@ fn run(cli: Cli) -> CliResult {
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = Cli::try_parse_from(&args).unwrap_or_else(|error| {
+        let words: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        suggest::did_you_mean(error, &Cli::command(), &words).exit()
+    });
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),
     }

@@ -13,11 +13,17 @@ use crate::failure::{Exit, Failure};
 #[derive(Subcommand)]
 pub(crate) enum MockCommand {
     /// Serve the sandbox until SIGINT/SIGTERM. Prints one JSON line with everything a client needs
-    /// (base_uri, mchid, serial, private_key and public_key PEM paths, public_key_id, apiv3_key, apiv2_key).
+    /// (base_uri, mchid, serial, private_key and public_key PEM paths, public_key_id, apiv3_key, apiv2_key):
+    /// a config file for the other commands and for the library's `Client::from_config`, as it is. Its
+    /// paths are absolute, whatever the working directory of whoever reads it.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: SocketAddr,
+        /// The merchant to serve (its mchid; default: the state dir's, else 1900000109). The docs' sample
+        /// ids (1230000109, 1900000109, 1900000100, 10000098) are answered as well, with the same keys.
+        #[arg(long, value_name = "MCHID")]
+        mchid: Option<String>,
         /// Keep keys, stocks and coupons here across restarts (default: a temporary dir, removed on exit).
         #[arg(long)]
         state_dir: Option<PathBuf>,
@@ -45,23 +51,33 @@ pub(crate) enum MockCommand {
         /// For a `--tls` sandbox: its CA certificate, the `ca_cert` it prints (env WECHATPAY_CA_CERT).
         #[arg(long, value_name = "PATH")]
         sandbox_ca: Option<PathBuf>,
+        /// The JSON line `mock serve` printed (or any config file): its `base_uri` and `ca_cert` name the
+        /// sandbox, unless the environment or the flags above do.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
-pub(crate) fn run(command: MockCommand) -> crate::CliResult {
+/// Runs a `mock` command; `before` is a `--config` given before the command (`wxpay --config F mock pay`).
+pub(crate) fn run(command: MockCommand, before: Option<PathBuf>) -> crate::CliResult {
     match command {
         MockCommand::Serve {
             addr,
+            mchid,
             state_dir,
             certificate_mode,
             tls,
             auto_pay_after,
-        } => serve(addr, state_dir, certificate_mode, tls, auto_pay_after),
+        } => serve(addr, mchid, state_dir, certificate_mode, tls, auto_pay_after),
         MockCommand::Pay {
             out_trade_no,
             sandbox,
             sandbox_ca,
-        } => pay(&out_trade_no, sandbox, sandbox_ca),
+            config,
+        } => {
+            let (sandbox, sandbox_ca) = named_sandbox(config.or(before), sandbox, sandbox_ca)?;
+            pay(&out_trade_no, sandbox, sandbox_ca)
+        }
     }
 }
 
@@ -77,6 +93,7 @@ impl Drop for TempDir {
 
 fn serve(
     addr: SocketAddr,
+    mchid: Option<String>,
     state_dir: Option<PathBuf>,
     certificate_mode: bool,
     tls: bool,
@@ -91,9 +108,20 @@ fn serve(
         .map_err(io)?;
     let signals = rt.block_on(async { Signals::new() }).map_err(io)?;
     let (dir, _temporary) = match state_dir {
-        Some(dir) => (dir, None),
+        // The JSON line names files in it: absolute paths, so that it reads the same from anywhere.
+        Some(dir) => (
+            std::path::absolute(&dir).map_err(|e| {
+                Failure::new(
+                    Exit::Other,
+                    format!("cannot resolve the state dir `{}`: {e}", dir.display()),
+                )
+            })?,
+            None,
+        ),
         None => {
-            let dir = std::env::temp_dir().join(format!("wxpay-mock-{}", wechatpay::formatter::nonce_of_len(16)));
+            let temp = std::env::temp_dir();
+            let temp = std::path::absolute(&temp).unwrap_or(temp);
+            let dir = temp.join(format!("wxpay-mock-{}", wechatpay::formatter::nonce_of_len(16)));
             // It will hold private keys: it must be new (not one someone else made) and ours alone.
             let mut builder = std::fs::DirBuilder::new();
             #[cfg(unix)]
@@ -112,6 +140,9 @@ fn serve(
         .state_dir(&dir)
         .certificate_mode(certificate_mode)
         .tls(tls);
+    if let Some(mchid) = mchid {
+        builder = builder.mchid(mchid);
+    }
     if let Some(delay) = auto_pay_after {
         builder = builder.auto_pay_after(delay);
     }
@@ -190,19 +221,41 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is not a duration this sandbox can wait"))
 }
 
+/// The sandbox `mock pay` names, and its CA: layered as every command layers its settings — the `--config`
+/// file (the JSON line: `base_uri`, `ca_cert`), then the environment, then the flags.
+fn named_sandbox(
+    config: Option<PathBuf>,
+    sandbox: Option<String>,
+    sandbox_ca: Option<PathBuf>,
+) -> Result<(Option<String>, Option<PathBuf>), Failure> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let file = match config {
+        Some(path) => wechatpay::ClientBuilder::read_config(&path).map_err(|e| crate::config::file_failure(&e))?,
+        None => serde_json::Map::new(),
+    };
+    let from_file = |key: &str| file.get(key).and_then(|v| v.as_str()).map(str::to_owned);
+    let sandbox = sandbox
+        .or_else(|| env("WECHATPAY_BASE_URI"))
+        .or_else(|| from_file("base_uri"));
+    let sandbox_ca = sandbox_ca
+        .or_else(|| env("WECHATPAY_CA_CERT").map(PathBuf::from))
+        .or_else(|| from_file("ca_cert").map(PathBuf::from));
+    Ok((sandbox, sandbox_ca))
+}
+
 /// `wxpay mock pay`: POSTs to the sandbox's control API.
 fn pay(out_trade_no: &str, sandbox: Option<String>, sandbox_ca: Option<PathBuf>) -> crate::CliResult {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let base = sandbox.or_else(|| env("WECHATPAY_BASE_URI")).ok_or_else(|| {
+    let base = sandbox.ok_or_else(|| {
         Failure::usage(
-            "which sandbox? give --sandbox URL (the base_uri `wxpay mock serve` prints) or WECHATPAY_BASE_URI",
+            "which sandbox? give --config FILE (the JSON line `wxpay mock serve` prints), --sandbox URL (its \
+             base_uri) or WECHATPAY_BASE_URI",
         )
     })?;
     // With rustls-ring alone, rustls needs its provider installed, as the library's own clients do.
     #[cfg(all(feature = "rustls-ring", not(feature = "default-tls")))]
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder().no_proxy();
-    if let Some(path) = sandbox_ca.or_else(|| env("WECHATPAY_CA_CERT").map(PathBuf::from)) {
+    if let Some(path) = sandbox_ca {
         let pem = std::fs::read(&path)
             .map_err(|e| Failure::usage(format!("cannot read the sandbox CA `{}`: {e}", path.display())))?;
         let ca = reqwest::Certificate::from_pem(&pem)

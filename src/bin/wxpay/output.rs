@@ -39,10 +39,14 @@ fn write_failed(e: std::io::Error) -> Failure {
     Failure::other("cannot write to stdout").note(format!("caused by: {e}"))
 }
 
-/// Writes bytes to stdout as they are.
+/// Writes bytes to stdout as they are. A reader that stopped reading (`wxpay endpoints | head`: a closed
+/// pipe) is not a failure: it has what it wanted, so the rest is dropped quietly, as `cat` and `grep` do.
 pub(crate) fn print_bytes(bytes: &[u8]) -> Result<(), Failure> {
     let mut out = std::io::stdout().lock();
-    out.write_all(bytes).and_then(|()| out.flush()).map_err(write_failed)
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => written.map_err(write_failed),
+    }
 }
 
 /// Writes one line to stdout.

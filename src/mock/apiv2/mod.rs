@@ -33,9 +33,11 @@ pub(crate) fn needs_certificate(path: &str) -> bool {
     endpoints::listed(&endpoints::SECURITY, path.trim_start_matches('/'))
 }
 
-/// A checked APIv2 request: its fields, and how to sign the answer.
+/// A checked APIv2 request: its fields, the merchant it named, and how to sign the answer.
 pub(crate) struct V2Request {
     pub(crate) fields: Map<String, Value>,
+    /// The merchant id it named (the sandbox's own or a docs' sample one), which its answer echoes.
+    pub(crate) mchid: String,
     pub(crate) sign_type: SignType,
     pub(crate) negative: Option<String>,
 }
@@ -56,7 +58,7 @@ impl V2Request {
 }
 
 /// Reads and authenticates an APIv2 request to `path` (after `/`): its XML (or query, for a GET) fields,
-/// the merchant, the `nonce_str` and the `sign`.
+/// the merchant (the sandbox's, `server_mchid`, or a docs' sample id), the `nonce_str` and the `sign`.
 pub(crate) fn read(server_mchid: &str, apiv2_key: &str, path: &str, req: &MockRequest) -> Result<V2Request, Answer> {
     let fields = if req.method == Method::GET {
         req.query
@@ -72,11 +74,13 @@ pub(crate) fn read(server_mchid: &str, apiv2_key: &str, path: &str, req: &MockRe
         .iter()
         .find(|name| text(name).is_some())
         .copied();
-    match mchid_field.and_then(text) {
+    let mchid = match mchid_field.and_then(text) {
         None => return Err(fail("缺少参数mch_id")),
-        Some(mchid) if mchid != server_mchid => return Err(fail("mch_id参数格式错误")),
-        Some(_) => {}
-    }
+        Some(mchid) if !crate::mock::merchant::answers_to(server_mchid, mchid) => {
+            return Err(fail("mch_id参数格式错误"))
+        }
+        Some(mchid) => mchid.to_owned(),
+    };
     if !endpoints::listed(&endpoints::NONCELESS, path) && text("nonce_str").is_none() {
         return Err(fail("缺少参数nonce_str"));
     }
@@ -100,6 +104,7 @@ pub(crate) fn read(server_mchid: &str, apiv2_key: &str, path: &str, req: &MockRe
         .map(str::to_owned);
     Ok(V2Request {
         fields,
+        mchid,
         sign_type,
         negative,
     })

@@ -84,12 +84,13 @@ struct Context {
 }
 
 impl Context {
+    /// Signed, echoing the merchant the request named.
     fn ok(&self, req: &V2Request, fields: Vec<(String, String)>) -> Answer {
-        signed(&self.key, req.sign_type, &self.mchid, fields)
+        signed(&self.key, req.sign_type, &req.mchid, fields)
     }
 
     fn refuse(&self, req: &V2Request, code: &str, description: &str) -> Answer {
-        refuse(&self.key, req, &self.mchid, code, description)
+        refuse(&self.key, req, &req.mchid, code, description)
     }
 
     fn orders(&self) -> BookGuard<'_> {
@@ -122,6 +123,7 @@ fn new_order(orders: &mut Orders, req: &V2Request, total_fee: u64, trade_type: &
         trade_type,
         state,
     );
+    order.mchid = Some(req.mchid.clone());
     order.auth_code = req.get("auth_code").map(str::to_owned);
     order.notify_url = req.get("notify_url").map(str::to_owned);
     order.sign_type = req.sign_type;
@@ -391,7 +393,7 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
     let refund = &order.refunds[index];
     if let (None, Some(url)) = (existing, req.get("notify_url")) {
         // Spawned, not sent here: nothing waits on the receiver while the book is locked.
-        let body = refund_notification(&cx.mchid, &cx.key, order, refund);
+        let body = refund_notification(order.merchant(&cx.mchid), &cx.key, order, refund);
         cx.courier.deliver_xml(url.to_owned(), body, "refund notification");
     }
     cx.ok(
@@ -411,11 +413,12 @@ fn refund(cx: &Context, req: &V2Request) -> Answer {
     )
 }
 
-/// The payment notification of a paid APIv2 order: its fields, signed as the order was.
+/// The payment notification of a paid APIv2 order: its fields, signed as the order was, from the merchant
+/// it was placed under (`mchid`, the sandbox's, for an order that recorded none).
 pub(crate) fn payment_notification(mchid: &str, key: &str, order: &Order) -> Vec<u8> {
     let mut fields = vec![
         ("return_code".to_owned(), "SUCCESS".to_owned()),
-        ("mch_id".into(), mchid.to_owned()),
+        ("mch_id".into(), order.merchant(mchid).to_owned()),
     ];
     fields.push(("nonce_str".into(), crate::protocol::formatter::nonce_of_len(16)));
     fields.extend(order.fields(false));

@@ -28,7 +28,7 @@ pub(crate) fn install(server: &MockServer) {
         Method::POST,
         "mmpaymkttransfers/sendredpack",
         move |req: &MockRequest| match read(&m, &k, "mmpaymkttransfers/sendredpack", req) {
-            Ok(v2) => send(&m, &sent, &v2),
+            Ok(v2) => send(&v2.mchid, &sent, &v2),
             Err(refused) => refused,
         },
     );
@@ -36,7 +36,7 @@ pub(crate) fn install(server: &MockServer) {
         Method::POST,
         "mmpaymkttransfers/gethbinfo",
         move |req: &MockRequest| match read(&mchid, &key, "mmpaymkttransfers/gethbinfo", req) {
-            Ok(v2) => query(&mchid, &packets, &v2),
+            Ok(v2) => query(&v2.mchid, &packets, &v2),
             Err(refused) => refused,
         },
     );

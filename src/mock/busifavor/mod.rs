@@ -40,6 +40,7 @@ use super::kit::{
     count, integer, invalid_request, json_object, missing, not_found, object, one_of, optional, optional_integer,
     param_error, path, required, rule_limit, time, Body, Receipts,
 };
+use super::merchant::answers_to;
 use super::{Answer, MockRequest, MockServer, Room, MCHID};
 
 /// Where every busifavor endpoint lives.
@@ -69,6 +70,10 @@ pub(crate) struct Busifavor {
     /// Where event notifications (`COUPON.SEND`, `COUPON.USE`) go, once set.
     #[serde(default)]
     callbacks: Option<NotifyUrl>,
+    /// The merchant the sandbox serves, set when the family is installed (so not kept: a restart may serve
+    /// another); empty: [`MCHID`].
+    #[serde(skip)]
+    merchant: String,
 }
 
 /// The event notification URL set through `POST callbacks`.
@@ -225,12 +230,19 @@ struct Done {
 }
 
 impl Busifavor {
-    /// The state a fresh sandbox starts with: stock `100088`, taking merchant-chosen codes
-    /// (`MERCHANT_API`), valid until 2099, with room for a million coupons and a thousand per user.
+    /// [`Busifavor::seeded_for`] the default merchant.
+    #[cfg(test)]
     pub(crate) fn seeded() -> Self {
+        Self::seeded_for(MCHID)
+    }
+
+    /// The state a fresh sandbox serving `mchid` starts with (then [`Busifavor::serving`] it): stock `100088`,
+    /// belonging to it, taking merchant-chosen codes (`MERCHANT_API`), valid until 2099, with room for a
+    /// million coupons and a thousand per user.
+    pub(crate) fn seeded_for(mchid: &str) -> Self {
         let definition = json!({
             "stock_name": "沙箱商家券",
-            "belong_merchant": MCHID,
+            "belong_merchant": mchid,
             "comment": "沙箱预置批次",
             "goods_name": "全场通用",
             "stock_type": "NORMAL",
@@ -262,6 +274,21 @@ impl Busifavor {
         let mut state = Busifavor::default();
         state.stocks.insert(stock.stock_id.clone(), stock);
         state
+    }
+
+    /// This state, served as `mchid`'s (not kept with it: the sandbox says whom it serves at each start).
+    fn serving(mut self, mchid: &str) -> Self {
+        self.merchant = mchid.to_owned();
+        self
+    }
+
+    /// The merchant the sandbox serves.
+    fn mchid(&self) -> &str {
+        if self.merchant.is_empty() {
+            MCHID
+        } else {
+            &self.merchant
+        }
     }
 
     /// `POST stocks`: creates a stock; answers `{stock_id, create_time}`.
@@ -488,8 +515,8 @@ impl Busifavor {
 
     /// `POST callbacks`: sets the event notification URL; answers `{update_time, notify_url, mchid}`.
     fn set_callbacks(&mut self, body: &Body, now: i64) -> Result<Done, Answer> {
-        let mchid = optional(body, "mchid")?.unwrap_or(MCHID);
-        if mchid != MCHID {
+        let mchid = optional(body, "mchid")?.unwrap_or(self.mchid()).to_owned();
+        if !answers_to(self.mchid(), &mchid) {
             return Err(param_error("mchid", "body", "应为调用接口的商户号"));
         }
         let notify_url = required(body, "notify_url")?;
@@ -513,7 +540,7 @@ impl Busifavor {
             .query("mchid")
             .filter(|m| !m.is_empty())
             .ok_or_else(|| missing("mchid", "query"))?;
-        if mchid != MCHID {
+        if !answers_to(self.mchid(), mchid) {
             return Err(param_error("mchid", "query", "应为调用接口的商户号"));
         }
         let set = self
@@ -538,7 +565,7 @@ impl Busifavor {
                 "send_time": rfc3339(coupon.receive_time),
                 "openid": coupon.openid,
                 "send_channel": "BUSICOUPON_SEND_CHANNEL_API",
-                "send_merchant": MCHID,
+                "send_merchant": self.mchid(),
             }),
         })
     }
@@ -554,7 +581,7 @@ impl Busifavor {
             rest.iter().try_fold(definition.get(*first)?, |v, k| v.get(k)).cloned()
         };
         let mut resource = json!({
-            "stock_creator_mchid": text(&["belong_merchant"]).unwrap_or_else(|| json!(MCHID)),
+            "stock_creator_mchid": text(&["belong_merchant"]).unwrap_or_else(|| json!(self.mchid())),
             "stock_id": coupon.stock_id,
             "coupon_id": coupon.coupon_code,
             "coupon_name": text(&["stock_name"]).unwrap_or_else(|| json!("")),
@@ -570,7 +597,7 @@ impl Busifavor {
             "singleitem": false,
             "consume_information": {
                 "consume_time": rfc3339(use_time),
-                "consume_mchid": MCHID,
+                "consume_mchid": self.mchid(),
                 "transaction_id": transaction_id(&coupon.coupon_code, use_time),
             },
         });
@@ -630,8 +657,9 @@ impl Busifavor {
             return Err(param_error("limit", "query", &format!("应在 1 到 {MAX_LIMIT} 之间")));
         }
         let matches = |name: &str, value: &str| param(name).is_none_or(|wanted| wanted == value);
-        // The sandbox merchant creates and sends every stock.
-        let ours = matches("creator_merchant", MCHID) && matches("sender_merchant", MCHID);
+        // The sandbox merchant (under any id it answers to) creates and sends every stock.
+        let by_us = |name: &str| param(name).is_none_or(|id| answers_to(self.mchid(), id));
+        let ours = by_us("creator_merchant") && by_us("sender_merchant");
         let found: Vec<&Coupon> = self
             .coupons
             .values()
@@ -845,11 +873,9 @@ pub(crate) fn install(room: &Room<'_>) -> crate::error::Result<()> {
             }
         }
     });
-    routes(
-        room.server,
-        Arc::new(Mutex::new(saved.unwrap_or_else(Busifavor::seeded))),
-        on_change,
-    );
+    let mchid = room.server.mchid();
+    let state = saved.unwrap_or_else(|| Busifavor::seeded_for(mchid)).serving(mchid);
+    routes(room.server, Arc::new(Mutex::new(state)), on_change);
     Ok(())
 }
 

@@ -145,9 +145,9 @@ enum Lookup<'a> {
     OutTradeNo(&'a str),
 }
 
-/// The merchant a request names must be this sandbox's.
+/// The merchant a request names must be this sandbox's (its own id or a docs' sample one).
 fn check_mchid(family: &Family, field: &str, mchid: &str, location: &str) -> Result<(), Answer> {
-    if mchid == family.mchid {
+    if crate::mock::merchant::answers_to(&family.mchid, mchid) {
         Ok(())
     } else {
         Err(param_error(field, location, "与发起请求的商户号不一致"))
@@ -171,7 +171,8 @@ fn check_out_trade_no(value: &str) -> Result<(), Answer> {
 fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> Result<Answer, Answer> {
     let body = json_object(req)?;
     let appid = required(&body, mode.appid_field())?;
-    check_mchid(family, mode.mchid_field(), required(&body, mode.mchid_field())?, "body")?;
+    let mchid = required(&body, mode.mchid_field())?;
+    check_mchid(family, mode.mchid_field(), mchid, "body")?;
     let (sub_mchid, sub_appid) = match mode {
         Mode::Partner => (Some(required(&body, "sub_mchid")?), optional(&body, "sub_appid")?),
         Mode::Direct => (None, None),
@@ -249,6 +250,7 @@ fn prepay(family: &Family, req: &MockRequest, trade_type: &str, mode: Mode) -> R
         "NOTPAY",
     );
     order.v3 = true;
+    order.mchid = Some(mchid.to_owned());
     order.notify_url = Some(notify_url.to_owned());
     order.attach = attach.map(str::to_owned);
     order.time_expire = time_expire;
@@ -284,9 +286,11 @@ fn prepay_answer(order: &Order) -> Answer {
     Answer::json(200, &body)
 }
 
-/// The order as WeChat Pay answers a query and announces a payment.
+/// The order as WeChat Pay answers a query and announces a payment, under the merchant id it was placed
+/// under (`mchid`, the sandbox's, for an order that recorded none).
 pub(crate) fn transaction(mchid: &str, order: &Order) -> Value {
     let paid = matches!(order.state, "SUCCESS" | "REFUND");
+    let mchid = order.merchant(mchid);
     let mut out = match &order.sub_mchid {
         None => json!({"appid": order.appid, "mchid": mchid}),
         Some(sub_mchid) => json!({"sp_appid": order.appid, "sp_mchid": mchid, "sub_mchid": sub_mchid}),

@@ -32,7 +32,7 @@ pub(crate) fn install(server: &MockServer, family: &Family) {
 /// fields its page documents: `refund_status`, `fund_source`, the payer's currency).
 fn refund_json(mchid: &str, order: &Order, refund: &Refund, notice: bool) -> Value {
     let mut out = json!({
-        "mchid": mchid,
+        "mchid": order.merchant(mchid),
         "refund_id": refund.refund_id,
         "out_refund_no": refund.out_refund_no,
         "transaction_id": order.transaction_id,
@@ -102,7 +102,15 @@ fn create(family: &Family, req: &MockRequest) -> Result<Answer, Answer> {
         (None, Some(no)) => orders.by_out_trade_no.get_mut(no),
         (None, None) => return Err(crate::mock::kit::missing("out_trade_no", "body")),
     };
-    let order = order.ok_or_else(|| Answer::error(404, "RESOURCE_NOT_EXISTS", "订单不存在"))?;
+    // The message names the order asked for (WeChat Pay's says only 订单不存在): a refund of the wrong
+    // order, or of one placed on another sandbox, is then plain from the error alone.
+    let order = order.ok_or_else(|| {
+        let asked = match (transaction_id, out_trade_no) {
+            (Some(id), _) => format!("transaction_id {id}"),
+            (None, no) => format!("out_trade_no {}", no.unwrap_or_default()),
+        };
+        Answer::error(404, "RESOURCE_NOT_EXISTS", &format!("订单不存在：{asked}"))
+    })?;
     if let Some(existing) = order.refunds.iter().find(|r| r.out_refund_no == out_refund_no) {
         // A retry of the same refund answers as the first did; never a second refund.
         return if existing.refund_fee == refund_fee {
