@@ -87,3 +87,14 @@ pub use http::Method;
 pub use protocol::options::Options;
 pub use protocol::request::Prepared;
 pub use protocol::retry::RetryPolicy;
+
+/// Not part of the stable API: the `wxpay` command line's start-up. From now on, keys loaded in this
+/// process sign and decrypt with RustCrypto, and sensitive fields are sealed with it, even where AWS-LC is
+/// compiled in: a process that lives for milliseconds then never seeds AWS-LC's random generator (~20 ms of
+/// CPU-jitter sampling). Everything else, and the answers it verifies, are unchanged.
+#[cfg(feature = "rust-crypto")]
+#[doc(hidden)]
+pub fn prefer_rust_crypto() {
+    #[cfg(feature = "aws-lc-rs")]
+    crypto::backend::prefer_rust_crypto();
+}

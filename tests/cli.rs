@@ -417,6 +417,15 @@ fn dry_run_prints_a_request_whose_signature_verifies() {
     );
     let merchant = wechatpay::PrivateKey::load(&format!("file://{}", sandbox.info("private_key"))).unwrap();
     assert!(merchant.public_key().verify(message.as_bytes(), &auth.signature));
+    // A command signs with RustCrypto, so it never seeds AWS-LC's random generator (README: "A quick command
+    // line"), whatever backend the library was built with.
+    assert!(
+        request.contains("user-agent: wechatpay-rs/")
+            && request
+                .lines()
+                .any(|l| l.starts_with("user-agent:") && l.ends_with(" rust-crypto")),
+        "{request}"
+    );
     assert!(!text.contains("PRIVATE KEY") && !text.contains(sandbox.info("apiv3_key")));
 }
 

@@ -1,5 +1,5 @@
 //! What `cargo package` ships: the library, examples and docs — never CI, scripts, the interop package,
-//! the fuzz targets, or the tests' throwaway private keys.
+//! the fuzz targets, the benches and property tests (`dev/`), or the tests' throwaway private keys.
 
 #[test]
 fn the_package_ships_the_library_and_no_private_key() {
@@ -40,7 +40,9 @@ fn the_package_ships_the_library_and_no_private_key() {
         );
     }
     for file in &files {
-        for refused in [".ci/", "scripts/", "interop/", "fuzz/", "tests/", ".github/"] {
+        for refused in [
+            ".ci/", "scripts/", "interop/", "fuzz/", "tests/", "dev/", "benches/", ".github/",
+        ] {
             assert!(!file.starts_with(refused), "{file} is shipped");
         }
         for material in [".pem", ".p12", ".pfx", ".key", ".der", ".b64"] {

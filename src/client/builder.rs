@@ -194,7 +194,7 @@ fn user_agent() -> String {
         std::env::consts::OS,
         std::env::consts::ARCH,
         env!("WECHATPAY_RUSTC_VERSION"),
-        crate::crypto::backend::BACKEND
+        crate::crypto::backend::backend()
     )
 }
 

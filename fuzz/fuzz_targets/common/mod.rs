@@ -1,6 +1,6 @@
 //! What the fuzz targets share: the test fixtures (loaded once), a fixed clock, signing helpers, and a
 //! reader that cuts the fuzzer's bytes into fields. The same invariants run as property tests in
-//! `tests/properties.rs`.
+//! `dev/tests/properties.rs`.
 #![allow(dead_code)] // every target uses only some of it
 
 use std::sync::OnceLock;

@@ -333,6 +333,19 @@ fn main() -> ExitCode {
         let words: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
         suggest::did_you_mean(error, &Cli::command(), &words).exit()
     });
+    let serving = matches!(
+        &cli.command,
+        Command::Mock {
+            command: mock::MockCommand::Serve { .. }
+        }
+    );
+    if !serving {
+        // A command runs for milliseconds: RustCrypto signs it and ring speaks its TLS, so it never starts
+        // AWS-LC's random generator, whose CPU-jitter seeding costs ~20 ms of CPU (more than the rest of a
+        // call). The sandbox, which serves for long, keeps AWS-LC's speed.
+        wechatpay::prefer_rust_crypto();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => failure.report(),

@@ -3,13 +3,19 @@
 //!
 //! Two interchangeable backends sit behind one internal API: AWS-LC (`aws-lc-rs`, the default: fast and
 //! constant-time) and RustCrypto (`rust-crypto`: pure Rust). When both features are on, AWS-LC serves and
-//! RustCrypto is only compiled, so that the two can be compared byte for byte in tests.
+//! RustCrypto serves only the operations that draw randomness, and only once the process asked for it
+//! ([`prefer_rust_crypto`], the `wxpay` command line); otherwise it is compiled so that the two can be compared
+//! byte for byte in tests.
 //! Keys reach this module already parsed to DER by [`crate::keys`].
 
 #[cfg(feature = "aws-lc-rs")]
 pub(crate) mod aws;
+#[cfg(all(feature = "aws-lc-rs", feature = "rust-crypto"))]
+mod either;
 #[cfg(feature = "rust-crypto")]
 pub(crate) mod rustcrypto;
+#[cfg(all(feature = "aws-lc-rs", feature = "rust-crypto"))]
+pub(crate) use either::prefer_rust_crypto;
 
 #[cfg(feature = "aws-lc-rs")]
 use aws as chosen;
@@ -20,7 +26,11 @@ use rustcrypto as chosen;
 compile_error!("wechatpay needs a crypto backend: enable the `aws-lc-rs` (default) or `rust-crypto` feature");
 
 #[allow(unused_imports)] // sha256 serves media uploads and the sandbox
-pub(crate) use chosen::{hmac_sha256, sha1, sha256, Hasher, RsaPrivate, RsaPublic};
+pub(crate) use chosen::{hmac_sha256, sha1, sha256, Hasher, RsaPublic};
+#[cfg(not(all(feature = "aws-lc-rs", feature = "rust-crypto")))]
+pub(crate) use chosen::{oaep_sha1_encrypt, RsaPrivate};
+#[cfg(all(feature = "aws-lc-rs", feature = "rust-crypto"))]
+pub(crate) use either::{oaep_sha1_encrypt, RsaPrivate};
 
 /// The digests the streaming [`Hasher`] computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,8 +87,6 @@ pub(crate) fn aes256_gcm_open(key: &[u8; 32], nonce: &[u8], aad: &[u8], sealed: 
     }
 }
 
-pub(crate) use chosen::oaep_sha1_encrypt;
-
 /// The one base64 engine WeChat Pay uses: standard alphabet, padded.
 pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -88,8 +96,13 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     getrandom::fill(buf).expect("the operating system's random number generator failed");
 }
 
-/// The name of the backend in use, for the `User-Agent` and diagnostics.
-pub(crate) const BACKEND: &str = chosen::NAME;
+/// The name of the backend that signs, for the `User-Agent` and diagnostics.
+pub(crate) fn backend() -> &'static str {
+    #[cfg(all(feature = "aws-lc-rs", feature = "rust-crypto"))]
+    return either::name();
+    #[cfg(not(all(feature = "aws-lc-rs", feature = "rust-crypto")))]
+    chosen::NAME
+}
 
 #[cfg(all(test, feature = "aws-lc-rs", feature = "rust-crypto"))]
 mod tests {

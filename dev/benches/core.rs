@@ -1,7 +1,7 @@
 //! Criterion benches for the hot paths of a WeChat Pay call; see BENCHMARKS.md for figures and method.
 //!
 //! ```text
-//! cargo bench --features mock --bench core -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p wechatpay-dev --bench core -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
 //! Groups (each quotable by name):
@@ -31,9 +31,9 @@ use wechatpay::mock::{Answer, MockServer};
 use wechatpay::verify::{self, Policy};
 use wechatpay::{Client, Keyring, Method, PrivateKey, PublicKey};
 
-const MERCHANT_KEY: &str = include_str!("../tests/fixtures/merchant_key.pem");
-const PLATFORM_KEY: &str = include_str!("../tests/fixtures/platform_key.pem");
-const PLATFORM_PUB: &str = include_str!("../tests/fixtures/platform_pub.pem");
+const MERCHANT_KEY: &str = include_str!("../../tests/fixtures/merchant_key.pem");
+const PLATFORM_KEY: &str = include_str!("../../tests/fixtures/platform_key.pem");
+const PLATFORM_PUB: &str = include_str!("../../tests/fixtures/platform_pub.pem");
 const PUB_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 
 const FULL_PATH: &str = "v3/marketing/busifavor/coupons/use";

@@ -2,9 +2,13 @@
 //! around each run, so criterion's "time" column is CPU, not wall time. See BENCHMARKS.md.
 //!
 //! ```text
-//! scripts/bench-cli                      # also builds wxpay with AWS-LC's jitter entropy on, to compare
-//! cargo bench --features cli --bench cli # this build only
+//! scripts/bench-cli                             # builds wxpay (and a jitter-on wxpay to compare), then runs this
+//! cargo build --release --features cli --bin wxpay && cargo bench -p wechatpay-dev --bench cli   # this build only
 //! ```
+//!
+//! The `wxpay` measured is `WECHATPAY_BENCH_WXPAY` when set, else `release/wxpay` in the target directory this
+//! bench was built in (this file lives in the `wechatpay-dev` workspace member, which does not build `wxpay`
+//! itself): build it first, as `scripts/bench-cli` does.
 //!
 //! Cases (group `cli_startup`):
 //! - `wxpay_dry_run`: `wxpay get … --dry-run` — settings read, keys loaded, catalog checked, request signed
@@ -52,7 +56,35 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|a| (*a).to_owned()).collect()
 }
 
+/// The `wxpay` to measure: `WECHATPAY_BENCH_WXPAY`, else `<target dir>/release/wxpay` beside this bench's own
+/// `deps/` directory. Panics, saying how to build it, when there is no such file.
+fn wxpay() -> PathBuf {
+    let (path, from) = match std::env::var_os("WECHATPAY_BENCH_WXPAY") {
+        Some(path) => (PathBuf::from(path), "WECHATPAY_BENCH_WXPAY"),
+        None => {
+            // This bench is `<target dir>/<profile>/deps/cli-<hash>`; `wxpay` is `<target dir>/<profile>/wxpay`.
+            let exe = std::env::current_exe().expect("the bench's own path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("the bench runs from <target>/<profile>/deps");
+            (
+                profile_dir.join(format!("wxpay{}", std::env::consts::EXE_SUFFIX)),
+                "the default",
+            )
+        }
+    };
+    assert!(
+        path.is_file(),
+        "no wxpay binary at {} ({from}): build it first with `cargo build --release --features cli --bin wxpay` \
+         (or run scripts/bench-cli, which does), or set WECHATPAY_BENCH_WXPAY to a wxpay binary",
+        path.display()
+    );
+    path
+}
+
 fn cli_startup(c: &mut Criterion) {
+    let wxpay = wxpay();
     let dir = std::env::temp_dir().join(format!("wechatpay-bench-cli-{}", std::process::id()));
     let server = MockServer::builder()
         .state_dir(dir.join("state"))
@@ -67,14 +99,14 @@ fn cli_startup(c: &mut Criterion) {
     let dry_run = strings(&["--config", &config, "get", path, "--dry-run"]);
 
     let mut cases: Vec<(&str, PathBuf, Vec<String>)> = vec![
-        ("wxpay_dry_run", env!("CARGO_BIN_EXE_wxpay").into(), dry_run.clone()),
-        ("wxpay_sandbox_call", env!("CARGO_BIN_EXE_wxpay").into(), call.clone()),
+        ("wxpay_dry_run", wxpay.clone(), dry_run.clone()),
+        ("wxpay_sandbox_call", wxpay, call.clone()),
     ];
     if let Some(jitter) = std::env::var_os("WECHATPAY_BENCH_WXPAY_JITTER") {
         cases.push(("wxpay_jitter_dry_run", jitter.clone().into(), dry_run));
         cases.push(("wxpay_jitter_sandbox_call", jitter.into(), call));
     }
-    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("interop/node_modules/.bin/wxpay");
+    let node = Path::new(env!("CARGO_MANIFEST_DIR")).join("../interop/node_modules/.bin/wxpay");
     if node.is_file() {
         let str_of = |key: &str| info[key].as_str().unwrap_or_default().to_owned();
         let node_call = vec![

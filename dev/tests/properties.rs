@@ -4,8 +4,16 @@
 //!
 //! Each property runs a bounded, reproducible number of cases (a fixed seed, no failure files), and every
 //! clock-dependent check takes an explicit `now`, so no result depends on when or how fast it runs. Keys are
-//! the fixtures in `tests/fixtures/`, loaded once; nothing here generates an RSA key. The `fuzz/` directory
-//! runs the same invariants under cargo-fuzz.
+//! the root package's fixtures in `tests/fixtures/`, loaded once; nothing here generates an RSA key. The
+//! `fuzz/` directory runs the same invariants under cargo-fuzz.
+//!
+//! This file lives in the `wechatpay-dev` workspace member, so the library's own builds never compile
+//! proptest; `scripts/test` runs it on both crypto backends:
+//!
+//! ```text
+//! cargo test -p wechatpay-dev --all-features --test properties
+//! cargo test -p wechatpay-dev --no-default-features --features rust-crypto --test properties
+//! ```
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -40,12 +48,12 @@ const CERT_NOW: i64 = 1_900_000_000;
 const BEFORE_CERT: i64 = 1_600_000_000;
 const AFTER_CERT: i64 = 7_258_118_400;
 
-const MERCHANT_KEY_PEM: &str = include_str!("fixtures/merchant_key.pem");
-const MERCHANT_KEY_PKCS1_PEM: &str = include_str!("fixtures/merchant_key_pkcs1.pem");
-const MERCHANT_PUB_PEM: &str = include_str!("fixtures/merchant_pub.pem");
-const MERCHANT_PUB_PKCS1_PEM: &str = include_str!("fixtures/merchant_pub_pkcs1.pem");
-const PLATFORM_KEY_PEM: &str = include_str!("fixtures/platform_key.pem");
-const PLATFORM_CERT_PEM: &str = include_str!("fixtures/platform_cert.pem");
+const MERCHANT_KEY_PEM: &str = include_str!("../../tests/fixtures/merchant_key.pem");
+const MERCHANT_KEY_PKCS1_PEM: &str = include_str!("../../tests/fixtures/merchant_key_pkcs1.pem");
+const MERCHANT_PUB_PEM: &str = include_str!("../../tests/fixtures/merchant_pub.pem");
+const MERCHANT_PUB_PKCS1_PEM: &str = include_str!("../../tests/fixtures/merchant_pub_pkcs1.pem");
+const PLATFORM_KEY_PEM: &str = include_str!("../../tests/fixtures/platform_key.pem");
+const PLATFORM_CERT_PEM: &str = include_str!("../../tests/fixtures/platform_cert.pem");
 
 fn config(cases: u32) -> Config {
     Config {
