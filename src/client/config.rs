@@ -53,16 +53,12 @@ const PROFILE_VAR: &str = "WXPAY_PROFILE";
 
 /// A key value that is a plain path: neither PEM text nor a `scheme://` form the key loader reads.
 fn is_path(value: &str) -> bool {
-    !value.contains("-----BEGIN") && !value.contains("://")
+    ClientBuilder::is_key_path(value)
 }
 
 /// The argument the key loader takes for a key value: a plain path as `file://PATH`, anything else as is.
 fn key_source(value: &str) -> String {
-    if is_path(value) {
-        format!("file://{value}")
-    } else {
-        value.to_owned()
-    }
+    ClientBuilder::key_source(value)
 }
 
 /// The PEM text a certificate value holds: the file a path (or `file://…`) names, or the text itself.
@@ -188,6 +184,24 @@ fn text<'a>(settings: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 }
 
 impl ClientBuilder {
+    /// Not part of the stable API (the `wxpay` binary's): whether a key setting is a plain path, neither
+    /// PEM text nor a `scheme://` form the key loader reads.
+    #[doc(hidden)]
+    pub fn is_key_path(value: &str) -> bool {
+        !value.contains("-----BEGIN") && !value.contains("://")
+    }
+
+    /// Not part of the stable API (the `wxpay` binary's): the argument the key loader takes for a key
+    /// setting — a plain path as `file://PATH`, anything else as it is.
+    #[doc(hidden)]
+    pub fn key_source(value: &str) -> String {
+        if Self::is_key_path(value) {
+            format!("file://{value}")
+        } else {
+            value.to_owned()
+        }
+    }
+
     /// The keys a configuration file takes (the JSON `wxpay mock serve` prints, `wxpay --config FILE`, a
     /// `wxpay` profile), each with the environment variable that gives it ([`ClientBuilder::from_env`]).
     /// `certs` is an object of platform certificate serial to certificate (in the environment,

@@ -403,16 +403,12 @@ impl Settings {
 
 /// A key value that is a plain path (not PEM text, nor a `scheme://` form the key loader reads).
 fn is_path(value: &str) -> bool {
-    !value.contains("-----BEGIN") && !value.contains("://")
+    ClientBuilder::is_key_path(value)
 }
 
 /// The argument the key loader takes for a key setting.
 fn key_source(value: &str) -> String {
-    if is_path(value) {
-        format!("file://{value}")
-    } else {
-        value.to_owned()
-    }
+    ClientBuilder::key_source(value)
 }
 
 /// A setting no layer gave: which, and the three ways to give it.
