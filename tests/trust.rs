@@ -359,7 +359,7 @@ fn plain_client(base_uri: &str) -> Client {
 }
 
 #[test]
-fn the_unsigned_download_exception_is_matched_on_the_decoded_path_for_get_only() {
+fn the_unsigned_download_exception_is_matched_byte_for_byte_for_get_only() {
     let addr = unsigned_gateway();
     let client = plain_client(&format!("http://{addr}/"));
     let unsigned = |r: wechatpay::Result<wechatpay::Response>| r.map(|res| res.bytes().to_vec());
