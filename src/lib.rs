@@ -87,6 +87,8 @@ pub use http::Method;
 pub use protocol::options::Options;
 pub use protocol::request::Prepared;
 pub use protocol::retry::RetryPolicy;
+#[doc(hidden)]
+pub use protocol::sensitive::plaintext_fields;
 
 /// Not part of the stable API: the `wxpay` command line's start-up. From now on, keys loaded in this
 /// process sign and decrypt with RustCrypto, and sensitive fields are sealed with it, even where AWS-LC is

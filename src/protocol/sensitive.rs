@@ -77,9 +77,11 @@ fn is_ciphertext(s: &str, bits: usize) -> bool {
     s.len() == (bits / 8).div_ceil(3) * 4 && B64.decode(s).is_ok_and(|raw| raw.len() == bits / 8)
 }
 
-/// The documented encrypted `paths` that `body` holds in plaintext (absent and already-encrypted ones left
-/// out; a key of 2048 bits is assumed for the check, what WeChat Pay's platform keys are).
-pub(crate) fn plaintext_fields(body: &Value, paths: &[&str]) -> Vec<String> {
+/// The documented encrypted `paths` that `body` holds in plaintext (absent, empty and already-encrypted
+/// ones left out; a key of 2048 bits is assumed for the check, what WeChat Pay's platform keys are). Not
+/// part of the stable API: the `wxpay` binary asks it what the library would seal.
+#[doc(hidden)]
+pub fn plaintext_fields(body: &Value, paths: &[&str]) -> Vec<String> {
     let mut body = body.clone();
     paths
         .iter()

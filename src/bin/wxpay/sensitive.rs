@@ -7,7 +7,6 @@
 //! `--sensitive PATH…`, those paths instead; with `--sensitive none`, nothing. A body that has nothing
 //! to seal goes byte for byte as given (one that has is re-serialized from its parse, key order kept).
 
-use base64::Engine as _;
 use serde_json::Value;
 use wechatpay::catalog::Operation;
 use wechatpay::Options;
@@ -66,64 +65,23 @@ fn is_path(text: &str) -> bool {
     })
 }
 
-/// Whether `text` is a value to seal: not empty, and not already an RSA-OAEP ciphertext — 344 base64
-/// characters of a 2048-bit block, which no name, phone or id number is. The library judges the same way
-/// (WeChat Pay's platform keys are 2048 bits), so what is called plaintext here is what it seals.
-fn is_plaintext(text: &str) -> bool {
-    let text = text.trim();
-    if text.is_empty() {
-        return false;
-    }
-    let sealed = text.len() == 344
-        && base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .is_ok_and(|raw| raw.len() == 256);
-    !sealed
-}
-
-/// The strings the field `path` names in `value` (`a.b`, `items[].name`).
-fn strings<'a>(value: &'a Value, path: &str, out: &mut Vec<&'a str>) {
-    let (head, rest) = match path.split_once('.') {
-        Some((head, rest)) => (head, Some(rest)),
-        None => (path, None),
-    };
-    let (name, each) = match head.strip_suffix("[]") {
-        Some(name) => (name, true),
-        None => (head, false),
-    };
-    let Some(field) = value.get(name) else { return };
-    let targets: Vec<&Value> = match (each, field) {
-        (true, Value::Array(items)) => items.iter().collect(),
-        (true, _) => return,
-        (false, field) => vec![field],
-    };
-    for target in targets {
-        match (rest, target) {
-            (Some(rest), target) => strings(target, rest, out),
-            (None, Value::String(text)) => out.push(text),
-            _ => {}
-        }
-    }
-}
-
 /// The fields of a `--json` body `value` that the library seals for `op` by itself: the documented
 /// encrypted ones it holds in plaintext.
-pub(crate) fn to_seal(op: Option<&Operation>, value: &Value) -> Vec<&'static str> {
-    let Some(op) = op.filter(|op| op.encrypted_part() == Some("json")) else {
-        return Vec::new();
-    };
-    op.encrypted_fields()
-        .iter()
-        .copied()
-        .filter(|path| plaintext_at(value, path))
-        .collect()
+pub(crate) fn to_seal(op: Option<&Operation>, value: &Value) -> Vec<String> {
+    match op.filter(|op| op.encrypted_part() == Some("json")) {
+        Some(op) => wechatpay::plaintext_fields(value, op.encrypted_fields()),
+        None => Vec::new(),
+    }
 }
 
-/// Whether `value` holds the field `path` in plaintext.
+/// Whether `value` holds the field `path` in plaintext, as the library judges it.
 fn plaintext_at(value: &Value, path: &str) -> bool {
-    let mut found = Vec::new();
-    strings(value, path, &mut found);
-    found.into_iter().any(is_plaintext)
+    !wechatpay::plaintext_fields(value, &[path]).is_empty()
+}
+
+/// Whether the query value `text` is plaintext, as the library judges a field.
+fn is_plaintext(text: &str) -> bool {
+    plaintext_at(&serde_json::json!({ "value": text }), "value")
 }
 
 /// The documented encrypted fields of `op` that would go out in plaintext with `given` sealed as
@@ -177,6 +135,7 @@ pub(crate) fn warnings(op: &Operation, sealing: &Sealing, given: &Given) -> Vec<
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
     use serde_json::json;
 
     use super::*;
